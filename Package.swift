@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// Every Swift target here must also compile as Embedded Swift (see Makefile):
+// no Foundation, no existentials of non-class protocols, typed throws only.
+import PackageDescription
+
+let c: [CSetting] = [.define("_GNU_SOURCE")]
+
+let package = Package(
+    name: "swiftlet",
+    products: [.executable(name: "swiftlet", targets: ["swiftlet"])],
+    targets: [
+        // libc with _GNU_SOURCE, plus wrappers for what Swift cannot call directly.
+        .target(name: "CLinux", cSettings: c),
+        // Pure modules: no syscalls.
+        .target(name: "Base", dependencies: ["CLinux"]),
+        .target(name: "JSON", dependencies: ["Base"]),
+        .target(name: "OCISpec", dependencies: ["Base", "JSON"]),
+        .target(name: "CLI", dependencies: ["Base"]),
+        // System modules: one per kernel facility.
+        .target(name: "Syscalls", dependencies: ["Base", "CLinux"]),
+        .target(name: "Namespaces", dependencies: ["Base", "Syscalls", "CLinux"]),
+        .target(name: "Mounts", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
+        .target(name: "Devices", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Mounts"]),
+        .target(name: "Capabilities", dependencies: ["Base", "Syscalls", "CLinux"]),
+        .target(name: "Process", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Capabilities"]),
+        .target(name: "Hooks", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
+        .target(name: "Cgroups", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"]),
+        .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"]),
+        .target(name: "Terminal", dependencies: ["Base", "Syscalls", "CLinux"]),
+        // Composes the facilities into the OCI lifecycle.
+        .target(name: "Lifecycle", dependencies: [
+            "Base", "JSON", "OCISpec", "Syscalls", "Namespaces", "Mounts", "Devices",
+            "Capabilities", "Process", "Hooks", "Cgroups", "Seccomp", "Terminal", "CLinux",
+        ]),
+        // The executable only parses argv and prints.
+        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "JSON", "OCISpec", "CLinux"]),
+
+        // Unit tests (swift-testing), one suite per module; the standard build only.
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec", "JSON"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI"]),
+        .testTarget(name: "MountsTests", dependencies: ["Mounts", "Devices", "OCISpec", "Syscalls"]),
+        .testTarget(name: "ProcessTests", dependencies: ["Process", "Capabilities", "Hooks", "OCISpec", "Syscalls"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "OCISpec", "JSON"]),
+        .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec", "JSON"]),
+        .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "OCISpec", "JSON"]),
+        // Root-only tests that drive the shipped binary (SWIFTLET_BINARY) through real containers.
+        .testTarget(name: "IntegrationTests", dependencies: []),
+    ]
+)

@@ -1,0 +1,131 @@
+/// Small string helpers that Foundation would otherwise provide.
+/// They work on UTF-8 bytes so the Embedded build needs no Unicode tables for them.
+
+extension String {
+    /// Splits on a single ASCII byte; keeps empty fields.
+    public func split(byte: UInt8) -> [String] {
+        var parts: [String] = []
+        var current: [UInt8] = []
+        for b in utf8 {
+            if b == byte {
+                parts.append(String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
+            } else {
+                current.append(b)
+            }
+        }
+        parts.append(String(decoding: current, as: UTF8.self))
+        return parts
+    }
+
+    /// Byte-wise prefix test (no Unicode normalisation).
+    public func hasBytePrefix(_ prefix: String) -> Bool {
+        var a = utf8.makeIterator()
+        for b in prefix.utf8 {
+            guard let x = a.next(), x == b else { return false }
+        }
+        return true
+    }
+
+    public func hasByteSuffix(_ suffix: String) -> Bool {
+        let n = suffix.utf8.count
+        guard utf8.count >= n else { return false }
+        return utf8.suffix(n).elementsEqual(suffix.utf8)
+    }
+
+    /// Byte-wise equality (no Unicode normalisation, so no Unicode tables in Embedded).
+    public func bytesEqual(_ other: String) -> Bool {
+        utf8.elementsEqual(other.utf8)
+    }
+
+    /// Drops ASCII white space at both ends.
+    public func trimmed() -> String {
+        let bytes = Array(utf8)
+        var start = 0
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
+    }
+
+    /// The part after the first `byte`, and before it; nil if absent.
+    public func splitOnce(byte: UInt8) -> (String, String)? {
+        let bytes = Array(utf8)
+        guard let i = bytes.firstIndex(of: byte) else { return nil }
+        return (String(decoding: bytes[..<i], as: UTF8.self),
+                String(decoding: bytes[(i + 1)...], as: UTF8.self))
+    }
+
+    public func containsByte(_ byte: UInt8) -> Bool { utf8.contains(byte) }
+}
+
+@inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 10 || b == 13 }
+
+/// Joins strings with a separator (Array interpolation does not print in Embedded Swift).
+public func join(_ parts: [String], _ separator: String) -> String {
+    var out = ""
+    for (i, p) in parts.enumerated() {
+        if i > 0 { out += separator }
+        out += p
+    }
+    return out
+}
+
+/// Parses a decimal integer (optional sign), rejecting anything else and overflow.
+public func parseInt64(_ s: String) -> Int64? {
+    var bytes = Array(s.utf8)[...]
+    var negative = false
+    if let f = bytes.first, f == 45 || f == 43 { negative = f == 45; bytes = bytes.dropFirst() }
+    guard !bytes.isEmpty else { return nil }
+    var value: Int64 = 0
+    for b in bytes {
+        guard b >= 48, b <= 57 else { return nil }
+        let d = Int64(b - 48)
+        let (m, o1) = value.multipliedReportingOverflow(by: 10)
+        let (r, o2) = negative ? m.subtractingReportingOverflow(d) : m.addingReportingOverflow(d)
+        if o1 || o2 { return nil }
+        value = r
+    }
+    return value
+}
+
+public func parseUInt64(_ s: String) -> UInt64? {
+    let bytes = Array(s.utf8)
+    guard !bytes.isEmpty else { return nil }
+    var value: UInt64 = 0
+    for b in bytes {
+        guard b >= 48, b <= 57 else { return nil }
+        let (m, o1) = value.multipliedReportingOverflow(by: 10)
+        let (r, o2) = m.addingReportingOverflow(UInt64(b - 48))
+        if o1 || o2 { return nil }
+        value = r
+    }
+    return value
+}
+
+public func parseInt(_ s: String) -> Int? {
+    guard let v = parseInt64(s) else { return nil }
+    return Int(exactly: v)
+}
+
+/// Octal, for modes such as "0755".
+public func parseOctal(_ s: String) -> UInt32? {
+    let bytes = Array(s.utf8)
+    guard !bytes.isEmpty, bytes.count <= 11 else { return nil }
+    var v: UInt32 = 0
+    for b in bytes {
+        guard b >= 48, b <= 55 else { return nil }
+        v = v &* 8 &+ UInt32(b - 48)
+    }
+    return v
+}
+
+/// Lower-case hex of a byte string, e.g. for ids.
+public func hex(_ value: UInt64, width: Int = 0) -> String {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    var v = value
+    repeat { out.append(digits[Int(v & 15)]); v >>= 4 } while v != 0
+    while out.count < width { out.append(48) }
+    return String(decoding: out.reversed(), as: UTF8.self)
+}

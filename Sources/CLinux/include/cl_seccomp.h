@@ -1,0 +1,6 @@
+#ifndef CL_SECCOMP_H
+#define CL_SECCOMP_H
+#include <stdint.h>
+#include <sys/types.h>
+
+#endif

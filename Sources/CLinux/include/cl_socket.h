@@ -1,0 +1,6 @@
+#ifndef CL_SOCKET_H
+#define CL_SOCKET_H
+#include <stdint.h>
+#include <sys/types.h>
+
+#endif

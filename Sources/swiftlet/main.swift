@@ -1,0 +1,4 @@
+import CLinux
+import Base
+
+print("swiftlet")

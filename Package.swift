@@ -25,7 +25,8 @@ let package = Package(
         .target(name: "Process", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Capabilities"]),
         .target(name: "Hooks", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
         .target(name: "Cgroups", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"]),
-        .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"]),
+        .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],
+                linkerSettings: [.linkedLibrary("seccomp")]),
         .target(name: "Terminal", dependencies: ["Base", "Syscalls", "CLinux"]),
         // Composes the facilities into the OCI lifecycle.
         .target(name: "Lifecycle", dependencies: [

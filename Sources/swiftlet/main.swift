@@ -1,4 +1,123 @@
-import CLinux
+// The executable only parses argv, calls the lifecycle, and prints.
 import Base
+import CLI
+import CLinux
+import JSON
+import Lifecycle
+import OCISpec
 
-print("swiftlet")
+func arguments() -> [String] {
+    var args: [String] = []
+    let argv = cl_argv()
+    for i in 1..<Int(cl_argc()) {
+        if let a = argv?[i] { args.append(String(cString: a)) }
+    }
+    return args
+}
+
+/// Runs one command and returns the process exit status.
+func main() -> Int32 {
+    let command: Command
+    do throws(SwiftletError) {
+        command = try CommandLineParser.parse(arguments())
+    } catch {
+        writeStderr("swiftlet: " + error.message + "\n")
+        writeStderr("Run 'swiftlet --help' for usage.\n")
+        return 2
+    }
+    let g = command.global
+    let logger = Logger(path: g.log, format: g.logFormat == .json ? .json : .text, debug: g.debug)
+    let runtime = Runtime(root: g.root ?? "/run/swiftlet", logger: logger, systemdCgroup: g.systemdCgroup)
+    do throws(SwiftletError) {
+        return try execute(command.verb, runtime: runtime)
+    } catch {
+        logger.error(error.description)
+        return 1
+    }
+}
+
+func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
+    switch verb {
+    case .create(let o):
+        var r = CreateRequest(id: o.id, bundle: o.bundle)
+        r.pidFile = o.pidFile
+        r.consoleSocket = o.consoleSocket
+        r.noPivot = o.noPivot
+        r.noNewKeyring = o.noNewKeyring
+        r.preserveFDs = o.preserveFDs
+        let created = try runtime.create(r)
+        created.signals.restore()
+        created.pidfd.close()
+        return 0
+    case .start(let o):
+        if o.changesProcess {
+            throw SwiftletError(.usage, "start: replacing the process is not supported yet", errno: ENOTSUP)
+        }
+        try runtime.start(o.id)
+        return 0
+    case .run(let o):
+        var r = CreateRequest(id: o.id, bundle: o.bundle)
+        r.pidFile = o.pidFile
+        r.consoleSocket = o.consoleSocket
+        r.noPivot = o.noPivot
+        r.noNewKeyring = o.noNewKeyring
+        r.preserveFDs = o.preserveFDs
+        return try runtime.run(r, detach: o.detach, keep: o.keep)
+    case .state(let id):
+        writeStdout(try runtime.state(id).json.pretty())
+        return 0
+    case .kill(let o):
+        try runtime.kill(o.id, signal: o.signal, all: o.all)
+        return 0
+    case .delete(let o):
+        try runtime.delete(o.id, force: o.force)
+        return 0
+    case .list(let o):
+        let states = runtime.list()
+        if o.quiet {
+            for s in states { writeStdout(s.id + "\n") }
+        } else if o.format == .json {
+            writeStdout(JSON.array(states.map { $0.json }).serialized() + "\n")
+        } else {
+            writeStdout(listTable(states))
+        }
+        return 0
+    case .spec(let o):
+        try writeDefaultSpec(bundle: o.bundle, rootless: o.rootless)
+        return 0
+    case .features:
+        writeStdout(runtimeFeatures().pretty())
+        return 0
+    case .version:
+        writeStdout(versionText())
+        return 0
+    case .help(let verb):
+        writeStdout(helpText(for: verb))
+        return 0
+    case .exec, .ps, .pause, .resume, .update, .events, .check, .agent:
+        throw SwiftletError(.usage, "this command is not supported yet", errno: ENOTSUP)
+    }
+}
+
+func listTable(_ states: [ContainerState]) -> String {
+    var rows: [[String]] = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+    for s in states {
+        rows.append([s.id, String(s.pid), s.status.rawValue, s.bundle, s.created ?? "", s.owner ?? ""])
+    }
+    var widths = [Int](repeating: 0, count: 6)
+    for r in rows { for (i, cell) in r.enumerated() { widths[i] = max(widths[i], cell.utf8.count) } }
+    var out = ""
+    for r in rows {
+        var line = ""
+        for (i, cell) in r.enumerated() {
+            line += cell
+            if i < r.count - 1 {
+                for _ in 0..<(widths[i] - cell.utf8.count + 3) { line += " " }
+            }
+        }
+        out += line + "\n"
+    }
+    return out
+}
+
+exit(main())

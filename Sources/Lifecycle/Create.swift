@@ -1,0 +1,227 @@
+import Base
+import CLinux
+import Cgroups
+import Hooks
+import JSON
+import Namespaces
+import OCISpec
+import Seccomp
+import Syscalls
+
+/// A container whose init is waiting on exec.fifo, as `create` leaves it.
+public struct CreatedContainer: Sendable {
+    public var record: ContainerRecord
+    public var spec: Spec
+    public var pidfd: FileDescriptor
+    public var signals: SignalGuard
+}
+
+extension Runtime {
+    /// runtime.md "create": everything but the user's process, which waits on exec.fifo.
+    /// Any failure leaves nothing behind: no process, cgroup, mount or state directory.
+    public func create(_ o: CreateRequest) throws(SwiftletError) -> CreatedContainer {
+        try validateContainerID(o.id)
+        if o.consoleSocket != nil {
+            throw SwiftletError(.usage, "--console-socket: terminals are not supported yet", errno: ENOTSUP)
+        }
+        let bundle = try realPath(o.bundle, stage: .config)
+        let (spec, configText) = try loadBundle(bundle)
+        let rootfs = try rootfsPath(spec, bundle: bundle)
+        let linux = spec.linux ?? LinuxSpec()
+        let plan = NamespacePlan(linux.namespaces)
+        if !plan.has(.mount) {
+            throw SwiftletError(.config, "config.json: linux.namespaces: a mount namespace is required", errno: EINVAL)
+        }
+        // Validate the seccomp profile before anything exists (the init loads it later).
+        if let s = linux.seccomp { _ = try SeccompProgram.build(s) }
+
+        // Signals that would kill us half-way are held back and turned into a clean abort.
+        let signals = try SignalGuard.block()
+        var undo = CreateUndo(store: store)
+        do throws(SwiftletError) {
+            try store.ensureRoot()
+            let dir = store.directory(o.id)
+            if mkdir(dir, 0o711) != 0 {
+                if cl_errno() == EEXIST { throw SwiftletError(.state, "container with id exists: " + o.id, errno: EEXIST) }
+                throw .system(.state, "create state directory " + dir)
+            }
+            undo.directory = dir
+            let lock = try ContainerLock.acquire(dir)
+            defer { lock.unlock() }
+            try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
+
+            let cgroup = try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: linux.cgroupsPath,
+                                           containerID: o.id, systemd: systemdCgroup)
+            try cgroup.create()
+            undo.cgroup = cgroup
+            if let r = linux.resources { try cgroup.apply(r) }
+
+            if mkfifo(dir + "/exec.fifo", 0o622) != 0 { throw .system(.state, "mkfifo exec.fifo") }
+            let fifo = try FileDescriptor.open(dir + "/exec.fifo", O_PATH, stage: .state)
+            defer { fifo.close() }
+            let stateDir = try FileDescriptor.open(dir, O_PATH | O_DIRECTORY, stage: .state)
+            defer { stateDir.close() }
+
+            let (runtimeEnd, initEnd) = try SyncChannel.pair()
+            defer { runtimeEnd.close() }
+
+            // Keep /proc/PID/exe of the init (still this binary until it execs) out of the
+            // container's reach (CVE-2019-5736): a non-dumpable process's /proc files are root's.
+            _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+            let context = InitContext(
+                id: o.id, bundle: bundle, rootfs: rootfs, spec: spec, plan: plan, channel: initEnd,
+                fifo: fifo, stateDir: stateDir, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
+                preserveFDs: o.preserveFDs, cgroupBinds: cgroup.bindSources, signalMask: signals.previous,
+                runtimeFDs: [lock.fd.raw, signals.fd.raw])
+            let (pid, pidfd) = try spawnInit(plan: plan, context: context)
+            initEnd.close()
+            undo.pid = pid
+            undo.pidfd = pidfd
+
+            if plan.creates(.user) {
+                try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
+            }
+            try cgroup.join(pid: pid)
+            try runtimeEnd.send(.go, String(pid))
+
+            _ = try signals.receive(runtimeEnd, expecting: .runHooks, while: "setting up the root filesystem")
+            let creating = ContainerState(id: o.id, status: .creating, pid: pid, bundle: bundle, annotations: spec.annotations)
+            let stateJSON = creating.json.serialized()
+            try Hooks.run(spec.hooks.prestart, phase: "prestart", state: stateJSON)
+            try Hooks.run(spec.hooks.createRuntime, phase: "createRuntime", state: stateJSON)
+            try runtimeEnd.send(.hooksDone)
+            _ = try signals.receive(runtimeEnd, expecting: .ready, while: "preparing the container process")
+
+            let record = ContainerRecord(
+                id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
+                created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
+                annotations: spec.annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
+                sharesPidNamespace: !plan.has(.pid))
+            try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
+            if let pidFile = o.pidFile {
+                try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
+            }
+            undo.disarm()
+            return CreatedContainer(record: record, spec: spec, pidfd: pidfd, signals: signals)
+        } catch {
+            undo.run()
+            signals.restore()
+            throw error
+        }
+    }
+
+    /// clone3 the init into its new namespaces. Namespaces joined by path that only take
+    /// effect for children (pid, time) are entered by this process around the clone.
+    func spawnInit(plan: NamespacePlan, context: InitContext) throws(SwiftletError) -> (Int32, FileDescriptor) {
+        var restore: [(NamespaceKind, FileDescriptor)] = []
+        defer { for (_, fd) in restore { fd.close() } }
+        for kind in [NamespaceKind.pid, .time] {
+            guard let path = plan.joinPath(kind) else { continue }
+            let own = try FileDescriptor.open("/proc/self/ns/" + kind.procName, O_RDONLY, stage: .namespaces)
+            restore.append((kind, own))
+            let target = try Namespaces.open(path, kind: kind)
+            defer { target.close() }
+            try Namespaces.join(target, kind: kind, path: path)
+        }
+        var pidfd: Int32 = -1
+        let pid = cl_clone3(plan.cloneFlags, &pidfd, -1)
+        if pid == 0 { containerInit(context) }
+        let cloneErrno = cl_errno()
+        for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
+        if pid < 0 { throw SwiftletError(.namespaces, "clone3 the container init", errno: cloneErrno) }
+        return (pid, FileDescriptor(pidfd))
+    }
+}
+
+/// Undoes a half-done create, newest first.
+struct CreateUndo {
+    let store: StateStore
+    var directory: String?
+    var cgroup: CgroupManager?
+    var pid: Int32 = 0
+    var pidfd: FileDescriptor?
+
+    mutating func disarm() {
+        directory = nil
+        cgroup = nil
+        pid = 0
+        pidfd = nil
+    }
+
+    func run() {
+        if pid > 0 {
+            if let pidfd { _ = cl_pidfd_send_signal(pidfd.raw, SIGKILL) } else { kill(pid, SIGKILL) }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && cl_errno() == EINTR {}
+            pidfd?.close()
+        }
+        if let cgroup { try? cgroup.destroy() }
+        if let directory { removeTree(directory) }
+    }
+}
+
+/// Holds back the signals that would otherwise kill the runtime half-way through create
+/// (and that a foreground `run` forwards to the container), readable through a signalfd.
+public struct SignalGuard: Sendable {
+    public let fd: FileDescriptor
+    public let previous: sigset_t
+
+    public static func block() throws(SwiftletError) -> SignalGuard {
+        var set = sigset_t()
+        var old = sigset_t()
+        cl_sigset_fill_forwardable(&set)
+        if sigprocmask(SIG_BLOCK, &set, &old) != 0 { throw .system(.lifecycle, "block signals") }
+        let fd = signalfd(-1, &set, Int32(SFD_CLOEXEC))
+        if fd < 0 {
+            let e = SwiftletError.system(.lifecycle, "signalfd")
+            sigprocmask(SIG_SETMASK, &old, nil)
+            throw e
+        }
+        return SignalGuard(fd: FileDescriptor(fd), previous: old)
+    }
+
+    public func restore() {
+        var old = previous
+        sigprocmask(SIG_SETMASK, &old, nil)
+        fd.close()
+    }
+
+    /// The next pending signal, without blocking; nil if none.
+    public func pending() -> Int32? {
+        var info = signalfd_siginfo()
+        var p = pollfd(fd: fd.raw, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 0) == 1 else { return nil }
+        let n = read(fd.raw, &info, MemoryLayout<signalfd_siginfo>.size)
+        return n == MemoryLayout<signalfd_siginfo>.size ? Int32(info.ssi_signo) : nil
+    }
+
+    /// Waits for the next message from the init, aborting if a signal arrives first.
+    func receive(_ channel: SyncChannel, expecting tag: SyncChannel.Tag, while what: String) throws(SwiftletError) -> String {
+        var fds = [pollfd(fd: channel.fd.raw, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: fd.raw, events: Int16(POLLIN), revents: 0)]
+        while true {
+            if poll(&fds, 2, -1) < 0 {
+                if cl_errno() == EINTR { continue }
+                throw .system(.sync, "poll")
+            }
+            if fds[1].revents != 0, let sig = pending() {
+                throw SwiftletError(.lifecycle, "interrupted by signal " + String(sig) + " while " + what, errno: EINTR)
+            }
+            if fds[0].revents != 0 { return try channel.expect(tag, while: what) }
+        }
+    }
+}
+
+func ownerName() -> String {
+    let uid = geteuid()
+    if let pw = getpwuid(uid), let name = pw.pointee.pw_name { return String(cString: name) }
+    return String(uid)
+}
+
+func absolute(_ path: String) -> String {
+    if path.hasBytePrefix("/") { return path }
+    var buf = [CChar](repeating: 0, count: Int(PATH_MAX))
+    guard getcwd(&buf, buf.count) != nil else { return path }
+    return String(cString: buf) + "/" + path
+}

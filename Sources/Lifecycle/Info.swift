@@ -1,0 +1,25 @@
+import Base
+import CLinux
+import JSON
+import OCISpec
+import Seccomp
+import Syscalls
+
+public let swiftletVersion = "0.1.0"
+
+/// `spec`: writes runc's default config.json into the bundle, refusing to overwrite one.
+public func writeDefaultSpec(bundle: String, rootless: Bool) throws(SwiftletError) {
+    let path = bundle + "/config.json"
+    if pathExists(path) {
+        throw SwiftletError(.usage, "File " + path + " exists. Remove it first or use a different bundle", errno: EEXIST)
+    }
+    try writeFile(path, defaultSpecJSON(rootless: rootless).pretty(), create: true, mode: 0o644, stage: .config)
+}
+
+/// `features`: what this build and this kernel support (runtime-spec features.md).
+public func runtimeFeatures() -> JSON {
+    let s = seccompFeatures()
+    return featuresJSON(version: swiftletVersion, seccompEnabled: s.enabled, seccompActions: s.actions,
+                        seccompOperators: s.operators, seccompArchs: s.archs, seccompKnownFlags: s.knownFlags,
+                        seccompSupportedFlags: s.supportedFlags)
+}

@@ -1,0 +1,187 @@
+import Base
+import CLinux
+import Capabilities
+import Devices
+import Hooks
+import JSON
+import Mounts
+import Namespaces
+import OCISpec
+import Process
+import Seccomp
+import Syscalls
+
+/// Everything the container's init needs; it lives in the cloned child's copy of memory.
+struct InitContext: @unchecked Sendable {
+    var id: String
+    var bundle: String
+    var rootfs: String
+    var spec: Spec
+    var plan: NamespacePlan
+    var channel: SyncChannel
+    var fifo: FileDescriptor
+    var stateDir: FileDescriptor
+    var noPivot: Bool
+    var noNewKeyring: Bool
+    var preserveFDs: Int
+    var cgroupBinds: [(name: String, hostPath: String)]
+    var signalMask: sigset_t
+    /// The runtime's own fds the init must not hold: the container lock (an flock lives as
+    /// long as any copy of its fd) and the signalfd.
+    var runtimeFDs: [Int32]
+}
+
+/// The container's init: runs in the cloned child and never returns. Until it reports
+/// ready, errors go back to the runtime over the sync channel; after that, to stderr.
+func containerInit(_ c: InitContext) -> Never {
+    for fd in c.runtimeFDs { close(fd) }
+    var mask = c.signalMask
+    sigprocmask(SIG_SETMASK, &mask, nil)
+    var reportedReady = false
+    do throws(SwiftletError) {
+        try initialize(c, reportedReady: &reportedReady)
+    } catch {
+        if reportedReady {
+            writeStderr("swiftlet: " + error.description + "\n")
+            _exit(error.errno == ENOENT ? 127 : error.errno == EACCES || error.errno == EPERM ? 126 : 1)
+        }
+        _ = try? c.channel.send(.error, error.encoded)
+        _exit(1)
+    }
+}
+
+private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(SwiftletError) -> Never {
+    let spec = c.spec
+    let linux = spec.linux ?? LinuxSpec()
+    let process = spec.process ?? ProcessSpec()
+    let parent = getppid()
+
+    // If the runtime dies during create, the half-made container must go too.
+    _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+    if getppid() != parent { _exit(1) }
+
+    let hostPid = Int32(parseInt64(try c.channel.expect(.go, while: "waiting for the runtime")) ?? 0)
+
+    if c.plan.creates(.user) {
+        // Become root of the new user namespace (the runtime has written the maps).
+        if setresgid(0, 0, 0) != 0 { throw .system(.namespaces, "setresgid to root in the user namespace") }
+        if setresuid(0, 0, 0) != 0 { throw .system(.namespaces, "setresuid to root in the user namespace") }
+    }
+    // Join namespaces given by path: the user namespace first, so that the others are
+    // joined with its privileges. pid and time were joined by the runtime around clone.
+    for kind in [NamespaceKind.user, .ipc, .uts, .network, .cgroup, .mount] {
+        guard let path = c.plan.joinPath(kind) else { continue }
+        let fd = try Namespaces.open(path, kind: kind)
+        defer { fd.close() }
+        try Namespaces.join(fd, kind: kind, path: path)
+    }
+    // A cgroup namespace is rooted at the cgroup the init is in: create it only now that
+    // the runtime has moved us into the container's cgroup.
+    if c.plan.creates(.cgroup) { try Namespaces.unshare(CLONE_NEWCGROUP, what: "cgroup namespace") }
+    if c.plan.creates(.time) {
+        try Namespaces.enterNewTimeNamespace(offsets: linux.timeOffsets)
+    } else if !linux.timeOffsets.isEmpty {
+        throw SwiftletError(.config, "config.json: linux.timeOffsets: requires a new time namespace", errno: EINVAL)
+    }
+    if !c.noNewKeyring {
+        // A fresh session keyring keeps the host's keys out; kernels without keyrings are fine.
+        if cl_join_session_keyring("_ses." + c.id) < 0 {
+            let e = cl_errno()
+            if e != ENOSYS && e != EACCES && e != EPERM && e != EDQUOT {
+                throw SwiftletError(.lifecycle, "join a new session keyring", errno: e)
+            }
+        }
+    }
+    if let hostname = spec.hostname {
+        guard c.plan.has(.uts) else {
+            throw SwiftletError(.config, "config.json: hostname: requires a UTS namespace", errno: EINVAL)
+        }
+        try Namespaces.setHostname(hostname)
+    }
+    if let domainname = spec.domainname {
+        guard c.plan.has(.uts) else {
+            throw SwiftletError(.config, "config.json: domainname: requires a UTS namespace", errno: EINVAL)
+        }
+        try Namespaces.setDomainname(domainname)
+    }
+
+    let userNamespace = c.plan.has(.user)
+    try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts, propagation: linux.rootfsPropagation,
+                       userNamespace: userNamespace, cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup))
+    try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace)
+
+    var listener: FileDescriptor? = nil
+    if let s = linux.seccomp, let path = s.listenerPath {
+        // Connected now, while the host path is reachable: failing to reach the agent fails create.
+        listener = try connectListener(path: path)
+    }
+
+    try c.channel.send(.runHooks)
+    _ = try c.channel.expect(.hooksDone, while: "running prestart and createRuntime hooks")
+    let creating = ContainerState(id: c.id, status: .creating, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
+    try Hooks.run(spec.hooks.createContainer, phase: "createContainer", state: creating.json.serialized())
+
+    try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot)
+    try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
+                     hasUTSNamespace: c.plan.has(.uts))
+    try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
+                      readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation)
+
+    try ProcessSetup.setRlimits(process.rlimits)
+    if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
+    if let p = linux.personality { try ProcessSetup.setPersonality(p) }
+    let caps = try parseCapabilities(process.capabilities)
+    let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }
+    try ProcessSetup.changeDirectory(process.cwd)
+    let executable = try ProcessSetup.lookPath(process.args[0], env: process.env)
+
+    // Ready: from here on the runtime may exit, so the init must outlive it.
+    _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+    try c.channel.send(.ready)
+    c.channel.close()
+    reportedReady = true
+
+    // Block until `start` opens the other end of exec.fifo.
+    let fifoPath = "/proc/self/fd/" + String(c.fifo.raw)
+    var fifo: Int32 = -1
+    repeat { fifo = cl_open(fifoPath, O_WRONLY | O_CLOEXEC, 0) } while fifo < 0 && cl_errno() == EINTR
+    if fifo < 0 { throw .system(.lifecycle, "open exec.fifo") }
+    _ = try? FileDescriptor(fifo).writeAll("0")
+    close(fifo)
+
+    let created = ContainerState(id: c.id, status: .created, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
+    try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
+
+    ProcessSetup.setUmask(process.user.umask)
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities are dropped. With it, load it as late as possible.
+    if let seccomp, !process.noNewPrivileges {
+        try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+    }
+    try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
+    if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
+    if let seccomp, process.noNewPrivileges {
+        try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+    }
+    listener?.close()
+    try ProcessSetup.closeFileDescriptors(preserve: c.preserveFDs)
+    try ProcessSetup.exec(path: executable, args: process.args, env: process.env)
+}
+
+/// Loads the filter; a notify fd goes to the listener with the container's process state
+/// (config-linux.md, "listenerPath").
+private func loadSeccomp(_ program: SeccompProgram, listener: FileDescriptor?, state: ContainerState,
+                         linux: LinuxSpec) throws(SwiftletError) {
+    guard let notify = try program.load() else { return }
+    guard let listener else {
+        throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
+    }
+    var o = JSONObjectBuilder()
+    o.add("ociVersion", "1.3.0")
+    o.add("fds", ["seccompFd"])
+    o.add("pid", Int64(state.pid))
+    o.add("metadata", linux.seccomp?.listenerMetadata ?? "")
+    o.add("state", state.json)
+    try sendToListener(socket: listener, notifyFD: notify, processStateJSON: o.json.serialized())
+    close(notify)
+}

@@ -1,0 +1,61 @@
+import Base
+import CLinux
+import JSON
+import OCISpec
+import Syscalls
+
+/// What every verb needs: where state lives, how to log, and the global flags.
+public struct Runtime: Sendable {
+    public let store: StateStore
+    public let logger: Logger
+    public let systemdCgroup: Bool
+
+    public init(root: String, logger: Logger, systemdCgroup: Bool) {
+        self.store = StateStore(root: root)
+        self.logger = logger
+        self.systemdCgroup = systemdCgroup
+    }
+}
+
+/// Options of `create` and `run`.
+public struct CreateRequest: Sendable {
+    public var id: String
+    public var bundle: String
+    public var pidFile: String?
+    public var consoleSocket: String?
+    public var noPivot: Bool = false
+    public var noNewKeyring: Bool = false
+    public var preserveFDs: Int = 0
+
+    public init(id: String, bundle: String) {
+        self.id = id
+        self.bundle = bundle
+    }
+}
+
+/// Loads and checks a bundle's config.json: what must hold before anything is created.
+func loadBundle(_ bundle: String) throws(SwiftletError) -> (spec: Spec, text: String) {
+    let text = try readTextFile(bundle + "/config.json", stage: .config)
+    let spec = try Spec.parse(json: try JSON.parse(text, source: "config.json"), source: "config.json")
+    guard let process = spec.process else { throw SwiftletError(.config, "config.json: process: required to create a container") }
+    if process.args.isEmpty { throw SwiftletError(.config, "config.json: process.args: must not be empty") }
+    if process.terminal {
+        // The console socket protocol arrives with exec and terminals.
+        throw SwiftletError(.config, "config.json: process.terminal: terminals are not supported yet", errno: ENOTSUP)
+    }
+    guard spec.root != nil else { throw SwiftletError(.config, "config.json: root: required") }
+    if let linux = spec.linux, linux.intelRdt {
+        throw SwiftletError(.config, "config.json: linux.intelRdt: not supported", errno: ENOTSUP)
+    }
+    return (spec, text)
+}
+
+/// The absolute rootfs path: root.path is relative to the bundle unless absolute.
+func rootfsPath(_ spec: Spec, bundle: String) throws(SwiftletError) -> String {
+    let path = spec.root?.path ?? "rootfs"
+    let full = path.hasBytePrefix("/") ? path : bundle + "/" + path
+    guard isDirectory(full) else {
+        throw SwiftletError(.config, "rootfs " + full + " does not exist or is not a directory", errno: ENOENT)
+    }
+    return try realPath(full, stage: .config)
+}

@@ -1,5 +1,0 @@
-import Base
-
-extension Stage {
-    public static let lifecycle = Stage("lifecycle")
-}

@@ -29,13 +29,15 @@ let package = Package(
         .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],
                 linkerSettings: [.linkedLibrary("seccomp")]),
         .target(name: "Terminal", dependencies: ["Base", "Syscalls", "CLinux"]),
+        // Probes what the running kernel offers (`swiftlet check`).
+        .target(name: "Check", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Cgroups", "Seccomp", "Namespaces"]),
         // Composes the facilities into the OCI lifecycle.
         .target(name: "Lifecycle", dependencies: [
             "Base", "JSON", "OCISpec", "Syscalls", "Namespaces", "Mounts", "Devices",
             "Capabilities", "Process", "Hooks", "Cgroups", "Seccomp", "Terminal", "CLinux",
         ]),
         // The executable only parses argv and prints.
-        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "JSON", "OCISpec", "CLinux"]),
+        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "JSON", "OCISpec", "CLinux"]),
 
         // Unit tests (swift-testing), one suite per module; the standard build only.
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "OCISpec", "JSON"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec", "JSON"]),
         .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "OCISpec", "JSON"]),
+        .testTarget(name: "CheckTests", dependencies: ["Check", "JSON"]),
         // Root-only tests that drive the shipped binary (SWIFTLET_BINARY) through real containers.
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]

@@ -71,8 +71,10 @@ extension Runtime {
 
     // MARK: start
 
-    /// runtime.md "start": runs the user's process of a created container.
-    public func start(_ id: String) throws(SwiftletError) {
+    /// runtime.md "start": runs the user's process of a created container, or (fast start)
+    /// a replacement of it.
+    public func start(_ r: StartRequest) throws(SwiftletError) {
+        let id = r.id
         let dir = store.directory(id)
         try validateContainerID(id)
         guard isDirectory(dir) else { throw SwiftletError(.state, "container does not exist: " + id, errno: ENOENT) }
@@ -82,10 +84,19 @@ extension Runtime {
         guard c.status == .created else {
             throw SwiftletError(.lifecycle, "cannot start a container that is " + c.status.rawValue, errno: EINVAL)
         }
+        if r.replacesProcess {
+            let text = try replacementDocument(r, configText: try readTextFile(dir + "/config.json", stage: .state))
+            try writeFileAtomically(dir + "/process.json", text, stage: .state)
+        }
         let pidfd = cl_pidfd_open(c.pid)
         if pidfd < 0 { throw .system(.lifecycle, "open the container init") }
         defer { close(pidfd) }
-        try releaseInit(directory: dir, pidfd: FileDescriptor(pidfd))
+        do throws(SwiftletError) {
+            try releaseInit(directory: dir, pidfd: FileDescriptor(pidfd))
+        } catch {
+            unlink(dir + "/process.json")
+            throw error
+        }
         if let spec = storedSpec(c) { try runPoststart(c: c, spec: spec, pidfd: FileDescriptor(pidfd)) }
     }
 
@@ -102,8 +113,16 @@ extension Runtime {
                 throw .system(.lifecycle, "wait for the container init")
             }
             if fds[0].revents & Int16(POLLIN) != 0 {
-                let byte = try fifo.read(upTo: 1, stage: .lifecycle)
-                if byte.count == 1 { break }
+                // The init answers "0" once its process is placed, or "E" and an error, in one
+                // write (at most PIPE_BUF bytes, so it arrives whole).
+                let reply = try fifo.read(upTo: 4096, stage: .lifecycle)
+                if reply.first == UInt8(ascii: "0") { break }
+                if reply.first == UInt8(ascii: "E") {
+                    throw SwiftletError.decode(String(decoding: reply.dropFirst(), as: UTF8.self))
+                }
+                if reply.isEmpty && fds[0].revents & Int16(POLLHUP) != 0 {
+                    throw SwiftletError(.lifecycle, "container init closed exec.fifo without starting", errno: EPIPE)
+                }
             }
             if fds[1].revents != 0 {
                 unlink(dir + "/exec.fifo")
@@ -195,10 +214,14 @@ extension Runtime {
             var stopped = c.state
             stopped.status = .stopped
             stopped.pid = r.pid
-            do throws(SwiftletError) {
-                try Hooks.run(spec.hooks.poststop, phase: "poststop", state: stopped.json.serialized())
-            } catch {
-                logger.warning(error.description)
+            // A failing poststop hook only warns; the others still run (runtime.md, step 12).
+            let text = stopped.json.serialized()
+            for hook in spec.hooks.poststop {
+                do throws(SwiftletError) {
+                    try Hooks.runOne(hook, phase: "poststop", state: text)
+                } catch {
+                    logger.warning(error.description)
+                }
             }
         }
     }

@@ -54,9 +54,15 @@ extension Runtime {
                                            containerID: o.id, systemd: systemdCgroup)
             try cgroup.create()
             undo.cgroup = cgroup
-            if let r = linux.resources { try cgroup.apply(r) }
+            if let r = effectiveResources(spec) { try cgroup.apply(r) }
 
-            if mkfifo(dir + "/exec.fifo", 0o622) != 0 { throw .system(.state, "mkfifo exec.fifo") }
+            if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
+            if plan.creates(.user) {
+                // The init opens the fifo as root of its user namespace: give it to that user.
+                let uid = hostID(of: 0, in: linux.uidMappings) ?? 0
+                let gid = hostID(of: 0, in: linux.gidMappings) ?? 0
+                if chown(dir + "/exec.fifo", uid, gid) != 0 { throw .system(.state, "chown exec.fifo") }
+            }
             let fifo = try FileDescriptor.open(dir + "/exec.fifo", O_PATH, stage: .state)
             defer { fifo.close() }
             let stateDir = try FileDescriptor.open(dir, O_PATH | O_DIRECTORY, stage: .state)
@@ -86,8 +92,9 @@ extension Runtime {
             try runtimeEnd.send(.go, String(pid))
 
             _ = try signals.receive(runtimeEnd, expecting: .runHooks, while: "setting up the root filesystem")
-            let creating = ContainerState(id: o.id, status: .creating, pid: pid, bundle: bundle, annotations: spec.annotations)
-            let stateJSON = creating.json.serialized()
+            // Hooks during create see the state as runc and crun report it to them: "created".
+            let hookState = ContainerState(id: o.id, status: .created, pid: pid, bundle: bundle, annotations: spec.annotations)
+            let stateJSON = hookState.json.serialized()
             try Hooks.run(spec.hooks.prestart, phase: "prestart", state: stateJSON)
             try Hooks.run(spec.hooks.createRuntime, phase: "createRuntime", state: stateJSON)
             try runtimeEnd.send(.hooksDone)
@@ -211,6 +218,14 @@ public struct SignalGuard: Sendable {
             if fds[0].revents != 0 { return try channel.expect(tag, while: what) }
         }
     }
+}
+
+/// The host id that `id` inside a user namespace maps to.
+func hostID(of id: UInt32, in mappings: [IDMapping]) -> UInt32? {
+    for m in mappings where id >= m.containerID && id - m.containerID < m.size {
+        return m.hostID + (id - m.containerID)
+    }
+    return nil
 }
 
 func ownerName() -> String {

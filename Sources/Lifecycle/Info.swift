@@ -5,7 +5,6 @@ import OCISpec
 import Seccomp
 import Syscalls
 
-public let swiftletVersion = "0.1.0"
 
 /// `spec`: writes runc's default config.json into the bundle, refusing to overwrite one.
 public func writeDefaultSpec(bundle: String, rootless: Bool) throws(SwiftletError) {

@@ -53,7 +53,7 @@ func containerInit(_ c: InitContext) -> Never {
 private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(SwiftletError) -> Never {
     let spec = c.spec
     let linux = spec.linux ?? LinuxSpec()
-    let process = spec.process ?? ProcessSpec()
+    var process = spec.process ?? ProcessSpec()
     let parent = getppid()
 
     // If the runtime dies during create, the half-made container must go too.
@@ -118,8 +118,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
 
     try c.channel.send(.runHooks)
     _ = try c.channel.expect(.hooksDone, while: "running prestart and createRuntime hooks")
-    let creating = ContainerState(id: c.id, status: .creating, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
-    try Hooks.run(spec.hooks.createContainer, phase: "createContainer", state: creating.json.serialized())
+    let created = ContainerState(id: c.id, status: .created, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
+    try Hooks.run(spec.hooks.createContainer, phase: "createContainer", state: created.json.serialized())
 
     try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot)
     try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
@@ -132,8 +132,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     if let p = linux.personality { try ProcessSetup.setPersonality(p) }
     let caps = try parseCapabilities(process.capabilities)
     let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }
-    try ProcessSetup.changeDirectory(process.cwd)
-    let executable = try ProcessSetup.lookPath(process.args[0], env: process.env)
+    var env = try ProcessSetup.prepareEnvironment(process.env, uid: process.user.uid)
+    // A cwd only the container's user may enter is entered again after the switch.
+    var inCwd = try ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
+    var executable = try ProcessSetup.lookPath(process.args[0], env: env)
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
@@ -141,15 +143,39 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     c.channel.close()
     reportedReady = true
 
-    // Block until `start` opens the other end of exec.fifo.
-    let fifoPath = "/proc/self/fd/" + String(c.fifo.raw)
-    var fifo: Int32 = -1
-    repeat { fifo = cl_open(fifoPath, O_WRONLY | O_CLOEXEC, 0) } while fifo < 0 && cl_errno() == EINTR
-    if fifo < 0 { throw .system(.lifecycle, "open exec.fifo") }
-    _ = try? FileDescriptor(fifo).writeAll("0")
-    close(fifo)
+    // Block until `start` opens the other end of exec.fifo, then take the process it
+    // may have replaced (fast start) and place it. The outcome goes back through the
+    // fifo: "0", or "E" and the error. A bad replacement leaves the container created:
+    // the init waits on the fifo again.
+    while true {
+        let fifo = try openFifoForStart(c.fifo)
+        do throws(SwiftletError) {
+            if let replacement = try takeReplacement(c.stateDir) {
+                // Nothing of the configured process changes until the replacement is valid.
+                let next = replacement.merged(into: process)
+                let nextEnv = try ProcessSetup.prepareEnvironment(next.env, uid: next.user.uid)
+                let nextInCwd = try ProcessSetup.changeDirectory(next.cwd, deferOnPermissionDenied: true)
+                let nextExecutable = try ProcessSetup.lookPath(next.args[0], env: nextEnv)
+                try place(next, cpus: replacement.cpus)
+                (process, env, inCwd, executable) = (next, nextEnv, nextInCwd, nextExecutable)
+            } else {
+                try place(process, cpus: nil)
+            }
+        } catch {
+            _ = try? fifo.writeAll("E" + error.encoded)
+            // Wait for this `start` to close its end (POLLERR on a pipe without readers)
+            // before waiting for the next one.
+            var p = pollfd(fd: fifo.raw, events: 0, revents: 0)
+            while poll(&p, 1, -1) < 0 && cl_errno() == EINTR {}
+            fifo.close()
+            _ = try? ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
+            continue
+        }
+        _ = try? fifo.writeAll("0")
+        fifo.close()
+        break
+    }
 
-    let created = ContainerState(id: c.id, status: .created, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
     try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
 
     ProcessSetup.setUmask(process.user.umask)
@@ -158,14 +184,42 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     if let seccomp, !process.noNewPrivileges {
         try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
     }
-    try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
+    // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
+    // dropped silently, as runc does: the container's stderr belongs to the container.
+    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
+    if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
+    // No fd or cwd of the host may survive into the container (CVE-2024-21626).
+    try ProcessSetup.verifyWorkingDirectory()
     if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
     if let seccomp, process.noNewPrivileges {
         try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
     }
     listener?.close()
-    try ProcessSetup.closeFileDescriptors(preserve: c.preserveFDs)
-    try ProcessSetup.exec(path: executable, args: process.args, env: process.env)
+    ProcessSetup.closeRemainingFileDescriptors(preserve: c.preserveFDs)
+    try ProcessSetup.exec(path: executable, args: process.args, env: env)
+}
+
+/// Opens the write end of exec.fifo through the O_PATH fd taken before pivot_root;
+/// blocks until `start` opens the read end.
+private func openFifoForStart(_ path: FileDescriptor) throws(SwiftletError) -> FileDescriptor {
+    let fifoPath = "/proc/self/fd/" + String(path.raw)
+    var fd: Int32 = -1
+    repeat { fd = cl_open(fifoPath, O_WRONLY | O_CLOEXEC, 0) } while fd < 0 && cl_errno() == EINTR
+    if fd < 0 { throw .system(.lifecycle, "open exec.fifo") }
+    return FileDescriptor(fd)
+}
+
+/// CPU placement and scheduling of the process about to run (runtime-spec 1.2:
+/// execCPUAffinity, scheduler, ioPriority). Without an explicit CPU list the process gets
+/// every CPU its cpuset allows, never the runtime's own affinity.
+private func place(_ process: ProcessSpec, cpus: String?) throws(SwiftletError) {
+    if let list = cpus ?? process.execCPUAffinity?.final, !list.isEmpty {
+        try ProcessSetup.setCPUAffinity(list)
+    } else {
+        try ProcessSetup.resetCPUAffinity()
+    }
+    if let io = process.ioPriority { try ProcessSetup.setIOPriority(io) }
+    if let scheduler = process.scheduler { try ProcessSetup.setScheduler(scheduler) }
 }
 
 /// Loads the filter; a notify fd goes to the listener with the container's process state
@@ -176,12 +230,8 @@ private func loadSeccomp(_ program: SeccompProgram, listener: FileDescriptor?, s
     guard let listener else {
         throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
     }
-    var o = JSONObjectBuilder()
-    o.add("ociVersion", "1.3.0")
-    o.add("fds", ["seccompFd"])
-    o.add("pid", Int64(state.pid))
-    o.add("metadata", linux.seccomp?.listenerMetadata ?? "")
-    o.add("state", state.json)
-    try sendToListener(socket: listener, notifyFD: notify, processStateJSON: o.json.serialized())
+    let message = containerProcessStateJSON(pid: state.pid, metadata: linux.seccomp?.listenerMetadata,
+                                            stateJSON: state.json.serialized())
+    try sendToListener(socket: listener, notifyFD: notify, processStateJSON: message)
     close(notify)
 }

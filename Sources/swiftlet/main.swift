@@ -50,10 +50,13 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         created.pidfd.close()
         return 0
     case .start(let o):
-        if o.changesProcess {
-            throw SwiftletError(.usage, "start: replacing the process is not supported yet", errno: ENOTSUP)
-        }
-        try runtime.start(o.id)
+        var r = StartRequest(id: o.id)
+        r.processFile = o.process
+        r.args = o.args
+        r.env = o.env
+        r.cwd = o.cwd
+        r.cpus = o.cpus
+        try runtime.start(r)
         return 0
     case .run(let o):
         var r = CreateRequest(id: o.id, bundle: o.bundle)

@@ -1,0 +1,107 @@
+import Base
+import CLinux
+import JSON
+import OCISpec
+import Syscalls
+
+/// Fast start: a created container is started with another process than config.json's.
+/// Only the process changes — args, env, cwd, user and its CPU placement; namespaces,
+/// mounts, cgroup, seccomp, capabilities and rlimits stay as created. `start` validates the
+/// replacement and leaves it in the state directory as process.json; the init, released
+/// through exec.fifo, takes it from there.
+public struct StartRequest: Sendable {
+    public var id: String
+    /// A runtime-spec process object, or the short form {"args": [...], "cpu": N}.
+    public var processFile: String?
+    public var args: [String] = []
+    public var env: [String] = []
+    public var cwd: String?
+    public var cpus: String?
+
+    public init(id: String) { self.id = id }
+
+    public var replacesProcess: Bool {
+        processFile != nil || !args.isEmpty || !env.isEmpty || cwd != nil || cpus != nil
+    }
+}
+
+/// The members of a process object that a fast start may replace.
+let replaceableMembers = ["args", "env", "cwd", "user", "scheduler", "ioPriority", "execCPUAffinity"]
+
+/// Builds process.json's text: config.json's process with the replacement's members over
+/// it, checked by the same parser as config.json, plus the CPU list.
+func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletError) -> String {
+    guard case .object(let configured)? = try JSON.parse(configText, source: "config.json")["process"] else {
+        throw SwiftletError(.config, "config.json: process: required")
+    }
+    var members = configured
+    func put(_ key: String, _ value: JSON) {
+        if let i = members.firstIndex(where: { $0.key.bytesEqual(key) }) { members[i].value = value } else {
+            members.append(JSON.Member(key, value))
+        }
+    }
+    var cpus = r.cpus
+    if let file = r.processFile {
+        let doc = try JSON.parse(try readTextFile(file, stage: .config), source: file)
+        guard case .object(let given) = doc else { throw SwiftletError(.config, file + ": expected a process object") }
+        for m in given {
+            if replaceableMembers.contains(where: { $0.bytesEqual(m.key) }) {
+                put(m.key, m.value)
+            } else if m.key.bytesEqual("cpu") {
+                let n = try Node(m.value, path: file + ": cpu").uint32()
+                cpus = String(n)
+            } else if m.key.bytesEqual("cpus") {
+                cpus = try Node(m.value, path: file + ": cpus").string()
+            }
+        }
+    }
+    if !r.args.isEmpty { put("args", .array(r.args.map { .string($0) })) }
+    if let cwd = r.cwd { put("cwd", .string(cwd)) }
+    if !r.env.isEmpty {
+        // --env adds to the environment, replacing a variable of the same name.
+        var env = members.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
+        for entry in r.env {
+            let name = entry.splitOnce(byte: UInt8(ascii: "="))?.0 ?? entry
+            env.removeAll { ($0.stringValue?.splitOnce(byte: UInt8(ascii: "="))?.0 ?? "").bytesEqual(name) }
+            env.append(.string(entry))
+        }
+        put("env", .array(env))
+    }
+    let merged = JSON.object(members)
+    _ = try ProcessSpec.parse(Node(merged, path: r.processFile ?? "start"))
+    var doc = JSONObjectBuilder()
+    doc.add("process", merged)
+    doc.add("cpus", cpus)
+    return doc.json.serialized()
+}
+
+/// What the init takes from process.json.
+struct Replacement {
+    var process: ProcessSpec
+    var cpus: String?
+
+    /// The configured process with the replaceable parts of this one.
+    func merged(into configured: ProcessSpec) -> ProcessSpec {
+        var p = configured
+        p.args = process.args
+        p.env = process.env
+        p.cwd = process.cwd
+        p.user = process.user
+        p.scheduler = process.scheduler
+        p.ioPriority = process.ioPriority
+        p.execCPUAffinity = process.execCPUAffinity
+        return p
+    }
+}
+
+/// Reads and removes process.json, if `start` left one.
+func takeReplacement(_ stateDir: FileDescriptor) throws(SwiftletError) -> Replacement? {
+    let fd = cl_openat(stateDir.raw, "process.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0)
+    if fd < 0 { return nil }
+    let file = FileDescriptor(fd)
+    defer { file.close() }
+    unlinkat(stateDir.raw, "process.json", 0)
+    let text = String(decoding: try file.readAll(stage: .lifecycle), as: UTF8.self)
+    let doc = Node(try JSON.parse(text, source: "process.json"), path: "process.json")
+    return Replacement(process: try ProcessSpec.parse(try doc.required("process")), cpus: try doc["cpus"]?.string())
+}

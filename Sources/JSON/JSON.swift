@@ -29,10 +29,13 @@ public enum JSON: Equatable, Sendable {
     public static func uint(_ v: UInt32) -> JSON { .number(String(v)) }
 
     /// The member named `key` of an object, nil for other values or a missing key.
+    /// A repeated key yields its last value, as Go's encoding/json (and so runc) decides:
+    /// two readers of one config must never see different values.
     public subscript(key: String) -> JSON? {
         guard case .object(let members) = self else { return nil }
-        for m in members where m.key.utf8.elementsEqual(key.utf8) { return m.value }
-        return nil
+        var found: JSON? = nil
+        for m in members where m.key.utf8.elementsEqual(key.utf8) { found = m.value }
+        return found
     }
 
     public var isNull: Bool { if case .null = self { return true }; return false }

@@ -45,14 +45,24 @@ public struct Node: Sendable {
 
     public func int64() throws(SwiftletError) -> Int64 {
         guard case .number(let n) = value else { throw error("expected integer") }
-        guard let v = parseInt64(n) else { throw error("expected integer in range, got " + n) }
+        guard let v = parseInt64(n) else { throw numberError(n, signed: true) }
         return v
     }
 
     public func uint64() throws(SwiftletError) -> UInt64 {
         guard case .number(let n) = value else { throw error("expected integer") }
-        guard let v = parseUInt64(n) else { throw error("expected non-negative integer in range, got " + n) }
+        guard let v = parseUInt64(n) else { throw numberError(n, signed: false) }
         return v
+    }
+
+    /// Says why a number literal is no integer of the wanted kind: a fraction or exponent
+    /// (Go rejects those for integer fields too), a sign, or its size.
+    func numberError(_ n: String, signed: Bool) -> SwiftletError {
+        if n.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+            return error("expected integer, got " + n)
+        }
+        if !signed && n.hasBytePrefix("-") { return error("expected non-negative integer, got " + n) }
+        return error("integer out of range for 64 bits: " + n)
     }
 
     public func int() throws(SwiftletError) -> Int {
@@ -81,10 +91,31 @@ public struct Node: Sendable {
         return out
     }
 
+    /// The members in document order; a repeated key appears once, at its first place,
+    /// with its last value (Go's encoding/json keeps the last one too).
     public func members() throws(SwiftletError) -> [(key: String, node: Node)] {
         guard case .object(let ms) = value else { throw error("expected object") }
+        var values = ms.map { $0.value }
+        var keep = [Bool](repeating: true, count: ms.count)
+        if ms.count > 1 {
+            // Sorting (rather than comparing all pairs) keeps hostile objects with many keys cheap.
+            let order = ms.indices.sorted { a, b in
+                let ka = ms[a].key.utf8, kb = ms[b].key.utf8
+                return ka.lexicographicallyPrecedes(kb) || (ka.elementsEqual(kb) && a < b)
+            }
+            var start = 0
+            while start < order.count {
+                var end = start + 1
+                while end < order.count && ms[order[end]].key.utf8.elementsEqual(ms[order[start]].key.utf8) { end += 1 }
+                if end - start > 1 {
+                    values[order[start]] = ms[order[end - 1]].value
+                    for k in (start + 1)..<end { keep[order[k]] = false }
+                }
+                start = end
+            }
+        }
         var out: [(key: String, node: Node)] = []
-        for m in ms { out.append((m.key, Node(m.value, path: child(m.key)))) }
+        for (k, m) in ms.enumerated() where keep[k] { out.append((m.key, Node(values[k], path: child(m.key)))) }
         return out
     }
 

@@ -63,9 +63,15 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let hostPid = Int32(parseInt64(try c.channel.expect(.go, while: "waiting for the runtime")) ?? 0)
 
     if c.plan.creates(.user) {
-        // Become root of the new user namespace (the runtime has written the maps).
-        if setresgid(0, 0, 0) != 0 { throw .system(.namespaces, "setresgid to root in the user namespace") }
-        if setresuid(0, 0, 0) != 0 { throw .system(.namespaces, "setresuid to root in the user namespace") }
+        // Become root of the new user namespace (the runtime has written the maps) when
+        // root is mapped; otherwise keep the full capabilities the new namespace gave us
+        // and let the switch to process.user decide later.
+        if hostID(of: 0, in: linux.gidMappings) != nil, setresgid(0, 0, 0) != 0 {
+            throw .system(.namespaces, "setresgid to root in the user namespace")
+        }
+        if hostID(of: 0, in: linux.uidMappings) != nil, setresuid(0, 0, 0) != 0 {
+            throw .system(.namespaces, "setresuid to root in the user namespace")
+        }
     }
     // Join namespaces given by path: the user namespace first, so that the others are
     // joined with its privileges. pid and time were joined by the runtime around clone.
@@ -125,7 +131,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
                      hasUTSNamespace: c.plan.has(.uts))
     try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                      readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation)
+                      readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
+                      mounts: spec.mounts)
 
     try ProcessSetup.setRlimits(process.rlimits)
     if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }

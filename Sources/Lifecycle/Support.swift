@@ -123,3 +123,15 @@ public func environment(_ name: String) -> String? {
     guard let v = getenv(name) else { return nil }
     return String(cString: v)
 }
+
+/// The command line of a process, its NUL-separated arguments joined by spaces.
+public func commandLine(of pid: Int32) -> String {
+    guard let bytes = try? readFile("/proc/" + String(pid) + "/cmdline") else { return "" }
+    var parts: [String] = []
+    var current: [UInt8] = []
+    for b in bytes {
+        if b == 0 { parts.append(String(decoding: current, as: UTF8.self)); current.removeAll() } else { current.append(b) }
+    }
+    if !current.isEmpty { parts.append(String(decoding: current, as: UTF8.self)) }
+    return join(parts, " ")
+}

@@ -1,8 +1,9 @@
 import Base
 
 // The OCI runtime-spec 1.3 configuration (config.md, config-linux.md) as plain values.
-// Parsing lives in Parse.swift, writing in Emit.swift; fields a runtime does not act on
-// are still read so that bad values are reported, not ignored.
+// Parsing and validation live in Parse.swift (there is no writer: the original JSON is
+// kept where it is needed again). Fields a runtime does not act on are still read so that
+// bad values are reported, not ignored.
 
 public struct Spec: Sendable {
     public var ociVersion: String = ""
@@ -30,6 +31,7 @@ public struct Root: Sendable {
 }
 
 public struct MountSpec: Sendable {
+    /// Always absolute: the parser resolves the deprecated relative form against "/".
     public var destination: String
     public var type: String? = nil
     public var source: String? = nil
@@ -150,7 +152,28 @@ public struct LinuxSpec: Sendable {
     public var mountLabel: String? = nil
     public var personality: PersonalitySpec? = nil
     public var intelRdt: Bool = false           // present in config; unsupported when set
+    /// The contents of linux.intelRdt when present (validated, not acted on).
+    public var intelRdtSettings: IntelRdtSpec? = nil
+    /// linux.memoryPolicy: the NUMA policy for set_mempolicy(2).
+    public var memoryPolicy: MemoryPolicySpec? = nil
     public init() {}
+}
+
+public struct IntelRdtSpec: Sendable {
+    public var closID: String? = nil
+    public var l3CacheSchema: String? = nil
+    public var memBwSchema: String? = nil
+    public var schemata: [String] = []
+    public var enableMonitoring: Bool = false
+    public init() {}
+}
+
+/// linux.memoryPolicy: mode ("MPOL_BIND", ...), node list ("0-3,7") and flags ("MPOL_F_STATIC_NODES").
+public struct MemoryPolicySpec: Sendable {
+    public var mode: String
+    public var nodes: String? = nil
+    public var flags: [String] = []
+    public init(mode: String) { self.mode = mode }
 }
 
 public enum NamespaceKind: String, Sendable, CaseIterable {
@@ -182,8 +205,8 @@ public struct TimeOffset: Sendable {
 
 public struct DeviceSpec: Sendable {
     public var type: String          // "c", "b", "u" or "p"
-    public var path: String
-    public var major: Int64 = 0
+    public var path: String          // absolute, inside the container
+    public var major: Int64 = 0      // required unless type is "p"
     public var minor: Int64 = 0
     public var fileMode: UInt32? = nil
     public var uid: UInt32? = nil
@@ -215,7 +238,7 @@ public struct ResourcesSpec: Sendable {
 public struct DeviceCgroupRule: Sendable {
     public var allow: Bool
     public var type: String? = nil       // "a", "c", "b"; nil means all
-    public var major: Int64? = nil       // nil means all (*)
+    public var major: Int64? = nil       // nil means all (*); the parser maps runc's -1 to nil
     public var minor: Int64? = nil
     public var access: String? = nil     // subset of "rwm"; nil means "rwm"
     public init(allow: Bool) { self.allow = allow }
@@ -247,6 +270,7 @@ public struct CPUSpec: Sendable {
     public init() {}
 }
 
+/// Only present when the config sets a limit (-1 means "max"); an empty pids object parses as nil.
 public struct PidsSpec: Sendable {
     public var limit: Int64
     public init(limit: Int64) { self.limit = limit }

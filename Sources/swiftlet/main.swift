@@ -97,7 +97,33 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
     case .help(let verb):
         writeStdout(helpText(for: verb))
         return 0
-    case .exec, .ps, .pause, .resume, .update, .events, .check, .agent:
+    case .pause(let id):
+        try runtime.pause(id)
+        return 0
+    case .resume(let id):
+        try runtime.resume(id)
+        return 0
+    case .ps(let o):
+        let pids = try runtime.processes(o.id)
+        if o.format == .json {
+            writeStdout(JSON.array(pids.map { .int($0) }).serialized() + "\n")
+        } else {
+            writeStdout(processTable(pids))
+        }
+        return 0
+    case .events(let o):
+        while true {
+            writeStdout(try runtime.statsEvent(o.id).serialized() + "\n")
+            if o.stats { return 0 }
+            var delay = timespec(tv_sec: Int(o.interval.seconds), tv_nsec: Int(o.interval.nanoseconds))
+            var left = timespec()
+            while nanosleep(&delay, &left) != 0 && cl_errno() == EINTR { delay = left }
+        }
+    case .update(let o):
+        let resources = try o.resources.map { (path) throws(SwiftletError) in try loadResources(path) } ?? resources(from: o)
+        try runtime.update(o.id, resources: resources)
+        return 0
+    case .exec, .check, .agent:
         throw SwiftletError(.usage, "this command is not supported yet", errno: ENOTSUP)
     }
 }
@@ -119,6 +145,54 @@ func listTable(_ states: [ContainerState]) -> String {
             }
         }
         out += line + "\n"
+    }
+    return out
+}
+
+/// The resources `update`'s flags name; flags not given stay as they are.
+func resources(from o: UpdateOptions) -> ResourcesSpec {
+    var r = ResourcesSpec()
+    if o.memory != nil || o.memoryReservation != nil || o.memorySwap != nil || o.kernelMemory != nil {
+        var m = MemorySpec()
+        m.limit = o.memory
+        m.reservation = o.memoryReservation
+        m.swap = o.memorySwap
+        m.kernel = o.kernelMemory
+        m.kernelTCP = o.kernelMemoryTCP
+        r.memory = m
+    }
+    if o.cpuShares != nil || o.cpuQuota != nil || o.cpuPeriod != nil || o.cpuBurst != nil || o.cpuRtPeriod != nil
+        || o.cpuRtRuntime != nil || o.cpuIdle != nil || o.cpusetCpus != nil || o.cpusetMems != nil {
+        var c = CPUSpec()
+        c.shares = o.cpuShares
+        c.quota = o.cpuQuota
+        c.period = o.cpuPeriod
+        c.burst = o.cpuBurst
+        c.realtimePeriod = o.cpuRtPeriod
+        c.realtimeRuntime = o.cpuRtRuntime
+        c.idle = o.cpuIdle
+        c.cpus = o.cpusetCpus
+        c.mems = o.cpusetMems
+        r.cpu = c
+    }
+    if let limit = o.pidsLimit { r.pids = PidsSpec(limit: limit) }
+    if let weight = o.blkioWeight {
+        var b = BlockIOSpec()
+        b.weight = weight
+        r.blockIO = b
+    }
+    return r
+}
+
+/// `ps` as a table: pid and command line of each process, read from /proc.
+func processTable(_ pids: [Int32]) -> String {
+    var out = "PID     CMD\n"
+    for pid in pids {
+        var cmd = commandLine(of: pid)
+        if cmd.isEmpty { cmd = "?" }
+        var p = String(pid)
+        while p.utf8.count < 8 { p += " " }
+        out += p + cmd + "\n"
     }
     return out
 }

@@ -1,0 +1,302 @@
+import Base
+import CLinux
+import Capabilities
+import Cgroups
+import JSON
+import Namespaces
+import OCISpec
+import Process
+import Seccomp
+import Syscalls
+import Terminal
+
+/// Options of `exec`, with the process already built (see `execProcess`).
+public struct ExecRequest: Sendable {
+    public var id: String
+    public var process: ProcessSpec
+    /// Return once the process runs, leaving it to the caller (a subreaper such as a
+    /// containerd shim or conmon); otherwise wait for it and return its exit status.
+    public var detach: Bool = false
+    public var pidFile: String? = nil
+    /// Where the pty master goes when process.terminal is set and the runtime detaches.
+    public var consoleSocket: String? = nil
+    /// `--pidfd-socket`: receives a pidfd of the process (payload "setns", as from runc).
+    public var pidfdSocket: String? = nil
+    public var preserveFDs: Int = 0
+    public var ignorePaused: Bool = false
+
+    public init(id: String, process: ProcessSpec) {
+        self.id = id
+        self.process = process
+    }
+}
+
+extension Runtime {
+    /// `exec`: runs another process in a created or running container. It joins every
+    /// namespace of the container's init, its cgroup and its root, and gets the container's
+    /// seccomp filter and personality; capabilities, user, rlimits, env and cwd are the
+    /// exec process's own. Returns the process's exit status (128 + signal if killed), or
+    /// 0 once it runs when detached. Setup errors come back from the child as one line.
+    public func exec(_ r: ExecRequest) throws(SwiftletError) -> Int32 {
+        try validateContainerID(r.id)
+        try checkTerminalOptions(r)
+        try checkPreservedFDs(r.preserveFDs)
+        if r.process.args.isEmpty { throw SwiftletError(.exec, "process.args: must not be empty", errno: EINVAL) }
+
+        let dir = store.directory(r.id)
+        guard isDirectory(dir) else { throw SwiftletError(.state, "container does not exist: " + r.id, errno: ENOENT) }
+        // Held until the process runs: a concurrent delete must not pull the cgroup or the
+        // init away half-way.
+        var lock: ContainerLock? = try ContainerLock.acquire(dir)
+        defer { lock?.unlock() }
+        let c = try load(r.id)
+        switch c.status {
+        case .stopped:
+            throw SwiftletError(.exec, "cannot exec in a stopped container", errno: ESRCH)
+        case .creating:
+            throw SwiftletError(.exec, "cannot exec in a container that is being created", errno: EBUSY)
+        case .paused where !r.ignorePaused:
+            throw SwiftletError(.exec, "cannot exec in a paused container (use --ignore-paused to override)", errno: EBUSY)
+        default:
+            break
+        }
+        guard let record = c.record else { throw SwiftletError(.exec, "container is being created", errno: EBUSY) }
+        let spec = try storedConfig(c)
+        let linux = spec.linux ?? LinuxSpec()
+        let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }
+        // Resolved now so that a bad list fails before anything runs.
+        _ = try ProcessSetup.resolveRlimits(r.process.rlimits)
+        let caps = try parseCapabilities(r.process.capabilities)
+
+        let target = try ExecTarget.open(record)
+        defer { target.close() }
+
+        var fds = ExecFDs()
+        defer { fds.close() }
+        if r.process.terminal {
+            if let path = r.consoleSocket {
+                fds.console = try Terminal.connectConsoleSocket(path: path)
+            } else {
+                // Foreground: the master comes back to us over a socketpair and we relay it.
+                let (ours, theirs) = try UnixSocket.pair(stage: .terminal)
+                fds.consoleReceiver = ours
+                fds.console = theirs
+            }
+        }
+        if let s = linux.seccomp, let path = s.listenerPath { fds.listener = try connectListener(path: path) }
+        if let path = r.pidfdSocket { fds.pidfdSocket = try UnixSocket.connect(path: path, stage: .exec) }
+
+        // Keep /proc/PID/exe of the child (this binary until it execs) out of the
+        // container's reach (CVE-2019-5736).
+        _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        let signals = try SignalGuard.block()
+        var signalsRestored = false
+        defer { if !signalsRestored { signals.restore() } }
+        let (runtimeEnd, childEnd) = try SyncChannel.pair()
+        defer { runtimeEnd.close() }
+
+        var state = c.state
+        state.pid = record.pid
+        var runtimeFDs = [signals.fd.raw, runtimeEnd.fd.raw]
+        if let l = lock { runtimeFDs.append(l.fd.raw) }
+        if let receiver = fds.consoleReceiver { runtimeFDs.append(receiver.fd.raw) }
+        if let socket = fds.pidfdSocket { runtimeFDs.append(socket.fd.raw) }
+        let context = ExecContext(
+            id: r.id, process: r.process, caps: caps, seccomp: seccomp, personality: linux.personality,
+            namespaces: target.namespaces, root: target.root, channel: childEnd, console: fds.console,
+            listener: fds.listener, listenerMetadata: linux.seccomp?.listenerMetadata, state: state,
+            preserveFDs: r.preserveFDs, signalMask: signals.previous, runtimeFDs: runtimeFDs)
+        let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
+        childEnd.close()
+        // Only the child needs its end of the console socket.
+        fds.console?.close()
+        fds.console = nil
+
+        do throws(SwiftletError) {
+            if let initial = r.process.execCPUAffinity?.initial {
+                try ProcessSetup.setCPUAffinity(initial, pid: pid)
+            }
+            try cgroupManager(record).join(pid: pid)
+            if let final = r.process.execCPUAffinity?.final {
+                try ProcessSetup.setCPUAffinity(final, pid: pid)
+            }
+            try runtimeEnd.send(.go, String(pid))
+            _ = try signals.receive(runtimeEnd, expecting: .ready, while: "starting the exec process")
+            // The channel closes on execve; an error before that comes as a message.
+            if let (tag, payload) = try runtimeEnd.receive() {
+                if tag == .error { throw SwiftletError.decode(payload) }
+                throw SwiftletError(.sync, "unexpected message from the exec process")
+            }
+            if let receiver = fds.consoleReceiver {
+                fds.master = try Terminal.receiveMaster(from: receiver).master
+            }
+            try fds.pidfdSocket?.send("setns", passing: pidfd.raw, stage: .exec)
+        } catch {
+            _ = cl_pidfd_send_signal(pidfd.raw, SIGKILL)
+            reap(pid)
+            pidfd.close()
+            throw error
+        }
+        lock?.unlock()
+        lock = nil
+
+        if let pidFile = r.pidFile {
+            do throws(SwiftletError) {
+                try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .exec)
+            } catch {
+                _ = cl_pidfd_send_signal(pidfd.raw, SIGKILL)
+                reap(pid)
+                pidfd.close()
+                throw error
+            }
+        }
+        if r.detach {
+            // The process stays a child of whoever started us once we exit (a subreaper
+            // adopts it); nothing is waited for.
+            pidfd.close()
+            return 0
+        }
+        let status: Int32
+        if let master = fds.master {
+            Terminal.proxy(master: master, pidfd: pidfd, signalFD: signals.fd) { sig in
+                _ = cl_pidfd_send_signal(pidfd.raw, sig)
+            }
+            status = reap(pid)
+        } else {
+            status = waitForwardingSignals(pid: pid, pidfd: pidfd, signals: signals)
+        }
+        signals.restore()
+        signalsRestored = true
+        pidfd.close()
+        return status
+    }
+
+    /// runc's checkTerminal: a console socket only makes sense for a detached process with
+    /// a terminal, and a detached one with a terminal needs somewhere to send it.
+    func checkTerminalOptions(_ r: ExecRequest) throws(SwiftletError) {
+        if r.detach && r.process.terminal && r.consoleSocket == nil {
+            throw SwiftletError(.usage, "cannot allocate tty if swiftlet will detach without setting console socket",
+                                errno: EINVAL)
+        }
+        if (!r.detach || !r.process.terminal) && r.consoleSocket != nil {
+            throw SwiftletError(.usage, "cannot use console socket if swiftlet will not detach or allocate tty",
+                                errno: EINVAL)
+        }
+    }
+
+    /// The fds `--preserve-fds` passes on (3 up) must be open.
+    func checkPreservedFDs(_ count: Int) throws(SwiftletError) {
+        guard count > 0 else { return }
+        for i in 0..<count where cl_fcntl_int(Int32(3 + i), F_GETFD, 0) < 0 {
+            throw SwiftletError(.usage, "unable to stat preserved-fd " + String(i) + " (of " + String(count) + ")",
+                                errno: cl_errno())
+        }
+    }
+
+    /// clone3s the exec process. The pid and time namespaces only apply to children, so
+    /// this process enters the container's around the clone and returns to its own after.
+    func spawnExecProcess(target: ExecTarget, context: ExecContext) throws(SwiftletError) -> (Int32, FileDescriptor) {
+        var restore: [(NamespaceKind, FileDescriptor)] = []
+        defer { for (_, fd) in restore { fd.close() } }
+        for (kind, fd) in target.forChildren {
+            let own = try FileDescriptor.open("/proc/self/ns/" + kind.procName, O_RDONLY, stage: .namespaces)
+            restore.append((kind, own))
+            try Namespaces.join(fd, kind: kind, path: "/proc/" + String(target.pid) + "/ns/" + kind.procName)
+        }
+        var pidfd: Int32 = -1
+        let pid = cl_clone3(0, &pidfd, -1)
+        if pid == 0 { execChild(context) }
+        let cloneErrno = cl_errno()
+        for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
+        if pid < 0 { throw SwiftletError(.exec, "clone3 the exec process", errno: cloneErrno) }
+        return (pid, FileDescriptor(pidfd))
+    }
+}
+
+/// What the exec process enters: the init's namespaces (those that differ from ours) and
+/// its root, opened while the init is known to be the recorded one.
+struct ExecTarget {
+    var pid: Int32
+    var pidfd: FileDescriptor
+    /// Joined by the child, user namespace first.
+    var namespaces: [(kind: NamespaceKind, fd: FileDescriptor)] = []
+    /// Joined by the runtime around clone (pid, time).
+    var forChildren: [(kind: NamespaceKind, fd: FileDescriptor)] = []
+    var root: FileDescriptor
+
+    static let childOrder: [NamespaceKind] = [.user, .ipc, .uts, .network, .cgroup, .mount]
+
+    static func open(_ record: ContainerRecord) throws(SwiftletError) -> ExecTarget {
+        let pid = record.pid
+        let raw = cl_pidfd_open(pid)
+        if raw < 0 { throw .system(.exec, "open the container init") }
+        let pidfd = FileDescriptor(raw)
+        var opened: [FileDescriptor] = [pidfd]
+        do throws(SwiftletError) {
+            guard processStartTime(pid) == record.pidStartTime else {
+                throw SwiftletError(.exec, "container init is gone", errno: ESRCH)
+            }
+            let base = "/proc/" + String(pid) + "/"
+            let root = try FileDescriptor.open(base + "root", O_PATH | O_DIRECTORY, stage: .exec)
+            opened.append(root)
+            var target = ExecTarget(pid: pid, pidfd: pidfd, root: root)
+            for kind in childOrder + [.pid, .time] {
+                guard let fd = try openIfDifferent(base + "ns/" + kind.procName, kind: kind) else { continue }
+                opened.append(fd)
+                if kind == .pid || kind == .time { target.forChildren.append((kind, fd)) } else { target.namespaces.append((kind, fd)) }
+            }
+            // A live pidfd means the pid still names the init, so everything opened
+            // through /proc/PID above was the init's.
+            if cl_pidfd_send_signal(pidfd.raw, 0) != 0 {
+                throw SwiftletError(.exec, "container init exited", errno: ESRCH)
+            }
+            return target
+        } catch {
+            for fd in opened { fd.close() }
+            throw error
+        }
+    }
+
+    /// The init's namespace of `kind`, or nil when it is ours as well (or the kernel has
+    /// no such namespace type): setns into one's own user namespace fails.
+    static func openIfDifferent(_ path: String, kind: NamespaceKind) throws(SwiftletError) -> FileDescriptor? {
+        var own = stat()
+        if stat("/proc/self/ns/" + kind.procName, &own) != 0 { return nil }
+        let fd = try FileDescriptor.open(path, O_RDONLY, stage: .exec)
+        var theirs = stat()
+        if fstat(fd.raw, &theirs) != 0 {
+            let e = SwiftletError.system(.exec, "stat " + path)
+            fd.close()
+            throw e
+        }
+        if theirs.st_dev == own.st_dev && theirs.st_ino == own.st_ino {
+            fd.close()
+            return nil
+        }
+        return fd
+    }
+
+    func close() {
+        pidfd.close()
+        root.close()
+        for (_, fd) in namespaces { fd.close() }
+        for (_, fd) in forChildren { fd.close() }
+    }
+}
+
+/// The runtime-side fds of one exec, closed on every way out.
+struct ExecFDs {
+    var console: UnixSocket? = nil          // the child's way to hand over the pty master
+    var consoleReceiver: UnixSocket? = nil  // our end when we relay the console ourselves
+    var master: FileDescriptor? = nil
+    var listener: FileDescriptor? = nil
+    var pidfdSocket: UnixSocket? = nil
+
+    func close() {
+        pidfdSocket?.close()
+        console?.close()
+        consoleReceiver?.close()
+        master?.close()
+        listener?.close()
+    }
+}

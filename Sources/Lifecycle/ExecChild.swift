@@ -1,0 +1,148 @@
+import Base
+import CLinux
+import Capabilities
+import Namespaces
+import OCISpec
+import Process
+import Seccomp
+import Syscalls
+import Terminal
+
+/// Everything the exec process needs; it lives in the cloned child's copy of memory.
+struct ExecContext: @unchecked Sendable {
+    var id: String
+    var process: ProcessSpec
+    var caps: ProcessCapabilities?
+    var seccomp: SeccompProgram?
+    var personality: PersonalitySpec?
+    var namespaces: [(kind: NamespaceKind, fd: FileDescriptor)]
+    var root: FileDescriptor
+    var channel: SyncChannel
+    var console: UnixSocket?
+    var listener: FileDescriptor?
+    var listenerMetadata: String?
+    /// The container's state, for the seccomp agent.
+    var state: ContainerState
+    var preserveFDs: Int
+    var signalMask: sigset_t
+    /// The runtime's fds the child must not hold: the container lock (an flock lives as
+    /// long as any copy of its fd), the signalfd, the runtime's ends of its sockets.
+    var runtimeFDs: [Int32]
+}
+
+/// The exec process, in the cloned child: enters the container, becomes the process the
+/// request describes, and execs it; never returns. Every error goes back to the runtime
+/// over the sync channel, which stays open until execve closes it.
+func execChild(_ c: ExecContext) -> Never {
+    for fd in c.runtimeFDs { close(fd) }
+    var mask = c.signalMask
+    sigprocmask(SIG_SETMASK, &mask, nil)
+    do throws(SwiftletError) {
+        try enterAndExec(c)
+    } catch {
+        if (try? c.channel.send(.error, error.encoded)) == nil {
+            // Most likely a seccomp filter refusing the send: stderr is all that is left.
+            writeStderr("swiftlet: " + error.description + "\n")
+        }
+        _exit(error.errno == ENOENT ? 127 : error.errno == EACCES || error.errno == EPERM ? 126 : 1)
+    }
+}
+
+private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
+    let process = c.process
+    // Until it runs, the process goes if the runtime does.
+    let parent = getppid()
+    _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+    if getppid() != parent { _exit(1) }
+    // The runtime has put us in the container's cgroup; the payload is our host pid.
+    let hostPid = Int32(parseInt64(try c.channel.expect(.go, while: "waiting for the runtime")) ?? 0)
+
+    // Our own session, as runc gives every container process, so the caller's terminal
+    // signals reach us only through the runtime.
+    if setsid() < 0 { throw .system(.exec, "setsid") }
+    // The user namespace first: the others are owned by it and joined with its privileges.
+    for (kind, fd) in c.namespaces {
+        try Namespaces.join(fd, kind: kind, path: "/proc/" + String(c.state.pid) + "/ns/" + kind.procName)
+        fd.close()
+        // Act as the namespace's root from now on, where it has one (EINVAL: 0 is not
+        // mapped; the capabilities setns gave us still apply).
+        if kind == .user {
+            if setresgid(0, 0, 0) != 0 && cl_errno() != EINVAL { throw .system(.namespaces, "setresgid to root in the user namespace") }
+            if setresuid(0, 0, 0) != 0 && cl_errno() != EINVAL { throw .system(.namespaces, "setresuid to root in the user namespace") }
+        }
+    }
+    // The mount namespace's root is the host's with --no-pivot: take the init's root.
+    if fchdir(c.root.raw) != 0 { throw .system(.exec, "enter the container root") }
+    if chroot(".") != 0 { throw .system(.exec, "chroot to the container root") }
+    if chdir("/") != 0 { throw .system(.exec, "chdir to the container root") }
+    c.root.close()
+
+    // The session keyring of the host must not be reachable from the container.
+    if cl_join_session_keyring("_ses." + c.id) < 0 {
+        let e = cl_errno()
+        if e != ENOSYS && e != EACCES && e != EPERM && e != EDQUOT {
+            throw SwiftletError(.exec, "join the container's session keyring", errno: e)
+        }
+    }
+    if process.terminal {
+        let size = process.consoleSize.flatMap { WindowSize(height: $0.height, width: $0.width) }
+        _ = try Terminal.setupConsole(socket: c.console, size: size)
+    }
+    c.console?.close()
+
+    try ProcessSetup.setRlimits(process.rlimits)
+    if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
+    if let p = c.personality { try ProcessSetup.setPersonality(p) }
+    if let s = process.scheduler { try ProcessSetup.setScheduler(s) }
+    if let io = process.ioPriority { try ProcessSetup.setIOPriority(io) }
+    let env = try ProcessSetup.prepareEnvironment(process.env, uid: process.user.uid)
+    // A cwd only the process's user may enter is entered again after the switch.
+    let inCwd = try ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
+    let executable = try ProcessSetup.lookPath(process.args[0], env: env)
+
+    // From here the runtime may stop watching the channel's messages closely: it waits
+    // for the channel to close (execve) or for an error.
+    try c.channel.send(.ready)
+    _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+
+    ProcessSetup.setUmask(process.user.umask)
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+    // capabilities are dropped. With it, load it as late as possible.
+    if let seccomp = c.seccomp, !process.noNewPrivileges { try loadExecSeccomp(seccomp, c, hostPid: hostPid) }
+    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: c.caps)
+    if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
+    // No fd or cwd of the host may survive into the container (CVE-2024-21626).
+    try ProcessSetup.verifyWorkingDirectory()
+    if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
+    if let seccomp = c.seccomp, process.noNewPrivileges { try loadExecSeccomp(seccomp, c, hostPid: hostPid) }
+    c.listener?.close()
+    closeAllBut(preserve: c.preserveFDs, keep: c.channel.fd.raw)
+    try ProcessSetup.exec(path: executable, args: process.args, env: env)
+}
+
+/// Loads the container's filter; a notify fd goes to its agent with the state of the
+/// container and this process's pid (config-linux.md, "listenerPath").
+private func loadExecSeccomp(_ program: SeccompProgram, _ c: ExecContext, hostPid: Int32) throws(SwiftletError) {
+    guard let notify = try program.load() else { return }
+    defer { close(notify) }
+    guard let listener = c.listener else {
+        throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
+    }
+    let text = containerProcessStateJSON(pid: hostPid, metadata: c.listenerMetadata,
+                                         stateJSON: c.state.json.serialized())
+    try sendToListener(socket: listener, notifyFD: notify, processStateJSON: text)
+}
+
+/// Closes every fd from 3 + preserve up except `keep` (the sync channel, close-on-exec:
+/// its closing at execve tells the runtime the exec happened). No fd open during execve
+/// other than that socket can be named as the program (CVE-2024-21626).
+private func closeAllBut(preserve: Int, keep: Int32) {
+    let first = UInt32(clamping: 3 + max(preserve, 0))
+    let kept = UInt32(bitPattern: keep)
+    if kept < first {
+        _ = cl_close_range(first, UInt32.max, 0)
+        return
+    }
+    if kept > first { _ = cl_close_range(first, kept - 1, 0) }
+    if kept < UInt32.max { _ = cl_close_range(kept + 1, UInt32.max, 0) }
+}

@@ -24,6 +24,7 @@ let package = Package(
         .target(name: "Capabilities", dependencies: ["Base", "Syscalls", "CLinux"]),
         .target(name: "Process", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Capabilities"]),
         .target(name: "Hooks", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
+        // libm: cpu.shares to cpu.weight uses log2 and pow.
         .target(name: "Cgroups", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],
                 linkerSettings: [.linkedLibrary("m")]),
         .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],

@@ -54,7 +54,7 @@ extension Runtime {
                                            containerID: o.id, systemd: systemdCgroup)
             try cgroup.create()
             undo.cgroup = cgroup
-            if let r = effectiveResources(spec) { try cgroup.apply(r) }
+            try cgroup.apply(effectiveResources(spec))
 
             if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
             if plan.creates(.user) {

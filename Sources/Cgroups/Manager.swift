@@ -1,0 +1,391 @@
+import Base
+import CLinux
+import JSON
+import OCISpec
+import Syscalls
+
+/// The cgroup of one container across every mounted hierarchy: v1 (one directory per
+/// hierarchy, name=systemd included), v2 (one directory), or hybrid (both: v1 for the
+/// controllers it holds, the cgroup2 mount for the rest, e.g. hugetlb on a fresh Debian).
+///
+/// All paths derive from the layout, so a layout parsed with a fake fsRoot drives a fake tree.
+/// The manager holds no open files or state beyond its paths: `create` and `delete` may run in
+/// different processes and rebuild it from the same config.
+///
+/// Order for a new container: `create()`, `apply(resources)`, `join(pid:)` (or
+/// CLONE_INTO_CGROUP into `v2Path` plus `join(pid:includeUnified: false)`).
+public struct CgroupManager: Sendable {
+    public let layout: CgroupLayout
+    /// The container's cgroup path, the same in every hierarchy (see `CgroupPath`).
+    public let path: String
+    let v1Dirs: [V1Member]
+    let unifiedDir: CgroupDir?
+
+    struct V1Member: Sendable {
+        let hierarchy: CgroupHierarchy
+        let dir: CgroupDir
+    }
+
+    public init(layout: CgroupLayout, cgroupsPath: String?, containerID: String, systemd: Bool) throws(SwiftletError) {
+        self.layout = layout
+        path = try CgroupPath.resolve(cgroupsPath, containerID: containerID, systemd: systemd)
+        switch layout.mode {
+        case .v2:
+            guard layout.unified != nil else { throw SwiftletError(.cgroups, "no cgroup2 hierarchy is mounted") }
+        case .v1, .hybrid:
+            guard !layout.v1.isEmpty else { throw SwiftletError(.cgroups, "no cgroup hierarchy is mounted") }
+        }
+        let p = path
+        v1Dirs = layout.v1.map { V1Member(hierarchy: $0, dir: CgroupDir($0.path + p)) }
+        unifiedDir = layout.unified.map { CgroupDir($0.path + p) }
+    }
+
+    public var mode: CgroupMode { layout.mode }
+
+    /// The container's cgroup directory in every hierarchy, for the container's
+    /// /sys/fs/cgroup: v1 hierarchies by mount directory name ("cpu,cpuacct", "memory",
+    /// "systemd"), the cgroup2 one as "unified".
+    public var bindSources: [(name: String, hostPath: String)] {
+        var out: [(name: String, hostPath: String)] = v1Dirs.map { ($0.hierarchy.name, $0.dir.path) }
+        if let u = unifiedDir { out.append(("unified", u.path)) }
+        return out
+    }
+
+    /// The cgroup2 directory (v2 and hybrid), for clone3(CLONE_INTO_CGROUP). In hybrid mode
+    /// that places the child in the cgroup2 hierarchy only; join the v1 ones with
+    /// `join(pid:includeUnified: false)`.
+    public var v2Path: String? { unifiedDir?.path }
+
+    /// True if the container's cgroup exists in any hierarchy (e.g. left by a failed create).
+    public func exists() -> Bool {
+        v1Dirs.contains { $0.dir.exists } || (unifiedDir?.exists ?? false)
+    }
+
+    // MARK: create
+
+    /// Creates the cgroup in every hierarchy; on v2 enables the available controllers in
+    /// each ancestor's cgroup.subtree_control. Existing directories are reused, but one that
+    /// already holds processes is refused: it belongs to something else.
+    /// In hybrid mode a cgroup2 mount that refuses the directory (read-only, no permission)
+    /// is skipped: v1 holds the controllers that matter, and whatever needs cgroup2 later
+    /// (hugetlb limits on this kind of host) fails then, by name.
+    public func create() throws(SwiftletError) {
+        for m in v1Dirs {
+            try makeV1(m)
+        }
+        if let u = layout.unified, let dir = unifiedDir {
+            if layout.mode == .v2 {
+                try makeUnified(u, dir)
+            } else {
+                do throws(SwiftletError) { try makeUnified(u, dir) } catch {
+                    if error.errno != EROFS && error.errno != EACCES && error.errno != EPERM { throw error }
+                }
+            }
+        }
+    }
+
+    private func makeV1(_ m: V1Member) throws(SwiftletError) {
+        let cpuset = m.hierarchy.has("cpuset")
+        let leaf = m.dir
+        if mkdir(leaf.path, 0o755) == 0 {
+            if cpuset { try initCpuset(leaf, base: m.hierarchy.path) }
+            return
+        }
+        let e = cl_errno()
+        if e == EEXIST {
+            try checkReusable(leaf)
+            if cpuset { try initCpuset(leaf, base: m.hierarchy.path) }
+            return
+        }
+        if e != ENOENT { throw SwiftletError(.cgroups, "mkdir " + leaf.path, errno: e) }
+        // Missing ancestors: create them top-down (each new cpuset level needs cpus/mems).
+        var current = m.hierarchy.path
+        for component in path.split(byte: 47) where !component.isEmpty {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && cl_errno() != EEXIST {
+                throw .system(.cgroups, "mkdir " + current)
+            }
+        }
+        if cpuset { try initCpuset(leaf, base: m.hierarchy.path) }
+    }
+
+    /// A new v1 cpuset cgroup starts with empty cpus and mems, and no task can join it until
+    /// they are set: copy them from the parent, initialising ancestors first if needed.
+    private func initCpuset(_ dir: CgroupDir, base: String) throws(SwiftletError) {
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            try initCpusetFile(dir, file, base: base)
+        }
+    }
+
+    private func initCpusetFile(_ dir: CgroupDir, _ file: String, base: String) throws(SwiftletError) {
+        if !(try dir.read(file)).trimmed().isEmpty { return }
+        guard dir.path.utf8.count > base.utf8.count, let parentPath = parentDirectory(dir.path) else { return }
+        let parent = CgroupDir(parentPath)
+        var value = (try parent.read(file)).trimmed()
+        if value.isEmpty && parentPath.utf8.count > base.utf8.count {
+            try initCpusetFile(parent, file, base: base)
+            value = (try parent.read(file)).trimmed()
+        }
+        try dir.write(file, value)
+    }
+
+    private func checkReusable(_ dir: CgroupDir) throws(SwiftletError) {
+        guard isDirectory(dir.path) else {
+            throw SwiftletError(.cgroups, "cgroup " + dir.path + " exists and is not a directory", errno: ENOTDIR)
+        }
+        let procs = (try? dir.procs()) ?? []
+        if !procs.isEmpty {
+            throw SwiftletError(.cgroups, "cgroup " + dir.path + " is already in use by " + String(procs.count) + " process(es)")
+        }
+    }
+
+    private func makeUnified(_ mount: CgroupHierarchy, _ leaf: CgroupDir) throws(SwiftletError) {
+        if mount.controllers.isEmpty {
+            // Nothing to delegate (hybrid layouts where v1 holds every controller).
+            if mkdir(leaf.path, 0o755) == 0 { return }
+            let e = cl_errno()
+            if e == EEXIST { try checkReusable(leaf); return }
+            if e != ENOENT { throw SwiftletError(.cgroups, "mkdir " + leaf.path, errno: e) }
+            try makeDirectories(leaf.path, stage: .cgroups)
+            return
+        }
+        var dir = CgroupDir(mount.path)
+        var available = mount.controllers
+        let components = path.split(byte: 47).filter { !$0.isEmpty }
+        for (i, component) in components.enumerated() {
+            if !available.isEmpty { available = enableControllers(dir, available) }
+            dir = dir.child(component)
+            if mkdir(dir.path, 0o755) != 0 {
+                let e = cl_errno()
+                if e != EEXIST { throw SwiftletError(.cgroups, "mkdir " + dir.path, errno: e) }
+                if i == components.count - 1 { try checkReusable(dir) }
+            }
+        }
+    }
+
+    /// Makes `wanted` available to the children of `dir`; returns what its children get.
+    /// A controller the kernel refuses (e.g. a cgroup with processes, or cpu while an RT
+    /// task runs there) is left out, as runc does: limits needing it fail later, by name.
+    private func enableControllers(_ dir: CgroupDir, _ wanted: [String]) -> [String] {
+        let enabled = words(dir.readIfPresent("cgroup.subtree_control") ?? "")
+        let missing = wanted.filter { w in !enabled.contains { $0.bytesEqual(w) } }
+        if missing.isEmpty { return wanted }
+        if (try? dir.write("cgroup.subtree_control", Base.join(missing.map { "+" + $0 }, " "))) == nil {
+            for c in missing { _ = try? dir.write("cgroup.subtree_control", "+" + c) }
+        }
+        let now = words(dir.readIfPresent("cgroup.subtree_control") ?? "")
+        return wanted.filter { w in now.contains { $0.bytesEqual(w) } }
+    }
+
+    // MARK: join
+
+    /// Moves `pid` (and so its future children) into the cgroup in every hierarchy.
+    public func join(pid: Int32, includeUnified: Bool = true) throws(SwiftletError) {
+        for m in v1Dirs { try writeProcs(m.dir, pid) }
+        if includeUnified, let u = unifiedDir {
+            do throws(SwiftletError) { try writeProcs(u, pid) } catch {
+                // Hybrid: the cgroup2 directory is optional (see create).
+                if layout.mode == .v2 || error.errno != ENOENT { throw error }
+            }
+        }
+    }
+
+    private func writeProcs(_ dir: CgroupDir, _ pid: Int32) throws(SwiftletError) {
+        var attempt = 0
+        while true {
+            do throws(SwiftletError) {
+                try dir.write("cgroup.procs", String(pid))
+                return
+            } catch {
+                // EINVAL while the task is still being created (TASK_NEW): try again shortly.
+                attempt += 1
+                if error.errno != EINVAL || attempt >= 5 { throw error }
+                sleepMilliseconds(10)
+            }
+        }
+    }
+
+    // MARK: destroy
+
+    /// Removes the cgroup (and any cgroups the container made below it) from every
+    /// hierarchy. Missing directories are fine, so a half-created container cleans up. If
+    /// processes are still inside (a container that died mid-create, or escaped children),
+    /// they are thawed and killed, and removal is retried for about 1.5 s.
+    public func destroy() throws(SwiftletError) {
+        var pending: [CgroupDir] = []
+        for dir in allDirs where !(try removeTree(dir)) { pending.append(dir) }
+        if pending.isEmpty { return }
+        killLeftovers(pending)
+        var delay = 5
+        for _ in 0..<12 {
+            sleepMilliseconds(delay)
+            delay = min(delay * 2, 200)
+            var still: [CgroupDir] = []
+            for dir in pending where !(try removeTree(dir)) { still.append(dir) }
+            pending = still
+            if pending.isEmpty { return }
+            killLeftovers(pending)
+        }
+        throw SwiftletError(.cgroups, "remove cgroup " + pending[0].path, errno: EBUSY)
+    }
+
+    var allDirs: [CgroupDir] {
+        var dirs = v1Dirs.map { $0.dir }
+        if let u = unifiedDir { dirs.append(u) }
+        return dirs
+    }
+
+    /// rmdir bottom-up; false while something is still busy.
+    private func removeTree(_ dir: CgroupDir) throws(SwiftletError) -> Bool {
+        if rmdir(dir.path) == 0 { return true }
+        var e = cl_errno()
+        if e == ENOENT { return true }
+        if e != EBUSY && e != ENOTEMPTY { throw SwiftletError(.cgroups, "remove cgroup " + dir.path, errno: e) }
+        var childrenGone = true
+        for sub in dir.subdirectories() where !(try removeTree(sub)) { childrenGone = false }
+        if !childrenGone { return false }
+        if rmdir(dir.path) == 0 { return true }
+        e = cl_errno()
+        if e == ENOENT { return true }
+        if e == EBUSY || e == ENOTEMPTY { return false }
+        throw SwiftletError(.cgroups, "remove cgroup " + dir.path, errno: e)
+    }
+
+    private func killLeftovers(_ dirs: [CgroupDir]) {
+        _ = try? thaw()
+        for dir in dirs {
+            for d in dir.walk() {
+                for pid in (try? d.procs()) ?? [] where pid > 0 { _ = kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    // MARK: freezer
+
+    enum Freezer { case v1(CgroupDir), v2(CgroupDir), none }
+
+    var freezer: Freezer {
+        if let m = v1Dirs.first(where: { $0.hierarchy.has("freezer") }) { return .v1(m.dir) }
+        if let u = unifiedDir { return .v2(u) }
+        return .none
+    }
+
+    /// Freezes every process of the container (v1 freezer.state, v2 cgroup.freeze) and waits
+    /// until the kernel reports the cgroup frozen (about 2 s at most).
+    public func freeze() throws(SwiftletError) {
+        switch freezer {
+        case .v1(let dir):
+            try dir.write("freezer.state", "FROZEN")
+            for i in 0..<1000 {
+                let state = (try dir.read("freezer.state")).trimmed()
+                if state.bytesEqual("FROZEN") { return }
+                // A freeze can stall on tasks in uninterruptible sleep; asking again helps.
+                if i % 100 == 99 { try dir.write("freezer.state", "FROZEN") }
+                sleepMilliseconds(i < 10 ? 1 : 2)
+            }
+            _ = try? dir.write("freezer.state", "THAWED")
+            throw SwiftletError(.cgroups, "timed out freezing " + dir.path, errno: EBUSY)
+        case .v2(let dir):
+            try dir.write("cgroup.freeze", "1")
+            for i in 0..<1000 {
+                if dir.value("frozen", in: "cgroup.events") == 1 { return }
+                sleepMilliseconds(i < 10 ? 1 : 2)
+            }
+            _ = try? dir.write("cgroup.freeze", "0")
+            throw SwiftletError(.cgroups, "timed out freezing " + dir.path, errno: EBUSY)
+        case .none:
+            throw SwiftletError(.cgroups, "pause requires the freezer controller (v1) or cgroup v2, neither is mounted")
+        }
+    }
+
+    public func thaw() throws(SwiftletError) {
+        switch freezer {
+        case .v1(let dir): try dir.write("freezer.state", "THAWED")
+        case .v2(let dir): try dir.write("cgroup.freeze", "0")
+        case .none:
+            throw SwiftletError(.cgroups, "resume requires the freezer controller (v1) or cgroup v2, neither is mounted")
+        }
+    }
+
+    /// True once the kernel reports the cgroup frozen (not while still freezing).
+    public func isFrozen() -> Bool {
+        switch freezer {
+        case .v1(let dir):
+            return dir.readIfPresent("freezer.state")?.trimmed().bytesEqual("FROZEN") ?? false
+        case .v2(let dir):
+            return dir.value("frozen", in: "cgroup.events") == 1
+        case .none:
+            return false
+        }
+    }
+
+    // MARK: processes
+
+    /// The directory whose cgroup.procs lists the container's processes.
+    var processDir: CgroupDir {
+        if layout.mode == .v2, let u = unifiedDir { return u }
+        for name in ["pids", "freezer", "devices", "memory", "cpu"] {
+            if let m = v1Dirs.first(where: { $0.hierarchy.has(name) }) { return m.dir }
+        }
+        return v1Dirs.first?.dir ?? unifiedDir!
+    }
+
+    /// Every process in the container's cgroup and the cgroups below it.
+    public func pids() throws(SwiftletError) -> [Int32] {
+        let top = processDir
+        var out = try top.procs()
+        for d in top.walk().dropFirst() {
+            out.append(contentsOf: (try? d.procs()) ?? [])
+        }
+        return out
+    }
+
+    /// Sends `signal` to every process of the container. SIGKILL on cgroup v2 is one write
+    /// to cgroup.kill; otherwise, like runc, the cgroup is frozen so nothing forks while the
+    /// pids are read and signalled, then thawed (a paused container stays paused unless the
+    /// signal is SIGKILL, which needs the thaw to take effect).
+    public func killAll(signal: Int32) throws(SwiftletError) {
+        if signal == SIGKILL, layout.mode == .v2, let u = unifiedDir, u.has("cgroup.kill") {
+            try u.write("cgroup.kill", "1")
+            return
+        }
+        let wasFrozen = isFrozen()
+        var froze = false
+        if !wasFrozen {
+            froze = (try? freeze()) != nil
+        }
+        let list: [Int32]
+        do throws(SwiftletError) {
+            list = try pids()
+        } catch {
+            if froze { _ = try? thaw() }
+            throw error
+        }
+        for pid in list where pid > 0 {
+            if kill(pid, signal) != 0 && cl_errno() != ESRCH {
+                let e = SwiftletError.system(.cgroups, "kill " + String(pid))
+                if froze { _ = try? thaw() }
+                throw e
+            }
+        }
+        if froze || (wasFrozen && signal == SIGKILL) { try thaw() }
+    }
+
+    /// How many times the kernel's OOM killer killed a process of the container (for
+    /// `events` "oom" notifications).
+    public func oomKillCount() -> UInt64 {
+        if let m = v1Dirs.first(where: { $0.hierarchy.has("memory") }) {
+            return m.dir.value("oom_kill", in: "memory.oom_control") ?? 0
+        }
+        if let u = unifiedDir, layout.unified?.has("memory") ?? false {
+            return u.value("oom_kill", in: "memory.events") ?? 0
+        }
+        return 0
+    }
+}
+
+func parentDirectory(_ path: String) -> String? {
+    let bytes = Array(path.utf8)
+    guard let slash = bytes.lastIndex(of: 47), slash > 0 else { return nil }
+    return String(decoding: bytes[..<slash], as: UTF8.self)
+}

@@ -114,7 +114,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let userNamespace = c.plan.has(.user)
     try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts, propagation: linux.rootfsPropagation,
                        userNamespace: userNamespace, cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup))
-    try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace)
+    try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
 
     var listener: FileDescriptor? = nil
     if let s = linux.seccomp, let path = s.listenerPath {

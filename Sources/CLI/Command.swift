@@ -56,6 +56,7 @@ public enum Verb: Equatable, Sendable {
     case events(EventsOptions)
     case check(CheckOptions)
     case agent(AgentOptions)
+    case pool(PoolOptions)
     case version
     /// General help when `verb` is nil, else the help of that verb (a valid verb name).
     case help(verb: String?)
@@ -239,6 +240,23 @@ public struct CheckOptions: Equatable, Sendable {
     public var format: ReportFormat = .text
 
     public init() {}
+}
+
+/// `pool fill|start|drain NAME`: a warm pool of created containers.
+public struct PoolOptions: Equatable, Sendable {
+    public enum Action: Equatable, Sendable { case fill, start, drain }
+    public var action: Action
+    public var name: String
+    public var bundle = "."
+    public var size = 1
+    /// For `start`: the fast-start replacement (its id is the member picked).
+    public var start: StartOptions
+
+    public init(action: Action, name: String) {
+        self.action = action
+        self.name = name
+        self.start = StartOptions(id: name)
+    }
 }
 
 /// Reserved for the long-running agent mode.

@@ -148,6 +148,26 @@ public enum CommandLineParser {
                 if key == .log { o.log = nonEmpty(value) }
             }
             return .agent(o)
+        case .pool:
+            let action: PoolOptions.Action
+            switch args[0] {
+            case "fill": action = .fill
+            case "start": action = .start
+            case "drain": action = .drain
+            default: throw SwiftletError(.usage, "pool: unknown action \"" + args[0] + "\" (fill, start or drain)")
+            }
+            var o = PoolOptions(action: action, name: args[1])
+            o.start = try startOptions(args[1], scan)
+            for (key, spec, value) in scan.flags {
+                if key == .bundle { o.bundle = value.isEmpty ? "." : value }
+                if key == .size {
+                    guard let n = parseInt(value), n >= 1, n <= 1000 else {
+                        throw invalidValue(value, spec, "expected a number from 1 to 1000")
+                    }
+                    o.size = n
+                }
+            }
+            return .pool(o)
         case .version: return .version
         case .help:
             guard let topic = args.first else { return .help(verb: nil) }

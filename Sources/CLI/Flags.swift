@@ -18,6 +18,8 @@ enum FlagKey: Equatable {
     case cpusetCpus, cpusetMems, pidsLimit, blkioWeight, l3CacheSchema, memBwSchema
     // events / spec / agent
     case interval, stats, rootlessSpec, socket, policy
+    // pool
+    case size
 }
 
 /// One accepted flag: its spellings (without dashes; the first is the canonical long
@@ -227,6 +229,13 @@ enum Flags {
             FlagSpec(.policy, ["policy"], value: "FILE", "path to the policy file restricting what clients may run"),
             FlagSpec(.log, ["log"], value: "FILE", "set the log file of the agent"),
         ]
+    }
+
+    static var pool: [FlagSpec] {
+        [
+            FlagSpec(.bundle, ["bundle", "b"], value: "DIR", "pool fill: the bundle every member is created from"),
+            FlagSpec(.size, ["size", "n"], value: "N", "pool fill: how many members to keep created"),
+        ] + start
     }
 
     static var none: [FlagSpec] { [] }

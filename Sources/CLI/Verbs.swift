@@ -2,7 +2,7 @@ import Base
 
 enum VerbKind: Equatable {
     case create, start, state, kill, delete, run, exec, list, ps, pause, resume, update
-    case features, spec, events, check, agent, version, help
+    case features, spec, events, check, agent, pool, version, help
     /// runc verbs swiftlet deliberately lacks; named so the error says so.
     case unsupported
 }
@@ -200,6 +200,22 @@ enum Verbs {
                         "blockIO": {"weight": 0}, "pids": {"limit": 0}}
                      """,
                      flags: Flags.update, arguments: .exactly(1)),
+            VerbSpec(.pool, "pool", summary: "keep created containers ready and start one of them fast",
+                     argsUsage: "fill|start|drain <pool-name>", details: """
+                     A warm pool is a set of containers created ahead of time from one bundle,
+                     named <pool-name>-0 ... <pool-name>-<size-1>, waiting in the created state.
+
+                       pool fill --bundle DIR --size N NAME   create the members that are missing
+                       pool start [start flags] NAME          start one created member (its id is
+                                                              printed) and refill the pool in the
+                                                              background
+                       pool drain NAME                        delete every member and the pool
+
+                     Members that have stopped are deleted when the pool is refilled.
+                     pool start takes the fast-start flags of start (--process, --arg, --env,
+                     --cwd, --cpus).
+                     """,
+                     flags: Flags.pool, arguments: .exactly(2)),
             VerbSpec(.agent, "agent", summary: "run the swiftlet agent (reserved)",
                      flags: Flags.agent, arguments: .exactly(0), hidden: true),
             VerbSpec(.version, "version", summary: "print the version", arguments: .exactly(0), hidden: true),

@@ -50,13 +50,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         created.pidfd.close()
         return 0
     case .start(let o):
-        var r = StartRequest(id: o.id)
-        r.processFile = o.process
-        r.args = o.args
-        r.env = o.env
-        r.cwd = o.cwd
-        r.cpus = o.cpus
-        try runtime.start(r)
+        try runtime.start(startRequest(o))
         return 0
     case .run(let o):
         var r = CreateRequest(id: o.id, bundle: o.bundle)
@@ -123,6 +117,17 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         let resources = try o.resources.map { (path) throws(SwiftletError) in try loadResources(path) } ?? resources(from: o)
         try runtime.update(o.id, resources: resources)
         return 0
+    case .pool(let o):
+        switch o.action {
+        case .fill:
+            try runtime.fillPool(PoolRequest(name: o.name, bundle: o.bundle, size: o.size))
+        case .start:
+            let id = try runtime.startFromPool(o.name, replacement: startRequest(o.start))
+            writeStdout(id + "\n")
+        case .drain:
+            try runtime.drainPool(o.name)
+        }
+        return 0
     case .exec, .check, .agent:
         throw SwiftletError(.usage, "this command is not supported yet", errno: ENOTSUP)
     }
@@ -147,6 +152,16 @@ func listTable(_ states: [ContainerState]) -> String {
         out += line + "\n"
     }
     return out
+}
+
+func startRequest(_ o: StartOptions) -> StartRequest {
+    var r = StartRequest(id: o.id)
+    r.processFile = o.process
+    r.args = o.args
+    r.env = o.env
+    r.cwd = o.cwd
+    r.cpus = o.cpus
+    return r
 }
 
 /// The resources `update`'s flags name; flags not given stay as they are.

@@ -3,6 +3,7 @@ import CLinux
 import Cgroups
 import Hooks
 import JSON
+import Mounts
 import OCISpec
 import Syscalls
 
@@ -201,6 +202,7 @@ extension Runtime {
             if r.sharesPidNamespace { try? cgroup?.killAll(signal: SIGKILL) }
             try? cgroup?.thaw()
             if let cgroup { try destroyCgroup(cgroup) }
+            if r.sharesMountNamespace { Rootfs.unmountAll(under: r.rootfs) }
         } else if let spec {
             // Half-created (e.g. the runtime was killed mid-create): clean up what it may have made.
             if let cg = try? CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: spec.linux?.cgroupsPath,
@@ -208,6 +210,8 @@ extension Runtime {
                 try? cg.killAll(signal: SIGKILL)
                 try? destroyCgroup(cg)
             }
+            // Mounts a killed create may have left below rootfs in our namespace.
+            if let rootfs = try? readTextFile(dir + "/host-mounts") { Rootfs.unmountAll(under: rootfs) }
         }
         removeTree(dir)
         if let spec, let r = c.record, !spec.hooks.poststop.isEmpty {

@@ -3,6 +3,7 @@ import CLinux
 import Cgroups
 import Hooks
 import JSON
+import Mounts
 import Namespaces
 import OCISpec
 import Seccomp
@@ -29,9 +30,6 @@ extension Runtime {
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
         let plan = NamespacePlan(linux.namespaces)
-        if !plan.has(.mount) {
-            throw SwiftletError(.config, "config.json: linux.namespaces: a mount namespace is required", errno: EINVAL)
-        }
         // Validate the seccomp profile before anything exists (the init loads it later).
         if let s = linux.seccomp { _ = try SeccompProgram.build(s) }
 
@@ -68,6 +66,11 @@ extension Runtime {
             let stateDir = try FileDescriptor.open(dir, O_PATH | O_DIRECTORY, stage: .state)
             defer { stateDir.close() }
 
+            if !plan.has(.mount) {
+                // Without a mount namespace the init mounts below rootfs in ours: note where,
+                // so that `delete --force` cleans up even after a create that was killed.
+                try writeFile(dir + "/host-mounts", rootfs, create: true, mode: 0o600, stage: .state)
+            }
             let (runtimeEnd, initEnd) = try SyncChannel.pair()
             defer { runtimeEnd.close() }
 
@@ -84,6 +87,7 @@ extension Runtime {
             initEnd.close()
             undo.pid = pid
             undo.pidfd = pidfd
+            if !plan.has(.mount) { undo.hostMountsUnder = rootfs }
 
             if plan.creates(.user) {
                 try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
@@ -104,7 +108,7 @@ extension Runtime {
                 id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
                 created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
                 annotations: spec.annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
-                sharesPidNamespace: !plan.has(.pid))
+                sharesPidNamespace: !plan.has(.pid), sharesMountNamespace: !plan.has(.mount))
             try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
@@ -148,8 +152,11 @@ struct CreateUndo {
     var cgroup: CgroupManager?
     var pid: Int32 = 0
     var pidfd: FileDescriptor?
+    /// Without a mount namespace of its own, the init mounts below rootfs in ours.
+    var hostMountsUnder: String?
 
     mutating func disarm() {
+        hostMountsUnder = nil
         directory = nil
         cgroup = nil
         pid = 0
@@ -163,6 +170,7 @@ struct CreateUndo {
             while waitpid(pid, &status, 0) < 0 && cl_errno() == EINTR {}
             pidfd?.close()
         }
+        if let rootfs = hostMountsUnder { Rootfs.unmountAll(under: rootfs) }
         if let cgroup { try? cgroup.destroy() }
         if let directory { removeTree(directory) }
     }

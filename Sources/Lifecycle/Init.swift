@@ -113,7 +113,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
 
     let userNamespace = c.plan.has(.user)
     try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts, propagation: linux.rootfsPropagation,
-                       userNamespace: userNamespace, cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup))
+                       userNamespace: userNamespace, cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
+                       hostNamespace: !c.plan.has(.mount))
     try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
 
     var listener: FileDescriptor? = nil
@@ -127,7 +128,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let created = ContainerState(id: c.id, status: .created, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
     try Hooks.run(spec.hooks.createContainer, phase: "createContainer", state: created.json.serialized())
 
-    try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot)
+    try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot, hostNamespace: !c.plan.has(.mount))
     try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
                      hasUTSNamespace: c.plan.has(.uts))
     try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,

@@ -62,13 +62,15 @@ public struct ContainerRecord: Sendable {
     public var cgroupsPath: String?
     public var systemdCgroup: Bool
     public var sharesPidNamespace: Bool   // no pid namespace of its own: kill and delete must find its processes by cgroup
+    public var sharesMountNamespace: Bool // no mount namespace of its own: delete unmounts what it mounted below rootfs
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
                 owner: String, annotations: [(String, String)], cgroupsPath: String?, systemdCgroup: Bool,
-                sharesPidNamespace: Bool) {
+                sharesPidNamespace: Bool, sharesMountNamespace: Bool) {
         self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
         self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupsPath = cgroupsPath
         self.systemdCgroup = systemdCgroup; self.sharesPidNamespace = sharesPidNamespace
+        self.sharesMountNamespace = sharesMountNamespace
     }
 
     public var json: JSON {
@@ -84,6 +86,7 @@ public struct ContainerRecord: Sendable {
         o.add("cgroupsPath", cgroupsPath)
         o.add("systemdCgroup", systemdCgroup)
         o.add("sharesPidNamespace", sharesPidNamespace)
+        o.add("sharesMountNamespace", sharesMountNamespace)
         return o.json
     }
 
@@ -102,6 +105,7 @@ public struct ContainerRecord: Sendable {
             annotations: annotations,
             cgroupsPath: try n["cgroupsPath"]?.string(),
             systemdCgroup: try n["systemdCgroup"]?.bool() ?? false,
-            sharesPidNamespace: try n["sharesPidNamespace"]?.bool() ?? false)
+            sharesPidNamespace: try n["sharesPidNamespace"]?.bool() ?? false,
+            sharesMountNamespace: try n["sharesMountNamespace"]?.bool() ?? false)
     }
 }

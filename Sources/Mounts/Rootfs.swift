@@ -19,17 +19,28 @@ public enum Rootfs {
     /// swapped in afterwards cannot redirect it. Bind mounts are cloned with open_tree(2),
     /// get their flags with mount_setattr(2) while still detached, and are attached with
     /// move_mount(2).
+    ///
+    /// With `hostNamespace` (the config asks for no mount namespace, so the container
+    /// shares the runtime's) nothing outside rootfs is touched: the propagation of "/" stays
+    /// as it is, and the rootfs bind is made private so that no mount below it reaches the
+    /// host's peers. `unmountAll(under:)` removes these mounts again at delete.
     public static func prepare(rootfs: String, bundle: String, mounts: [MountSpec], propagation: String?,
                                userNamespace: Bool, cgroupBinds: [(name: String, hostPath: String)],
-                               cgroupNamespace: Bool) throws(SwiftletError) {
+                               cgroupNamespace: Bool, hostNamespace: Bool = false) throws(SwiftletError) {
         let rootPropagation = try parseRootPropagation(propagation)
         let rootfsPath = try canonicalRootfs(rootfs, bundle: bundle)
         try requireProcfs()
 
-        try mountOrThrow(nil, "/", nil, rootPropagation, nil, shown: "/", stage: .rootfs)
-        try makeParentMountPrivate(rootfsPath, slave: rootPropagation & MountFlag.slave != 0)
+        if !hostNamespace {
+            try mountOrThrow(nil, "/", nil, rootPropagation, nil, shown: "/", stage: .rootfs)
+            try makeParentMountPrivate(rootfsPath, slave: rootPropagation & MountFlag.slave != 0)
+        }
         try mountOrThrow(rootfsPath, rootfsPath, "bind", MountFlag.bind | MountFlag.recursive, nil,
                          shown: rootfsPath, stage: .rootfs)
+        if hostNamespace {
+            try mountOrThrow(nil, rootfsPath, nil, MountFlag.private | MountFlag.recursive, nil,
+                             shown: rootfsPath, stage: .rootfs)
+        }
 
         let root = try FileDescriptor.open(rootfsPath, O_PATH | O_DIRECTORY, stage: .rootfs)
         defer { root.close() }
@@ -55,8 +66,16 @@ public enum Rootfs {
 
     /// pivot_root into rootfs (or MS_MOVE + chroot when noPivot), detach the old root, chdir "/".
     /// Pass the same rootfs as to prepare, best absolute (a relative one is taken from the cwd).
-    public static func enter(rootfs: String, noPivot: Bool) throws(SwiftletError) {
+    public static func enter(rootfs: String, noPivot: Bool, hostNamespace: Bool = false) throws(SwiftletError) {
         let rootfsPath = try canonicalRootfs(rootfs, bundle: ".")
+        if hostNamespace {
+            // Sharing the host's mount table: neither pivot_root nor a move of the rootfs
+            // mount may happen here, only a chroot of this process.
+            if chdir(rootfsPath) != 0 { throw .system(.rootfs, "chdir " + rootfsPath) }
+            if chroot(".") != 0 { throw .system(.rootfs, "chroot " + rootfsPath) }
+            if chdir("/") != 0 { throw .system(.rootfs, "chdir /") }
+            return
+        }
         if noPivot {
             try moveRoot(rootfsPath)
         } else {
@@ -127,6 +146,19 @@ func parseRootPropagation(_ propagation: String?) throws(SwiftletError) -> UInt 
 
 /// The rootfs as an absolute path without symlinks (pivot_root and the parent-mount walk
 /// need the real location); relative paths are relative to the bundle.
+extension Rootfs {
+    /// Unmounts every mount at or below `rootfs` in the caller's mount namespace, deepest
+    /// first: what a container without a mount namespace of its own left on the host.
+    public static func unmountAll(under rootfs: String) {
+        guard !lexicallyCleanPath(rootfs).bytesEqual("/"), let entries = try? readMountInfo(stage: .rootfs) else { return }
+        var points: [String] = []
+        for entry in entries where isPath(entry.mountPoint, inside: rootfs) {
+            points.append(entry.mountPoint)
+        }
+        for point in points.reversed() { _ = umount2(point, Int32(MNT_DETACH)) }
+    }
+}
+
 func canonicalRootfs(_ rootfs: String, bundle: String) throws(SwiftletError) -> String {
     let joined = rootfs.hasBytePrefix("/") ? rootfs : bundle + "/" + rootfs
     guard let resolved = realpath(joined, nil) else { throw .system(.rootfs, "resolve rootfs " + joined) }

@@ -72,10 +72,8 @@ extension Spec {
         if domainname != nil && !has(.uts) {
             throw root.at("domainname").error("unable to set domainname without a private UTS namespace")
         }
-        if (!linux.maskedPaths.isEmpty || !linux.readonlyPaths.isEmpty) && !has(.mount) {
-            throw linuxNode.at(linux.maskedPaths.isEmpty ? "readonlyPaths" : "maskedPaths").error(
-                "unable to restrict sys entries without a private MNT namespace")
-        }
+        // maskedPaths and readonlyPaths need no mount namespace of their own: without one,
+        // swiftlet mounts below the rootfs in the runtime's namespace and unmounts at delete.
     }
 }
 

@@ -348,7 +348,6 @@ func errorWith(_ path: String, _ value: JSON?, base: String = runcSpecOutput) ->
         ("mounts.0.uidMappings", json(#"[{"containerID": 0, "hostID": 1000, "size": 1}]"#), "config.json: mounts[0].gidMappings: required when uidMappings is set"),
         // Rules across sections, worded like runc's validator.
         ("linux.namespaces.3", nil, "config.json: hostname: unable to set hostname without a private UTS namespace"),
-        ("linux.namespaces.4", nil, "config.json: linux.maskedPaths: unable to restrict sys entries without a private MNT namespace"),
         ("linux.namespaces.5", json(#"{"type": "user"}"#), "config.json: linux.namespaces: user namespaces enabled, but no namespace path to join nor mappings to apply specified"),
         ("linux.timeOffsets", json(#"{"monotonic": {"secs": 1}}"#), "config.json: linux.timeOffsets: time namespace offsets specified, but time namespace isn't enabled in the config"),
     ]

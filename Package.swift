@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],
                 linkerSettings: [.linkedLibrary("seccomp")]),
         .target(name: "Terminal", dependencies: ["Base", "Syscalls", "CLinux"]),
+        // The access-control agent: answers seccomp user notifications by policy (`swiftlet agent`).
+        .target(name: "Agent", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Seccomp", "OCISpec"]),
         // Probes what the running kernel offers (`swiftlet check`).
         .target(name: "Check", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Cgroups", "Seccomp", "Namespaces"]),
         // Composes the facilities into the OCI lifecycle.
@@ -38,7 +40,7 @@ let package = Package(
             "Capabilities", "Process", "Hooks", "Cgroups", "Seccomp", "Terminal", "CLinux",
         ]),
         // The executable only parses argv and prints.
-        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "JSON", "OCISpec", "CLinux"]),
+        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "Agent", "JSON", "OCISpec", "Syscalls", "CLinux"]),
 
         // Unit tests (swift-testing), one suite per module; the standard build only.
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec", "JSON"]),
         .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "OCISpec", "JSON"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "JSON"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "JSON", "Seccomp"]),
         // Root-only tests that drive the shipped binary (SWIFTLET_BINARY) through real containers.
         .testTarget(name: "IntegrationTests", dependencies: []),
     ]

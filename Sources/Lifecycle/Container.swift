@@ -101,36 +101,52 @@ extension Runtime {
         if let spec = storedSpec(c) { try runPoststart(c: c, spec: spec, pidfd: FileDescriptor(pidfd)) }
     }
 
-    /// Opens exec.fifo: the init, blocked opening its write end, goes on to exec the user's
-    /// process. Watches the init's pidfd so a dead init fails the start instead of hanging.
+    /// Opens exec.fifo: the init, blocked opening its write end, places the process and
+    /// answers "0" (or "E" and an error), then execs the user's process, which closes its
+    /// end. Returns once that has happened, so the process is running when start returns;
+    /// watches the init's pidfd so that a dead init fails the start instead of hanging.
     func releaseInit(directory dir: String, pidfd: FileDescriptor) throws(SwiftletError) {
         let fifo = try FileDescriptor.open(dir + "/exec.fifo", O_RDONLY | O_NONBLOCK, stage: .lifecycle)
         defer { fifo.close() }
+        var reply: [UInt8] = []
         var fds = [pollfd(fd: fifo.raw, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: pidfd.raw, events: Int16(POLLIN), revents: 0)]
-        while true {
+        reading: while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
             if poll(&fds, 2, -1) < 0 {
                 if cl_errno() == EINTR { continue }
                 throw .system(.lifecycle, "wait for the container init")
             }
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                // The init answers "0" once its process is placed, or "E" and an error, in one
-                // write (at most PIPE_BUF bytes, so it arrives whole).
-                let reply = try fifo.read(upTo: 4096, stage: .lifecycle)
-                if reply.first == UInt8(ascii: "0") { break }
-                if reply.first == UInt8(ascii: "E") {
-                    throw SwiftletError.decode(String(decoding: reply.dropFirst(), as: UTF8.self))
+            if fds[0].revents != 0 {
+                var buf = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let n = buf.withUnsafeMutableBytes { read(fifo.raw, $0.baseAddress, $0.count) }
+                    if n > 0 {
+                        reply.append(contentsOf: buf[0..<n])
+                        // A refused start: the init waits for us to close before waiting
+                        // for the next start, so stop here (its reply is one atomic write).
+                        if reply.first == UInt8(ascii: "E") { break reading }
+                        continue
+                    }
+                    if n < 0 && cl_errno() == EINTR { continue }
+                    if n < 0 && cl_errno() != EAGAIN { throw .system(.lifecycle, "read exec.fifo") }
+                    // End of file: the init has opened and closed its end (exec or exit).
+                    if n == 0 && (!reply.isEmpty || fds[0].revents & Int16(POLLHUP) != 0) { break reading }
+                    break
                 }
-                if reply.isEmpty && fds[0].revents & Int16(POLLHUP) != 0 {
-                    throw SwiftletError(.lifecycle, "container init closed exec.fifo without starting", errno: EPIPE)
-                }
-            }
-            if fds[1].revents != 0 {
-                unlink(dir + "/exec.fifo")
-                throw SwiftletError(.lifecycle, "container init exited before start", errno: ESRCH)
+            } else if fds[1].revents != 0 {
+                break
             }
         }
+        if let e = reply.firstIndex(of: UInt8(ascii: "E")) {
+            if reply.first == UInt8(ascii: "0") { unlink(dir + "/exec.fifo") }
+            throw SwiftletError.decode(String(decoding: reply[(e + 1)...], as: UTF8.self))
+        }
         unlink(dir + "/exec.fifo")
+        if reply.first != UInt8(ascii: "0") {
+            throw SwiftletError(.lifecycle, "container init exited before start", errno: ESRCH)
+        }
     }
 
     /// poststart hooks; a failure is fatal: the container is killed and the error returned.

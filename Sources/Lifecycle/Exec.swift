@@ -104,6 +104,7 @@ extension Runtime {
         let context = ExecContext(
             id: r.id, process: r.process, caps: caps, seccomp: seccomp, personality: linux.personality,
             namespaces: target.namespaces, root: target.root, channel: childEnd, console: fds.console,
+            joinsCgroupLate: c.status == .paused,
             listener: fds.listener, listenerMetadata: linux.seccomp?.listenerMetadata, state: state,
             preserveFDs: r.preserveFDs, signalMask: signals.previous, runtimeFDs: runtimeFDs)
         let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
@@ -112,43 +113,41 @@ extension Runtime {
         fds.console?.close()
         fds.console = nil
 
+        // In a frozen cgroup the process would stop before it could report back: it then
+        // joins the cgroup only once set up, and freezes on its way to execve.
+        let joinLate = c.status == .paused
+        var frozen = false
         do throws(SwiftletError) {
             if let initial = r.process.execCPUAffinity?.initial {
                 try ProcessSetup.setCPUAffinity(initial, pid: pid)
             }
-            try cgroupManager(record).join(pid: pid)
-            if let final = r.process.execCPUAffinity?.final {
-                try ProcessSetup.setCPUAffinity(final, pid: pid)
-            }
+            if !joinLate { try joinCgroup(record, pid: pid, affinity: r.process.execCPUAffinity?.final) }
             try runtimeEnd.send(.go, String(pid))
             _ = try signals.receive(runtimeEnd, expecting: .ready, while: "starting the exec process")
-            // The channel closes on execve; an error before that comes as a message.
-            if let (tag, payload) = try runtimeEnd.receive() {
-                if tag == .error { throw SwiftletError.decode(payload) }
-                throw SwiftletError(.sync, "unexpected message from the exec process")
-            }
             if let receiver = fds.consoleReceiver {
                 fds.master = try Terminal.receiveMaster(from: receiver).master
             }
+            if joinLate {
+                try joinCgroup(record, pid: pid, affinity: r.process.execCPUAffinity?.final)
+                frozen = true
+                try runtimeEnd.send(.go)
+            } else if let (tag, payload) = try runtimeEnd.receive() {
+                // The channel closes on execve; an error before that comes as a message.
+                if tag == .error { throw SwiftletError.decode(payload) }
+                throw SwiftletError(.sync, "unexpected message from the exec process")
+            }
             try fds.pidfdSocket?.send("setns", passing: pidfd.raw, stage: .exec)
+            lock?.unlock()
+            lock = nil
+            if let pidFile = r.pidFile {
+                try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .exec)
+            }
         } catch {
             _ = cl_pidfd_send_signal(pidfd.raw, SIGKILL)
-            reap(pid)
+            // A frozen process dies only once thawed: leave the zombie to whoever adopts it.
+            if !frozen { reap(pid) }
             pidfd.close()
             throw error
-        }
-        lock?.unlock()
-        lock = nil
-
-        if let pidFile = r.pidFile {
-            do throws(SwiftletError) {
-                try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .exec)
-            } catch {
-                _ = cl_pidfd_send_signal(pidfd.raw, SIGKILL)
-                reap(pid)
-                pidfd.close()
-                throw error
-            }
         }
         if r.detach {
             // The process stays a child of whoever started us once we exit (a subreaper
@@ -169,6 +168,11 @@ extension Runtime {
         signalsRestored = true
         pidfd.close()
         return status
+    }
+
+    func joinCgroup(_ record: ContainerRecord, pid: Int32, affinity final: String?) throws(SwiftletError) {
+        try cgroupManager(record).join(pid: pid)
+        if let final { try ProcessSetup.setCPUAffinity(final, pid: pid) }
     }
 
     /// runc's checkTerminal: a console socket only makes sense for a detached process with
@@ -234,7 +238,7 @@ struct ExecTarget {
         var opened: [FileDescriptor] = [pidfd]
         do throws(SwiftletError) {
             guard processStartTime(pid) == record.pidStartTime else {
-                throw SwiftletError(.exec, "container init is gone", errno: ESRCH)
+                throw SwiftletError(.exec, "cannot exec in a stopped container", errno: ESRCH)
             }
             let base = "/proc/" + String(pid) + "/"
             let root = try FileDescriptor.open(base + "root", O_PATH | O_DIRECTORY, stage: .exec)
@@ -248,11 +252,14 @@ struct ExecTarget {
             // A live pidfd means the pid still names the init, so everything opened
             // through /proc/PID above was the init's.
             if cl_pidfd_send_signal(pidfd.raw, 0) != 0 {
-                throw SwiftletError(.exec, "container init exited", errno: ESRCH)
+                throw SwiftletError(.exec, "cannot exec in a stopped container", errno: ESRCH)
             }
             return target
         } catch {
+            // The init exiting under us reads better as what it means.
+            let exited = cl_pidfd_send_signal(pidfd.raw, 0) != 0
             for fd in opened { fd.close() }
+            if exited { throw SwiftletError(.exec, "cannot exec in a stopped container", errno: ESRCH) }
             throw error
         }
     }

@@ -1,6 +1,7 @@
 import Base
 import CLinux
 import Capabilities
+import JSON
 import Namespaces
 import OCISpec
 import Process
@@ -19,6 +20,9 @@ struct ExecContext: @unchecked Sendable {
     var root: FileDescriptor
     var channel: SyncChannel
     var console: UnixSocket?
+    /// The container is paused: after reporting ready, wait until the runtime has moved us
+    /// into its (frozen) cgroup.
+    var joinsCgroupLate: Bool
     var listener: FileDescriptor?
     var listenerMetadata: String?
     /// The container's state, for the seccomp agent.
@@ -54,7 +58,8 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     let parent = getppid()
     _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
     if getppid() != parent { _exit(1) }
-    // The runtime has put us in the container's cgroup; the payload is our host pid.
+    // The runtime has put us in the container's cgroup (unless it is frozen); the
+    // payload is our host pid.
     let hostPid = Int32(parseInt64(try c.channel.expect(.go, while: "waiting for the runtime")) ?? 0)
 
     // Our own session, as runc gives every container process, so the caller's terminal
@@ -100,9 +105,9 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     let inCwd = try ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
     let executable = try ProcessSetup.lookPath(process.args[0], env: env)
 
-    // From here the runtime may stop watching the channel's messages closely: it waits
-    // for the channel to close (execve) or for an error.
+    // The runtime now waits for the channel to close (execve) or for an error message.
     try c.channel.send(.ready)
+    if c.joinsCgroupLate { _ = try c.channel.expect(.go, while: "waiting to join the container's cgroup") }
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
 
     ProcessSetup.setUmask(process.user.umask)

@@ -154,7 +154,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     // Block until `start` opens the other end of exec.fifo, then take the process it
     // may have replaced (fast start) and place it. The outcome goes back through the
     // fifo: "0", or "E" and the error. A bad replacement leaves the container created:
-    // the init waits on the fifo again.
+    // the init waits on the fifo again. After "0" the fifo stays open, close-on-exec:
+    // `start` sees it close when the user's process is executed (so poststart hooks run
+    // after it), or reads "E" and the error if getting there fails.
+    var started = FileDescriptor(-1)
     while true {
         let fifo = try openFifoForStart(c.fifo)
         do throws(SwiftletError) {
@@ -180,31 +183,51 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
             continue
         }
         _ = try? fifo.writeAll("0")
-        fifo.close()
+        started = fifo
         break
     }
 
-    try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
+    do throws(SwiftletError) {
+        try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
 
-    ProcessSetup.setUmask(process.user.umask)
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
-    // capabilities are dropped. With it, load it as late as possible.
-    if let seccomp, !process.noNewPrivileges {
-        try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+        ProcessSetup.setUmask(process.user.umask)
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
+        // capabilities are dropped. With it, load it as late as possible.
+        if let seccomp, !process.noNewPrivileges {
+            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+        }
+        // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
+        // dropped silently, as runc does: the container's stderr belongs to the container.
+        _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
+        if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
+        // No fd or cwd of the host may survive into the container (CVE-2024-21626).
+        try ProcessSetup.verifyWorkingDirectory()
+        if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
+        if let seccomp, process.noNewPrivileges {
+            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+        }
+        listener?.close()
+        try closeFileDescriptors(preserve: c.preserveFDs, except: started)
+        try ProcessSetup.exec(path: executable, args: process.args, env: env)
+    } catch {
+        _ = try? started.writeAll("E" + error.encoded)
+        _exit(error.errno == ENOENT ? 127 : error.errno == EACCES || error.errno == EPERM ? 126 : 1)
     }
-    // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
-    // dropped silently, as runc does: the container's stderr belongs to the container.
-    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
-    if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
-    // No fd or cwd of the host may survive into the container (CVE-2024-21626).
-    try ProcessSetup.verifyWorkingDirectory()
-    if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
-    if let seccomp, process.noNewPrivileges {
-        try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+}
+
+/// Closes every fd from 3 + preserve up except `keep` (exec.fifo, close-on-exec), so
+/// nothing of the runtime reaches the container; without close_range (Linux < 5.9) the
+/// fds are marked close-on-exec instead.
+private func closeFileDescriptors(preserve: Int, except keep: FileDescriptor) throws(SwiftletError) {
+    let first = UInt32(3 + max(preserve, 0))
+    let k = UInt32(keep.raw)
+    let ok: Bool
+    if k >= first {
+        ok = (k == first || cl_close_range(first, k - 1, 0) == 0) && cl_close_range(k + 1, UInt32.max, 0) == 0
+    } else {
+        ok = cl_close_range(first, UInt32.max, 0) == 0
     }
-    listener?.close()
-    ProcessSetup.closeRemainingFileDescriptors(preserve: c.preserveFDs)
-    try ProcessSetup.exec(path: executable, args: process.args, env: env)
+    if !ok { try ProcessSetup.closeFileDescriptors(preserve: preserve) }
 }
 
 /// Opens the write end of exec.fifo through the O_PATH fd taken before pivot_root;

@@ -2,9 +2,11 @@
 import Base
 import CLI
 import CLinux
+import Check
 import JSON
 import Lifecycle
 import OCISpec
+import Syscalls
 
 func arguments() -> [String] {
     var args: [String] = []
@@ -128,7 +130,11 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
             try runtime.drainPool(o.name)
         }
         return 0
-    case .exec, .check, .agent:
+    case .check(let o):
+        let report = KernelCheck.run()
+        writeStdout(o.format == .json ? report.json.pretty() : report.text)
+        return 0
+    case .exec, .agent:
         throw SwiftletError(.usage, "this command is not supported yet", errno: ENOTSUP)
     }
 }

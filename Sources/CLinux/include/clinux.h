@@ -51,5 +51,7 @@
 #include "cl_seccomp.h"
 #include "cl_terminal.h"
 #include "cl_cgroups.h"
+#include "cl_check.h"
+#include "cl_agent.h"
 
 #endif

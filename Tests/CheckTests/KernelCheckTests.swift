@@ -1,0 +1,262 @@
+import Foundation
+import CLinux
+import JSON
+import Testing
+@testable import Check
+
+private let isRoot = getuid() == 0
+
+/// The real check on this machine: root on kernel 6.18 with hybrid cgroups.
+@Suite(.serialized) struct KernelCheckTests {
+    @Test(.enabled(if: isRoot)) func rootOnThisKernelGetsFullOCI() {
+        let report = KernelCheck.run()
+        let failures = report.probes.filter { !$0.available }.map { $0.name + ": " + $0.detail }
+        #expect(report.isolationLevel == .full, "\(failures)")
+        #expect(report.privileged)
+        for kind in ["mount", "pid", "network", "ipc", "uts", "user", "cgroup", "time"] {
+            let probe = report.probe("namespace." + kind)
+            #expect(probe?.available == true, "namespace.\(kind): \(probe?.detail ?? "not run")")
+        }
+        #expect(report.probe("seccomp")?.available == true)
+        #expect(report.probe("seccomp.notify")?.available == true)
+        #expect(report.probe("no_new_privs")?.available == true)
+        #expect(report.probe("pivot_root")?.available == true)
+        #expect(report.probe("idmapped_mounts")?.available == true)
+        #expect(report.probe("overlayfs")?.available == true)
+        #expect(report.probe("mount_api")?.available == true)
+        #expect(report.cgroupMode == "hybrid")
+        #expect(report.cgroupV1Controllers.contains("memory"))
+        #expect(report.cgroupV2Controllers.contains("hugetlb"))
+        #expect(report.lastCapability == (try? String(contentsOfProcFile: "/proc/sys/kernel/cap_last_cap")).flatMap { Int($0) })
+        #expect(report.text.contains("isolation: full OCI\n"))
+        // Every probe is a fork and a few syscalls: the whole check stays well under a second.
+        #expect(report.elapsedNanoseconds < 1_000_000_000, "took \(report.elapsedNanoseconds / 1_000_000) ms")
+    }
+
+    @Test func theCallerIsNeverChanged() {
+        let before = procStatus()
+        _ = KernelCheck.run()
+        let after = procStatus()
+        for key in ["NoNewPrivs", "Seccomp", "CapEff", "CapBnd", "Uid", "Gid"] {
+            #expect(before[key] == after[key], "\(key)")
+        }
+        var nsBefore: [String] = []
+        var nsAfter: [String] = []
+        for ns in ["mnt", "pid", "net", "user", "uts", "ipc", "cgroup", "time"] {
+            nsBefore.append(link("/proc/self/ns/" + ns))
+        }
+        _ = KernelCheck.run()
+        for ns in ["mnt", "pid", "net", "user", "uts", "ipc", "cgroup", "time"] {
+            nsAfter.append(link("/proc/self/ns/" + ns))
+        }
+        #expect(nsBefore == nsAfter)
+    }
+
+    @Test func jsonHasTheDocumentedShape() throws {
+        let report = KernelCheck.run()
+        let json = try JSON.parse(report.json.pretty())
+        guard case .object(let members) = json else { Issue.record("not an object"); return }
+        #expect(members.map { $0.key } == ["kernel", "caller", "isolation", "probes", "cgroup", "capabilities",
+                                           "landlock", "binfmt", "elapsedMicroseconds"])
+        #expect(json["kernel"]?["release"]?.stringValue?.isEmpty == false)
+        #expect(json["kernel"]?["machine"]?.stringValue?.isEmpty == false)
+        #expect(json["caller"]?["uid"]?.uint64Value == UInt64(getuid()))
+        #expect(json["caller"]?["euid"]?.uint64Value == UInt64(geteuid()))
+        #expect(json["caller"]?["privileged"]?.boolValue != nil)
+        let level = json["isolation"]?["level"]?.stringValue
+        #expect(level == report.isolationLevel.name)
+        #expect(["full", "degraded", "chroot"].contains(level ?? ""))
+        #expect(json["isolation"]?["summary"]?.stringValue == report.isolationLevel.summary)
+        #expect(json["isolation"]?["missing"]?.arrayValue != nil)
+
+        let probes = json["probes"]?.arrayValue ?? []
+        #expect(probes.count == knownProbes.count)
+        #expect(probes.compactMap { $0["name"]?.stringValue } == knownProbes.map { $0.name })
+        for p in probes {
+            guard case .object(let fields) = p else { Issue.record("probe is not an object"); continue }
+            #expect(fields.map { $0.key } == ["name", "available", "required", "detail"])
+            #expect(p["available"]?.boolValue != nil)
+            #expect(["base", "oci", "optional"].contains(p["required"]?.stringValue ?? ""))
+            #expect(p["detail"]?.stringValue?.isEmpty == false)
+        }
+
+        #expect(json["cgroup"]?["mode"]?.stringValue == report.cgroupMode)
+        #expect(json["cgroup"]?["v1"]?.arrayValue != nil)
+        #expect(json["cgroup"]?["v2"]?.arrayValue != nil)
+        #expect(json["capabilities"]?["lastCap"]?.int64Value != nil)
+        #expect(json["capabilities"]?["effective"]?.stringValue?.utf8.count == 16)
+        #expect(json["capabilities"]?["bounding"]?.stringValue?.utf8.count == 16)
+        #expect(json["landlock"]?["abi"] != nil)
+        #expect(json["binfmt"]?["mounted"]?.boolValue != nil)
+        #expect(json["binfmt"]?["qemu"]?.arrayValue != nil)
+        #expect((json["elapsedMicroseconds"]?.int64Value ?? -1) >= 0)
+    }
+
+    /// A kernel without namespaces, for real: the check runs in a child under a seccomp
+    /// filter that fails unshare/clone with any CLONE_NEW* flag (and clone3, whose flags
+    /// a filter cannot see) the way a locked-down or namespace-less kernel would.
+    @Test(.enabled(if: isRoot)) func withoutNamespacesTheReportTurnsToChroot() throws {
+        let result = runInChild { out in
+            guard cl_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 else { writeAll(out, "nnp failed"); return }
+            let filter = namespaceDenyingFilter()
+            let rc = filter.withUnsafeBytes { cl_seccomp_install(0, $0.baseAddress, UInt16(filter.count / 8)) }
+            guard rc == 0 else { writeAll(out, "filter failed"); return }
+            writeAll(out, KernelCheck.run().json.serialized())
+        }
+        #expect(result.status == 0)
+        let text = String(decoding: result.bytes, as: UTF8.self)
+        let json = try JSON.parse(text)
+        #expect(json["isolation"]?["level"] == .string("chroot"), "\(text)")
+        #expect(json["isolation"]?["summary"] == .string("primitive chroot"))
+        var byName: [String: JSON] = [:]
+        for p in json["probes"]?.arrayValue ?? [] { byName[p["name"]?.stringValue ?? ""] = p }
+        for kind in ["mount", "pid", "network", "ipc", "uts", "user", "cgroup", "time"] {
+            #expect(byName["namespace." + kind]?["available"] == .bool(false), "\(kind)")
+            #expect(byName["namespace." + kind]?["detail"]?.stringValue?.hasSuffix("operation not permitted") == true)
+        }
+        let missing = json["isolation"]?["missing"]?.arrayValue?.compactMap { $0.stringValue } ?? []
+        #expect(missing.contains("namespace.mount") && missing.contains("namespace.pid"))
+        // What needs no namespace still works under the filter (filters stack).
+        #expect(byName["seccomp"]?["available"] == .bool(true))
+        #expect(byName["no_new_privs"]?["available"] == .bool(true))
+        #expect(byName["seccomp"]?["detail"]?.stringValue?.contains("already runs under seccomp mode 2") == true)
+        #expect(byName["pivot_root"]?["available"] == .bool(false))
+    }
+
+    /// In a chroot (a directory, not a mount) pivot_root cannot work and the kernel refuses
+    /// user namespaces; overlayfs still works as it needs no host directory.
+    @Test(.enabled(if: isRoot)) func inAChrootPivotRootIsReportedUnusable() throws {
+        let dir = NSTemporaryDirectory() + "check-chroot-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/proc", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = runInChild { out in
+            guard unshare(CLONE_NEWNS) == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0,
+                  mount("proc", dir + "/proc", "proc", 0, nil) == 0, chroot(dir) == 0, chdir("/") == 0
+            else { writeAll(out, "setup failed: \(errno)"); return }
+            writeAll(out, KernelCheck.run().json.serialized())
+        }
+        let text = String(decoding: result.bytes, as: UTF8.self)
+        let json = try JSON.parse(text)
+        var byName: [String: JSON] = [:]
+        for p in json["probes"]?.arrayValue ?? [] { byName[p["name"]?.stringValue ?? ""] = p }
+        #expect(byName["pivot_root"]?["available"] == .bool(false), "\(text)")
+        #expect(byName["pivot_root"]?["detail"]?.stringValue?.hasSuffix("(root is the initramfs rootfs or a chroot: use --no-pivot)") == true)
+        #expect(byName["namespace.user"]?["available"] == .bool(false))
+        #expect(byName["namespace.mount"]?["available"] == .bool(true))
+        #expect(byName["overlayfs"]?["available"] == .bool(true), "\(text)")
+        #expect(json["isolation"]?["level"] == .string("degraded"))
+    }
+
+    @Test func probeChildrenReportFailuresCrashesAndHangs() {
+        #expect(inChild { .ok(7) } == .replied(ChildReply(step: 0, errno: 0, value: 7)))
+        #expect(inChild { cl_set_errno(EACCES); return .failed(3) } == .replied(ChildReply(step: 3, errno: EACCES)))
+        #expect(inChild { kill(getpid(), SIGKILL); return .ok() } == .lost("killed by signal 9"))
+        #expect(inChild { () -> ChildReply in _exit(4) } == .lost("exited with status 4 without a reply"))
+        let start = cl_monotonic_ns()
+        #expect(inChild(timeoutMs: 200) { sleep(30); return .ok() } == .lost("timed out after 200 ms"))
+        #expect(cl_monotonic_ns() - start < 5_000_000_000)
+    }
+}
+
+/// Classic BPF: EPERM for unshare/clone with a CLONE_NEW* flag, ENOSYS for clone3.
+private func namespaceDenyingFilter() -> [UInt8] {
+    #if arch(x86_64)
+    let auditArch: UInt32 = 0xC000_003E
+    #elseif arch(arm64)
+    let auditArch: UInt32 = 0xC000_00B7
+    #else
+    let auditArch: UInt32 = 0
+    #endif
+    let newFlags: UInt32 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000
+        | 0x2000_0000 | 0x4000_0000 | 0x80
+    let ldAbs: UInt16 = 0x20, jeq: UInt16 = 0x15, jset: UInt16 = 0x45, ret: UInt16 = 0x06
+    let allow = UInt32(SECCOMP_RET_ALLOW), errno = UInt32(SECCOMP_RET_ERRNO)
+    let program: [(UInt16, UInt8, UInt8, UInt32)] = [
+        (ldAbs, 0, 0, 4),                          // 0: arch
+        (jeq, 0, 7, auditArch),                    // 1: other arch -> 9 allow
+        (ldAbs, 0, 0, 0),                          // 2: nr
+        (jeq, 7, 0, UInt32(SYS_clone3)),           // 3: -> 11 ENOSYS
+        (jeq, 2, 0, UInt32(SYS_unshare)),          // 4: -> 7 check flags
+        (jeq, 1, 0, UInt32(SYS_clone)),            // 5: -> 7 check flags
+        (ret, 0, 0, allow),                        // 6
+        (ldAbs, 0, 0, 16),                         // 7: low word of args[0] (little endian)
+        (jset, 1, 0, newFlags),                    // 8: -> 10 EPERM
+        (ret, 0, 0, allow),                        // 9
+        (ret, 0, 0, errno | UInt32(EPERM)),        // 10
+        (ret, 0, 0, errno | UInt32(ENOSYS)),       // 11
+    ]
+    var bytes: [UInt8] = []
+    for (code, jt, jf, k) in program {
+        withUnsafeBytes(of: code) { bytes.append(contentsOf: $0) }
+        bytes.append(jt)
+        bytes.append(jf)
+        withUnsafeBytes(of: k) { bytes.append(contentsOf: $0) }
+    }
+    return bytes
+}
+
+private func procStatus() -> [String: String] {
+    var out: [String: String] = [:]
+    guard let text = try? String(contentsOfProcFile: "/proc/self/status") else { return out }
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: ":", maxSplits: 1)
+        if parts.count == 2 { out[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+    }
+    return out
+}
+
+private func link(_ path: String) -> String {
+    var buf = [CChar](repeating: 0, count: 256)
+    let n = readlink(path, &buf, 255)
+    return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+}
+
+extension String {
+    init(contentsOfProcFile path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProcError() }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buf[0..<n])
+        }
+        self = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+struct ProcError: Error {}
+
+/// The same check for an unprivileged caller: uid/gid 65534 without capabilities, in a
+/// child (dumpable again, as a process started by that user would be).
+@Suite(.serialized) struct UnprivilegedCheckTests {
+    @Test(.enabled(if: isRoot)) func anUnprivilegedCallerGetsNamespacesThroughAUserNamespace() throws {
+        let result = runInChild { out in
+            guard setgroups(0, nil) == 0, setresgid(65534, 65534, 65534) == 0, setresuid(65534, 65534, 65534) == 0
+            else { writeAll(out, "drop failed"); return }
+            _ = cl_prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            writeAll(out, KernelCheck.run().json.serialized())
+        }
+        let text = String(decoding: result.bytes, as: UTF8.self)
+        let json = try JSON.parse(text)
+        #expect(json["caller"]?["uid"]?.uint64Value == 65534)
+        #expect(json["caller"]?["privileged"] == .bool(false))
+        var byName: [String: JSON] = [:]
+        for p in json["probes"]?.arrayValue ?? [] { byName[p["name"]?.stringValue ?? ""] = p }
+        let mount = byName["namespace.mount"]
+        #expect(mount?["available"] == .bool(true), "\(text)")
+        #expect(mount?["detail"]?.stringValue == "unshare(CLONE_NEWUSER|CLONE_NEWNS), inside a new user namespace")
+        #expect(byName["namespace.user"]?["detail"]?.stringValue == "unshare(CLONE_NEWUSER)")
+        #expect(byName["pivot_root"]?["available"] == .bool(true), "\(text)")
+        #expect(byName["overlayfs"]?["available"] == .bool(true), "\(text)")
+        // No cgroup delegation for uid 65534 here: resources cannot be limited.
+        #expect(byName["cgroup.controllers"]?["available"] == .bool(false))
+        #expect(byName["cgroup.controllers"]?["detail"]?.stringValue?.contains("permission denied") == true)
+        #expect(json["isolation"]?["level"] == .string("degraded"))
+        let missing = json["isolation"]?["missing"]?.arrayValue?.compactMap { $0.stringValue } ?? []
+        #expect(missing.contains("cgroup.controllers"))
+        #expect(!missing.contains("namespace.mount"))
+    }
+}

@@ -216,8 +216,14 @@ enum Verbs {
                      --cwd, --cpus).
                      """,
                      flags: Flags.pool, arguments: .exactly(2)),
-            VerbSpec(.agent, "agent", summary: "run the swiftlet agent (reserved)",
-                     flags: Flags.agent, arguments: .exactly(0), hidden: true),
+            VerbSpec(.agent, "agent", summary: "answer containers' seccomp notifications by policy",
+                     details: """
+                     The agent listens on --socket for the seccomp notify fds that swiftlet sends
+                     to a config's linux.seccomp.listenerPath, and performs or refuses each
+                     notified syscall (mount, umount2, mknod, ...) as the --policy file says,
+                     per container. SIGHUP reloads the policy; decisions are logged as JSON lines.
+                     """,
+                     flags: Flags.agent, arguments: .exactly(0)),
             VerbSpec(.version, "version", summary: "print the version", arguments: .exactly(0), hidden: true),
             VerbSpec(.unsupported, "checkpoint", summary: "not supported", arguments: .atLeast(0), hidden: true),
             VerbSpec(.unsupported, "restore", summary: "not supported", arguments: .atLeast(0), hidden: true),

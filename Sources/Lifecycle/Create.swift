@@ -6,6 +6,7 @@ import JSON
 import Mounts
 import Namespaces
 import OCISpec
+import Process
 import Seccomp
 import Syscalls
 
@@ -238,8 +239,7 @@ func hostID(of id: UInt32, in mappings: [IDMapping]) -> UInt32? {
 
 func ownerName() -> String {
     let uid = geteuid()
-    if let pw = getpwuid(uid), let name = pw.pointee.pw_name { return String(cString: name) }
-    return String(uid)
+    return ProcessSetup.userName(uid: uid) ?? String(uid)
 }
 
 func absolute(_ path: String) -> String {

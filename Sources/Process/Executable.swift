@@ -126,6 +126,18 @@ extension ProcessSetup {
     /// container's and so hostile: only a regular file is read (a FIFO could block us
     /// forever), and only so much of it.
     public static func homeDirectory(uid: UInt32, passwdPath: String = "/etc/passwd") -> String? {
+        guard let fields = passwdEntry(uid: uid, passwdPath: passwdPath), !fields[5].isEmpty else { return nil }
+        return fields[5]
+    }
+
+    /// The name of `uid` in a passwd file (read directly: a static binary must not load NSS).
+    public static func userName(uid: UInt32, passwdPath: String = "/etc/passwd") -> String? {
+        guard let fields = passwdEntry(uid: uid, passwdPath: passwdPath), !fields[0].isEmpty else { return nil }
+        return fields[0]
+    }
+
+    /// The fields (name:password:uid:gid:gecos:home:shell) of the first line for `uid`.
+    static func passwdEntry(uid: UInt32, passwdPath: String) -> [String]? {
         let fd = cl_open(passwdPath, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0)
         guard fd >= 0 else { return nil }
         let file = FileDescriptor(fd)
@@ -135,9 +147,9 @@ extension ProcessSetup {
         guard let bytes = try? file.readAll(stage: .process) else { return nil }
         let wanted = String(uid)
         for line in String(decoding: bytes, as: UTF8.self).split(byte: 10) {
-            let fields = line.split(byte: 58)   // name:password:uid:gid:gecos:home:shell
+            let fields = line.split(byte: 58)
             guard fields.count >= 6, fields[2].bytesEqual(wanted) else { continue }
-            return fields[5].isEmpty ? nil : fields[5]
+            return fields
         }
         return nil
     }

@@ -1,6 +1,7 @@
 // The executable only parses argv, calls the lifecycle, and prints.
 import Base
 import CLI
+import Agent
 import CLinux
 import Check
 import JSON
@@ -134,7 +135,12 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         let report = KernelCheck.run()
         writeStdout(o.format == .json ? report.json.pretty() : report.text)
         return 0
-    case .exec, .agent:
+    case .agent(let o):
+        guard let socket = o.socket, let policy = o.policy else {
+            throw SwiftletError(.usage, "agent: --socket and --policy are required", errno: EINVAL)
+        }
+        return try runAgent(socket: socket, policy: policy, log: o.log)
+    case .exec:
         throw SwiftletError(.usage, "this command is not supported yet", errno: ENOTSUP)
     }
 }

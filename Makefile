@@ -1,0 +1,74 @@
+# Builds the three swiftlet binaries into dist/ (all stripped, like a release):
+#   dist/swiftlet           Embedded Swift, statically linked (glibc, libseccomp): what ships
+#   dist/swiftlet-dynamic   Embedded Swift, dynamic against glibc only (libseccomp static)
+#   dist/swiftlet-standard  standard Swift runtime, statically linked
+# `make sizes` prints their sizes, `make clean` removes dist/ and the build dirs.
+
+# Swift's toolchain (swift, and the clang that matches it) lives in /opt/swift on our machines.
+export PATH := $(if $(wildcard /opt/swift/usr/bin/swift),/opt/swift/usr/bin:)$(PATH)
+SWIFT    ?= swift
+CLANG    ?= clang
+STRIP    ?= strip
+TRIPLE   ?= $(shell uname -m)-unknown-linux-gnu
+EMB_DIR  := .build-embedded
+STD_DIR  := .build-standard
+EMB_OUT  := $(EMB_DIR)/$(TRIPLE)/release
+SWIFT_LIB := $(dir $(shell PATH='$(PATH)' command -v $(SWIFT) 2>/dev/null))../lib/swift
+UNICODE_TABLES := $(SWIFT_LIB)/embedded/$(TRIPLE)/libswiftUnicodeDataTables.a
+# SwiftPM writes the exact object list of the product here (no stale or test objects).
+OBJECT_LIST := $(EMB_OUT)/swiftlet.product/Objects.LinkFileList
+
+# One section per function and datum, so that --gc-sections can drop what is never called
+# (halves the Embedded binaries).
+SECTION_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xcc -fdata-sections
+# One section per function: each module's object also carries weak copies of the generic
+# and cross-module code it uses, and only with -function-sections can --gc-sections drop the
+# copies nobody calls (3.4 MB -> 1.1 MB for the dynamic binary).
+EMBEDDED_FLAGS := -Xswiftc -enable-experimental-feature -Xswiftc Embedded \
+                  -Xswiftc -wmo -Xswiftc -Osize \
+                  -Xswiftc -Xfrontend -Xswiftc -function-sections \
+                  -Xcc -ffunction-sections -Xcc -fdata-sections $(SECTION_FLAGS)
+# SwiftPM names the executable's entry point <product>_main in its object file.
+LINK_FLAGS := -Wl,--defsym,main=swiftlet_main -Wl,--gc-sections
+
+SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
+
+.PHONY: all sizes clean
+all: dist/swiftlet dist/swiftlet-dynamic dist/swiftlet-standard
+
+# SwiftPM's own link of the Embedded build is dynamic and lacks the Unicode tables that
+# String comparison needs; passing them lets it succeed so that it writes OBJECT_LIST.
+# The binaries we ship are then linked from those objects below.
+$(OBJECT_LIST): $(SOURCES)
+	@test -f $(UNICODE_TABLES) || { echo "no $(UNICODE_TABLES): is swift (/opt/swift/usr/bin) on PATH?" >&2; exit 1; }
+	$(SWIFT) build -c release --product swiftlet --scratch-path $(EMB_DIR) \
+	    $(EMBEDDED_FLAGS) -Xlinker $(UNICODE_TABLES)
+	@touch $@
+
+dist/swiftlet: $(OBJECT_LIST)
+	@mkdir -p dist
+	$(CLANG) -static -o $@.full @$(OBJECT_LIST) $(LINK_FLAGS) $(UNICODE_TABLES) -l:libseccomp.a -lm
+	$(STRIP) -o $@ $@.full && rm -f $@.full
+	./$@ --version >/dev/null
+
+dist/swiftlet-dynamic: $(OBJECT_LIST)
+	@mkdir -p dist
+	$(CLANG) -o $@.full @$(OBJECT_LIST) $(LINK_FLAGS) $(UNICODE_TABLES) \
+	    -Wl,-Bstatic -lseccomp -Wl,-Bdynamic -Wl,--as-needed -lm
+	$(STRIP) -o $@ $@.full && rm -f $@.full
+	./$@ --version >/dev/null
+
+dist/swiftlet-standard: $(SOURCES)
+	@mkdir -p dist
+	$(SWIFT) build -c release --product swiftlet --scratch-path $(STD_DIR) -Xswiftc -static-executable
+	$(STRIP) -o $@ $(STD_DIR)/release/swiftlet
+	./$@ --version >/dev/null
+
+sizes: all
+	@for f in dist/swiftlet dist/swiftlet-dynamic dist/swiftlet-standard; do \
+	    if ldd $$f >/dev/null 2>&1; then link=dynamic; else link=static; fi; \
+	    printf '%-24s %9s bytes  %s\n' $$f "$$(stat -c %s $$f)" $$link; \
+	done
+
+clean:
+	rm -rf dist $(EMB_DIR) $(STD_DIR)

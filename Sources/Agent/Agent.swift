@@ -1,0 +1,682 @@
+import Base
+import CLinux
+import JSON
+import Syscalls
+
+/// `swiftlet agent --socket PATH --policy FILE [--log FILE]`: accepts seccomp listener
+/// connections from swiftlet on `socket`, and answers every notified system call of every
+/// attached container by `policy`, in one single-threaded epoll loop. SIGHUP reloads the
+/// policy (a bad file keeps the old one); SIGTERM/SIGINT stop the agent, after which the
+/// containers' notified calls fail with ENOSYS (the kernel's answer without a listener).
+/// Returns the exit code.
+public func runAgent(socket: String, policy policyPath: String, log logPath: String?) throws(SwiftletError) -> Int32 {
+    let policy = try AgentPolicy.load(path: policyPath)
+    let log = try AgentLog(path: logPath)
+    let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log)
+    return agent.run()
+}
+
+/// A container attached through the listener socket.
+final class AttachedContainer {
+    let id: String
+    let pid: Int32
+    let annotations: [(String, String)]
+    let metadata: String?
+    let notifyFD: Int32
+    /// Index into the policy's containers; nil: no entry matches, everything is denied.
+    var entry: Int?
+
+    init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
+        self.id = id
+        self.pid = pid
+        self.annotations = annotations
+        self.metadata = metadata
+        self.notifyFD = notifyFD
+        self.entry = entry
+    }
+}
+
+/// A listener connection until the container process state and its fd have arrived.
+final class PendingConnection {
+    let socket: UnixSocket
+    var bytes: [UInt8] = []
+    var fd: Int32? = nil
+    init(_ socket: UnixSocket) { self.socket = socket }
+}
+
+/// The answer to one notification.
+enum Answer {
+    case value(Int64)
+    case error(Int32)
+    case continueCall
+    /// The notification is no longer valid (task died, call interrupted): nothing to send.
+    case gone
+}
+
+/// One decision as logged.
+struct Decision {
+    var answer: Answer
+    var decision: String
+    var rule: String? = nil
+    var reason: String? = nil
+    var path: String? = nil
+}
+
+final class AgentLoop {
+    let socketPath: String
+    let policyPath: String
+    var policy: AgentPolicy
+    let log: AgentLog
+    let epoll: Int32
+    let listener: UnixSocket
+    let signals: Int32
+    var containers: [AttachedContainer?] = []
+    var connections: [PendingConnection?] = []
+    let nativeArch: UInt32
+    let ownUserNamespace: (UInt64, UInt64)
+    let mountNr: Int32, umount2Nr: Int32, mknodNr: Int32, mknodatNr: Int32
+
+    // epoll tokens: kind in the upper half, slot in the lower.
+    static let listenerToken: UInt64 = 1 << 32
+    static let signalToken: UInt64 = 2 << 32
+    static let connectionKind: UInt64 = 3
+    static let containerKind: UInt64 = 4
+
+    init(socketPath: String, policyPath: String, policy: AgentPolicy, log: AgentLog) throws(SwiftletError) {
+        self.socketPath = socketPath
+        self.policyPath = policyPath
+        self.policy = policy
+        self.log = log
+        nativeArch = seccomp_arch_native()
+        mountNr = seccomp_syscall_resolve_name("mount")
+        umount2Nr = seccomp_syscall_resolve_name("umount2")
+        mknodNr = seccomp_syscall_resolve_name("mknod")
+        mknodatNr = seccomp_syscall_resolve_name("mknodat")
+        let selfUser = cl_open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC, 0)
+        guard selfUser >= 0, let identity = fileIdentity(selfUser) else {
+            throw .system(.agent, "open /proc/self/ns/user")
+        }
+        _ = close(selfUser)
+        ownUserNamespace = identity
+
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if epoll < 0 { throw .system(.agent, "epoll_create1") }
+        signals = cl_agent_signalfd()
+        if signals < 0 { throw .system(.agent, "signalfd") }
+        try removeStaleSocket(socketPath)
+        listener = try UnixSocket.listen(path: socketPath, backlog: 128, stage: .agent)
+        // swiftlet connects from inside the container's user namespace (as its root, a
+        // mapped host uid), so the file must be connectable by anyone; who may attach is
+        // checked per connection instead (peerIsTrusted).
+        _ = chmod(socketPath, 0o666)
+        if cl_agent_epoll_add(epoll, listener.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.listenerToken) != 0
+            || cl_agent_epoll_add(epoll, signals, UInt32(EPOLLIN.rawValue), AgentLoop.signalToken) != 0 {
+            throw .system(.agent, "epoll_ctl")
+        }
+    }
+
+    func run() -> Int32 {
+        var b = JSONObjectBuilder()
+        b.add("event", "start")
+        b.add("socket", socketPath)
+        b.add("policy", policyPath)
+        b.add("entries", .int(policy.containers.count))
+        log.write(b)
+        var tokens = [UInt64](repeating: 0, count: 64)
+        var events = [UInt32](repeating: 0, count: 64)
+        while true {
+            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, -1)
+            if n < 0 {
+                if cl_errno() == EINTR { continue }
+                logError("epoll_wait", errno: cl_errno())
+                return 1
+            }
+            for k in 0..<Int(n) {
+                let token = tokens[k]
+                let kind = token >> 32
+                let slot = Int(token & 0xffff_ffff)
+                if token == AgentLoop.listenerToken {
+                    acceptConnection()
+                } else if token == AgentLoop.signalToken {
+                    if let code = handleSignals() {
+                        shutdown()
+                        return code
+                    }
+                } else if kind == AgentLoop.connectionKind {
+                    readConnection(slot)
+                } else if kind == AgentLoop.containerKind {
+                    guard slot < containers.count, let c = containers[slot] else { continue }
+                    if events[k] & UInt32(EPOLLIN.rawValue) != 0 {
+                        serve(c)
+                    } else if events[k] & UInt32(EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+                        // Every task using the filter has exited.
+                        detach(slot, reason: "exited")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Signals and reload
+
+    /// The exit code once asked to stop, nil to go on.
+    func handleSignals() -> Int32? {
+        while true {
+            let sig = cl_agent_signalfd_next(signals)
+            if sig <= 0 { return nil }
+            if sig == SIGHUP {
+                reload()
+            } else {
+                var b = JSONObjectBuilder()
+                b.add("event", "stop")
+                b.add("signal", .int(sig))
+                log.write(b)
+                return 0
+            }
+        }
+    }
+
+    func reload() {
+        var b = JSONObjectBuilder()
+        do throws(SwiftletError) {
+            let fresh = try AgentPolicy.load(path: policyPath)
+            policy = fresh
+            b.add("event", "reload")
+            b.add("entries", .int(fresh.containers.count))
+            log.write(b)
+            // Live containers stay attached; they follow the entry that matches them now.
+            for c in containers {
+                guard let c else { continue }
+                c.entry = fresh.entry(id: c.id, annotations: c.annotations, metadata: c.metadata)
+                var m = JSONObjectBuilder()
+                m.add("event", "rematch")
+                m.add("container", c.id)
+                m.add("entry", c.entry.map { JSON.string(fresh.containers[$0].name) } ?? JSON.null)
+                log.write(m)
+            }
+        } catch {
+            b.add("event", "reload-failed")
+            b.add("error", error.description)
+            b.add("kept", "previous policy")
+            log.write(b)
+        }
+    }
+
+    func shutdown() {
+        for c in containers { if let c { _ = close(c.notifyFD) } }
+        for p in connections { if let p { p.socket.close(); if let fd = p.fd { _ = close(fd) } } }
+        listener.close()
+        _ = unlink(socketPath)
+    }
+
+    // MARK: Attaching containers
+
+    func acceptConnection() {
+        let conn: UnixSocket
+        do throws(SwiftletError) {
+            conn = try listener.accept(stage: .agent)
+        } catch {
+            logError("accept", errno: error.errno)
+            return
+        }
+        if let refusal = peerRefusal(conn) {
+            logError(refusal, errno: EPERM)
+            conn.close()
+            return
+        }
+        let slot = freeSlot(&connections)
+        connections[slot] = PendingConnection(conn)
+        if cl_agent_epoll_add(epoll, conn.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.connectionKind << 32 | UInt64(slot)) != 0 {
+            logError("epoll_ctl connection", errno: cl_errno())
+            dropConnection(slot)
+        }
+    }
+
+    /// Only root, or a process in a user namespace that root created (a container the
+    /// root runtime set up), may attach: an unprivileged user could otherwise claim a
+    /// container id and have the agent create device nodes as host root in a mount
+    /// namespace of their own. nil when the peer is trusted.
+    func peerRefusal(_ conn: UnixSocket) -> String? {
+        var pid: Int32 = 0, uid: UInt32 = 0
+        if cl_agent_peer_credentials(conn.fd.raw, &pid, &uid) != 0 { return "cannot read peer credentials" }
+        if uid == 0 { return nil }
+        let ns = cl_open("/proc/" + String(pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
+        if ns < 0 { return "cannot inspect peer pid " + String(pid) }
+        defer { _ = close(ns) }
+        var owner: UInt32 = 0
+        if cl_agent_userns_owner(ns, &owner) != 0 { return "cannot inspect peer pid " + String(pid) }
+        if owner == 0, let identity = fileIdentity(ns), identity != ownUserNamespace { return nil }
+        return "refused connection from uid " + String(uid) + " (pid " + String(pid) + "): not root and not in a user namespace root created"
+    }
+
+    func readConnection(_ slot: Int) {
+        guard slot < connections.count, let p = connections[slot] else { return }
+        let received: (bytes: [UInt8], fd: Int32?)
+        do throws(SwiftletError) {
+            received = try p.socket.receive(upTo: 65536, stage: .agent)
+        } catch {
+            logError("receive container process state", errno: error.errno)
+            dropConnection(slot)
+            return
+        }
+        if let fd = received.fd {
+            // Only the first fd counts; a second one is not ours to keep.
+            if p.fd == nil { p.fd = fd } else { _ = close(fd) }
+        }
+        p.bytes.append(contentsOf: received.bytes)
+        let ended = received.bytes.isEmpty
+        if p.bytes.count > 1 << 20 {
+            logError("container process state larger than 1 MiB", errno: EMSGSIZE)
+            dropConnection(slot)
+            return
+        }
+        // The state is one JSON document: done once it parses (or the peer has closed).
+        let parsed = try? JSON.parse(bytes: p.bytes, source: "container process state")
+        if parsed == nil && !ended { return }
+        let fd = p.fd
+        p.fd = nil
+        dropConnection(slot)
+        guard let json = parsed else {
+            logError("container process state is not valid JSON", errno: EINVAL)
+            if let fd { _ = close(fd) }
+            return
+        }
+        guard let fd else {
+            logError("container process state came without the seccomp fd", errno: EBADMSG)
+            return
+        }
+        attach(json, fd: fd)
+    }
+
+    func attach(_ json: JSON, fd: Int32) {
+        let root = Node(json, path: "container process state")
+        let id: String, pid: Int32, annotations: [(String, String)], metadata: String?
+        do throws(SwiftletError) {
+            let state = try root.required("state")
+            id = try state.required("id").string()
+            if let n = root["pid"] { pid = try n.int32() } else if let n = state["pid"] { pid = try n.int32() } else { pid = 0 }
+            annotations = try state["annotations"]?.stringMap() ?? []
+            metadata = try root["metadata"]?.string()
+            let fds = try root.required("fds").strings()
+            guard fds.count == 1, fds[0].bytesEqual("seccompFd") else {
+                throw root.error("fds: expected [\"seccompFd\"]")
+            }
+        } catch {
+            logError(error.message, errno: EINVAL)
+            _ = close(fd)
+            return
+        }
+        // A seccomp notify fd knows SECCOMP_IOCTL_NOTIF_ID_VALID: ENOENT for an unknown id.
+        if cl_agent_notif_id_valid(fd, 0) == 0 || cl_errno() != ENOENT {
+            logError("the fd of container " + id + " is not a seccomp notify fd", errno: EBADF)
+            _ = close(fd)
+            return
+        }
+        let entry = policy.entry(id: id, annotations: annotations, metadata: metadata)
+        let c = AttachedContainer(id: id, pid: pid, annotations: annotations, metadata: metadata, notifyFD: fd, entry: entry)
+        let slot = freeSlot(&containers)
+        containers[slot] = c
+        if cl_agent_epoll_add(epoll, fd, UInt32(EPOLLIN.rawValue), AgentLoop.containerKind << 32 | UInt64(slot)) != 0 {
+            logError("epoll_ctl notify fd", errno: cl_errno())
+            containers[slot] = nil
+            _ = close(fd)
+            return
+        }
+        var b = JSONObjectBuilder()
+        b.add("event", "attach")
+        b.add("container", id)
+        b.add("pid", .int(pid))
+        b.add("entry", entry.map { JSON.string(policy.containers[$0].name) } ?? JSON.null)
+        log.write(b)
+    }
+
+    func detach(_ slot: Int, reason: String) {
+        guard let c = containers[slot] else { return }
+        _ = cl_agent_epoll_del(epoll, c.notifyFD)
+        _ = close(c.notifyFD)
+        containers[slot] = nil
+        var b = JSONObjectBuilder()
+        b.add("event", "detach")
+        b.add("container", c.id)
+        b.add("reason", reason)
+        log.write(b)
+    }
+
+    func dropConnection(_ slot: Int) {
+        guard let p = connections[slot] else { return }
+        _ = cl_agent_epoll_del(epoll, p.socket.fd.raw)
+        p.socket.close()
+        if let fd = p.fd { _ = close(fd) }
+        connections[slot] = nil
+    }
+
+    func logError(_ message: String, errno: Int32) {
+        var b = JSONObjectBuilder()
+        b.add("event", "error")
+        b.add("error", message)
+        if errno != 0 { b.add("errno", errnoText(errno)) }
+        log.write(b)
+    }
+
+    // MARK: Answering notifications
+
+    func serve(_ c: AttachedContainer) {
+        var id: UInt64 = 0, pid: UInt32 = 0, nr: Int32 = 0, arch: UInt32 = 0
+        var args = [UInt64](repeating: 0, count: 6)
+        if cl_agent_notif_recv(c.notifyFD, &id, &pid, &nr, &arch, &args) != 0 {
+            // ENOENT: the task was killed or its call interrupted between poll and recv.
+            let e = cl_errno()
+            if e != ENOENT && e != EINTR { logError("receive notification of " + c.id, errno: e) }
+            return
+        }
+        var record = JSONObjectBuilder()
+        record.add("container", c.id)
+        record.add("pid", .int(Int64(pid)))
+        let entry = c.entry.map { policy.containers[$0] }
+        var decision: Decision
+        if arch != nativeArch {
+            record.add("syscall", .int(nr))
+            decision = Decision(answer: .error(EPERM), decision: "deny", reason: "foreign architecture")
+        } else {
+            record.add("syscall", syscallName(nr, arch: arch))
+            var argsJSON = JSONObjectBuilder()
+            if nr == mountNr {
+                decision = handleMount(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON)
+            } else if nr == umount2Nr {
+                decision = handleUmount(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON)
+            } else if nr == mknodNr || nr == mknodatNr {
+                decision = handleMknod(c, id: id, pid: pid, args: args, at: nr == mknodatNr, entry: entry, logArgs: &argsJSON)
+            } else {
+                for (k, a) in args.enumerated() { argsJSON.add("arg" + String(k), .string("0x" + hex(a))) }
+                decision = generic(nr, entry: entry) ?? Decision(answer: .error(EPERM), decision: "deny",
+                                                                 reason: entry == nil ? "no policy entry" : "no rule")
+            }
+            record.add("args", argsJSON.json)
+        }
+        if let path = decision.path { record.add("path", path) }
+        record.add("decision", decision.decision)
+        if let rule = decision.rule { record.add("rule", rule) }
+        if let reason = decision.reason { record.add("reason", reason) }
+        switch decision.answer {
+        case .value(let v):
+            record.add("result", send(c, id: id, value: v, error: 0, flags: 0) ? "ok" : "gone")
+            record.add("return", .int(v))
+        case .error(let e):
+            record.add("result", send(c, id: id, value: 0, error: -e, flags: 0) ? errnoText(e) : "gone")
+            record.add("errno", .int(e))
+        case .continueCall:
+            record.add("result", send(c, id: id, value: 0, error: 0, flags: cl_agent_user_notif_flag_continue()) ? "continued" : "gone")
+        case .gone:
+            record.add("result", "gone")
+        }
+        log.write(record)
+    }
+
+    /// False when the notification went away before the answer (ENOENT).
+    func send(_ c: AttachedContainer, id: UInt64, value: Int64, error: Int32, flags: UInt32) -> Bool {
+        if cl_agent_notif_send(c.notifyFD, id, value, error, flags) == 0 { return true }
+        let e = cl_errno()
+        if e != ENOENT { logError("answer notification of " + c.id, errno: e) }
+        return false
+    }
+
+    func generic(_ nr: Int32, entry: ContainerPolicy?) -> Decision? {
+        guard let rule = entry?.syscallRule(nr) else { return nil }
+        switch rule.action {
+        case .allow(let v): return Decision(answer: .value(v), decision: "allow", rule: rule.name)
+        case .deny(let e): return Decision(answer: .error(e), decision: "deny", rule: rule.name)
+        case .continueCall: return Decision(answer: .continueCall, decision: "continue", rule: rule.name)
+        }
+    }
+
+    func handleMount(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], entry: ContainerPolicy?,
+                     logArgs: inout JSONObjectBuilder) -> Decision {
+        logArgs.add("flags", .string("0x" + hex(args[3])))
+        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
+        if let d = generic(mountNr, entry: entry) { return d }
+        if entry.mounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mount rule") }
+        let task: Task
+        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: entry.userNamespace,
+                         ownUserNamespace: ownUserNamespace) {
+        case .task(let t): task = t
+        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
+        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        }
+        defer { task.close() }
+        // Copied once; everything below checks and uses only these copies.
+        let source = task.string(at: args[0])
+        let target = task.string(at: args[1])
+        let fstype = task.string(at: args[2])
+        let data = task.string(at: args[4])
+        logArgs.add("source", source.json)
+        logArgs.add("target", target.json)
+        logArgs.add("fstype", fstype.json)
+        logArgs.add("data", data.json)
+        let flags = effectiveMountFlags(args[3])
+        guard case .text(let targetText, _) = target else { return copyFailure(target) }
+        var request = MountRequest(source: nil, target: "", fstype: nil, flags: flags, data: nil)
+        switch source { case .text(let s, _): request.source = s; case .null: break; default: return copyFailure(source) }
+        switch fstype { case .text(let s, _): request.fstype = s; case .null: break; default: return copyFailure(fstype) }
+        switch data { case .text(let s, _): request.data = s; case .null: break; default: return copyFailure(data) }
+        switch resolve(targetText, task: task, dirfd: AT_FDCWD) {
+        case .success(let p): request.target = p
+        case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
+        }
+        if flags & msBind != 0, let s = request.source {
+            switch resolve(s, task: task, dirfd: AT_FDCWD) {
+            case .success(let p): request.bindSource = p
+            case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
+            }
+        }
+        switch checkMount(request, rules: entry.mounts) {
+        case .denied(let reason):
+            return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: request.target)
+        case .allowed(let rule):
+            if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
+                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: request.target)
+            }
+            let e = performMount(task, request)
+            return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: request.target)
+        }
+    }
+
+    func performMount(_ task: Task, _ r: MountRequest) -> Int32 {
+        withOptionalCString(r.source) { source in
+            withOptionalCString(r.bindSource) { bindSource in
+                withOptionalCString(r.fstype) { fstype in
+                    withOptionalCString(r.data) { data in
+                        cl_agent_mount(task.userNamespace, task.mountNamespace, task.root, r.target, source, bindSource,
+                                       fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) }, helperTimeoutMS)
+                    }
+                }
+            }
+        }
+    }
+
+    func handleUmount(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], entry: ContainerPolicy?,
+                      logArgs: inout JSONObjectBuilder) -> Decision {
+        let flags = Int32(truncatingIfNeeded: args[1])
+        logArgs.add("flags", .string("0x" + hex(UInt64(UInt32(bitPattern: flags)))))
+        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
+        if let d = generic(umount2Nr, entry: entry) { return d }
+        if entry.umounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no umount2 rule") }
+        let task: Task
+        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: entry.userNamespace,
+                         ownUserNamespace: ownUserNamespace) {
+        case .task(let t): task = t
+        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
+        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        }
+        defer { task.close() }
+        let target = task.string(at: args[0])
+        logArgs.add("target", target.json)
+        guard case .text(let targetText, _) = target else { return copyFailure(target) }
+        let path: String
+        switch resolve(targetText, task: task, dirfd: AT_FDCWD) {
+        case .success(let p): path = p
+        case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
+        }
+        // UMOUNT_NOFOLLOW is always added by the helper; asking for it is harmless.
+        switch checkUmount(target: path, flags: flags & ~8, rules: entry.umounts) {
+        case .denied(let reason):
+            return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
+        case .allowed(let rule):
+            if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
+                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
+            }
+            let e = cl_agent_umount(task.userNamespace, task.mountNamespace, task.root, path, flags & ~8, helperTimeoutMS)
+            return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
+        }
+    }
+
+    func handleMknod(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], at: Bool, entry: ContainerPolicy?,
+                     logArgs: inout JSONObjectBuilder) -> Decision {
+        let a = at ? Array(args[1...]) : args
+        let dirfd = at ? Int32(truncatingIfNeeded: args[0]) : AT_FDCWD
+        let mode = UInt32(truncatingIfNeeded: a[1])
+        // The kernel takes a 32-bit dev in its "new" encoding.
+        let dev = UInt32(truncatingIfNeeded: a[2])
+        let major = (dev & 0xfff00) >> 8
+        let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
+        if at { logArgs.add("dirfd", .int(dirfd)) }
+        logArgs.add("mode", .string("0" + octal(mode)))
+        logArgs.add("dev", .string(String(major) + ":" + String(minor)))
+        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
+        if let d = generic(at ? mknodatNr : mknodNr, entry: entry) { return d }
+        if entry.mknods.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mknod rule") }
+        guard let kind = NodeKind(modeBits: mode) else {
+            return Decision(answer: .error(EINVAL), decision: "deny", reason: "invalid node type")
+        }
+        let devMajor = kind.hasDevice ? major : 0, devMinor = kind.hasDevice ? minor : 0
+        // Type and device decide most refusals without reading the task at all.
+        if case .denied(let reason) = checkMknod(path: nil, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods) {
+            return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
+        }
+        let task: Task
+        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: false, ownUserNamespace: ownUserNamespace) {
+        case .task(let t): task = t
+        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
+        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        }
+        defer { task.close() }
+        let pathArg = task.string(at: a[0])
+        logArgs.add("path", pathArg.json)
+        guard case .text(let pathText, _) = pathArg else { return copyFailure(pathArg) }
+        let path: String
+        switch resolve(pathText, task: task, dirfd: dirfd) {
+        case .success(let p): path = p
+        case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve path")
+        }
+        switch checkMknod(path: path, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods) {
+        case .denied(let reason):
+            return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
+        case .allowed(let rule):
+            guard let creds = task.credentials() else {
+                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
+            }
+            if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
+                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
+            }
+            // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
+            let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
+            let e = cl_agent_mknod(task.mountNamespace, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
+                                   creds.uid, creds.gid, helperTimeoutMS)
+            return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
+        }
+    }
+
+    /// A copied path argument as a normalized container path.
+    func resolve(_ path: String, task: Task, dirfd: Int32) -> Result<String, AgentErrno> {
+        if path.isEmpty { return .failure(AgentErrno(ENOENT)) }
+        var base = "/"
+        if !path.hasBytePrefix("/") {
+            switch task.directoryPath(dirfd: dirfd) {
+            case .success(let p): base = p
+            case .failure(let e): return .failure(e)
+            }
+        }
+        guard let normal = normalizePath(path, cwd: base) else { return .failure(AgentErrno(ENAMETOOLONG)) }
+        return .success(normal)
+    }
+
+    func copyFailure(_ c: Copied) -> Decision {
+        switch c {
+        case .tooLong: return Decision(answer: .error(ENAMETOOLONG), decision: "deny", reason: "argument too long")
+        case .null: return Decision(answer: .error(EFAULT), decision: "deny", reason: "null argument")
+        default: return Decision(answer: .error(EFAULT), decision: "deny", reason: "argument unreadable")
+        }
+    }
+
+    func syscallName(_ nr: Int32, arch: UInt32) -> String {
+        if nr == mountNr { return "mount" }
+        if nr == umount2Nr { return "umount2" }
+        if nr == mknodNr { return "mknod" }
+        if nr == mknodatNr { return "mknodat" }
+        guard let name = seccomp_syscall_resolve_num_arch(arch, nr) else { return String(nr) }
+        defer { free(name) }
+        return String(cString: name)
+    }
+}
+
+/// Reuses an empty slot or adds one.
+func freeSlot<T>(_ slots: inout [T?]) -> Int {
+    if let k = slots.firstIndex(where: { $0 == nil }) { return k }
+    slots.append(nil)
+    return slots.count - 1
+}
+
+func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
+}
+
+func octal(_ v: UInt32) -> String {
+    var out: [UInt8] = []
+    var x = v
+    repeat { out.append(UInt8(48 + x & 7)); x >>= 3 } while x != 0
+    return String(decoding: out.reversed(), as: UTF8.self)
+}
+
+/// Removes a socket file left by an agent that is no longer running; refuses to take
+/// over from one that is.
+func removeStaleSocket(_ path: String) throws(SwiftletError) {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return }
+    guard cl_s_issock(st.st_mode) != 0 else {
+        throw SwiftletError(.agent, "socket path " + path + " exists and is not a socket", errno: EEXIST)
+    }
+    do throws(SwiftletError) {
+        let probe = try UnixSocket.connect(path: path, stage: .agent)
+        probe.close()
+        throw SwiftletError(.agent, "another agent is listening on " + path, errno: EADDRINUSE)
+    } catch {
+        if error.errno == EADDRINUSE { throw error }
+    }
+    _ = unlink(path)
+}
+
+/// Decisions and events as JSON lines, one write(2) each (O_APPEND keeps lines whole).
+final class AgentLog {
+    let fd: Int32
+
+    init(path: String?) throws(SwiftletError) {
+        guard let path else { fd = 2; return }
+        fd = cl_open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        if fd < 0 { throw .system(.agent, "open log " + path) }
+    }
+
+    func write(_ record: JSONObjectBuilder) {
+        var members = [JSON.Member("time", .int(cl_realtime_ns()))]
+        members.append(contentsOf: record.members)
+        let line = Array((JSON.object(members).serialized() + "\n").utf8)
+        var offset = 0
+        while offset < line.count {
+            let n = line.withUnsafeBytes { CLinux.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if cl_errno() == EINTR { continue }
+                return
+            }
+            offset += n
+        }
+    }
+}

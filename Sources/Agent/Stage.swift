@@ -1,0 +1,5 @@
+import Base
+
+extension Stage {
+    public static let agent = Stage("agent")
+}

@@ -1,0 +1,56 @@
+#ifndef CL_AGENT_H
+#define CL_AGENT_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The seccomp access-control agent (`swiftlet agent`). Decisions are made in Swift;
+ * this file only holds what Swift cannot express: ioctls on the notify fd (structs and
+ * _IOWR macros), packed epoll_event, signal sets, and the short-lived helper that runs
+ * on its own stack inside the container's namespaces. */
+
+/* SECCOMP_IOCTL_NOTIF_RECV into fields; args holds 6 values. The kernel's struct may be
+ * larger than our header's, so the buffer is sized with SECCOMP_GET_NOTIF_SIZES. */
+int cl_agent_notif_recv(int fd, uint64_t *id, uint32_t *pid, int32_t *nr, uint32_t *arch, uint64_t *args);
+/* SECCOMP_IOCTL_NOTIF_SEND: `error` is 0 or a negative errno; flags may hold
+ * SECCOMP_USER_NOTIF_FLAG_CONTINUE (then val and error must be 0). */
+int cl_agent_notif_send(int fd, uint64_t id, int64_t val, int32_t error, uint32_t flags);
+/* SECCOMP_IOCTL_NOTIF_ID_VALID: 0 while the notifying task still waits for this answer. */
+int cl_agent_notif_id_valid(int fd, uint64_t id);
+uint32_t cl_agent_user_notif_flag_continue(void);
+
+/* epoll_event is packed on x86_64. */
+int cl_agent_epoll_add(int ep, int fd, uint32_t events, uint64_t data);
+int cl_agent_epoll_del(int ep, int fd);
+/* Fills data[i]/events[i]; returns the count, or -1 with errno. */
+int cl_agent_epoll_wait(int ep, uint64_t *data, uint32_t *events, int max, int timeout_ms);
+
+/* Blocks SIGHUP, SIGINT, SIGTERM and returns a signalfd (nonblocking, cloexec) for them.
+ * SIGPIPE is ignored: a log on a closed pipe must not kill the agent. */
+int cl_agent_signalfd(void);
+/* The next pending signal number from the signalfd, 0 if none, -1 on error. */
+int cl_agent_signalfd_next(int fd);
+
+/* SO_PEERCRED of a connected unix socket. */
+int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);
+/* NS_GET_OWNER_UID: the uid (in our namespace) that created the user namespace `nsfd`. */
+int cl_agent_userns_owner(int nsfd, uint32_t *uid);
+
+/* Helpers that act for a container. Each runs in a child on its own stack that setns()es
+ * into the container's user namespace (userns_fd >= 0) and mount namespace, chroots to
+ * root_fd (the container's /proc/PID/root), resolves `path` (absolute, normalized by the
+ * caller) below that root refusing every symlink, and makes the call through fds, so a
+ * container changing its tree meanwhile cannot redirect it. The child is killed after
+ * timeout_ms. Return 0 on success, else a positive errno. */
+int cl_agent_mount(int userns_fd, int mntns_fd, int root_fd, const char *target, const char *source,
+                   const char *bind_source, const char *fstype, unsigned long flags, const void *data,
+                   int timeout_ms);
+int cl_agent_umount(int userns_fd, int mntns_fd, int root_fd, const char *target, int flags, int timeout_ms);
+/* Creates the node with `mode` (type and permission bits, umask already applied) and
+ * gives it to uid:gid (host ids of the calling process), as the kernel would have. */
+int cl_agent_mknod(int mntns_fd, int root_fd, const char *path, unsigned int mode, uint64_t dev,
+                   uint32_t uid, uint32_t gid, int timeout_ms);
+/* The path of dir_fd as seen from root_fd (the container's view of a cwd or dirfd),
+ * into out (NUL-terminated). */
+int cl_agent_path_of(int mntns_fd, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms);
+
+#endif

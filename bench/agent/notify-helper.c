@@ -1,0 +1,100 @@
+/* Runs inside a container whose mount/umount2/mknod/mknodat are SCMP_ACT_NOTIFY.
+ * Static (cc -static -O2 -pthread), since the test rootfs has no libc.
+ *   notify-helper mount PATH          mount tmpfs on PATH; prints "mount PATH errno=N"
+ *   notify-helper race N              TOCTOU: N mounts on /foo while a thread flips the
+ *                                      path to /bar; prints "race attempts=N ok=K"
+ *   notify-helper bench N PATH        N mknod(PATH, c 1:5) round trips (denied by policy,
+ *                                      answered from the agent's decision alone) and N
+ *                                      mknod of a fifo the agent creates; prints p50/p99 in ns
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile char path[64] = "/foo";
+static volatile int stop;
+
+static void *flipper(void *arg) {
+    (void)arg;
+    while (!stop) {
+        /* One byte-sized store each: the agent may copy any mix of the two. */
+        path[1] = 'b'; path[2] = 'a'; path[3] = 'r';
+        path[1] = 'f'; path[2] = 'o'; path[3] = 'o';
+    }
+    return NULL;
+}
+
+static int cmp(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void report(const char *what, long long *samples, int n) {
+    qsort(samples, (size_t)n, sizeof *samples, cmp);
+    printf("%s n=%d p50_ns=%lld p99_ns=%lld max_ns=%lld\n", what, n, samples[n / 2], samples[(n * 99) / 100],
+           samples[n - 1]);
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 3 && !strcmp(argv[1], "mount")) {
+        int rc = mount("none", argv[2], "tmpfs", 0, NULL);
+        printf("mount %s errno=%d\n", argv[2], rc == 0 ? 0 : errno);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "race")) {
+        int n = atoi(argv[2]), ok = 0;
+        pthread_t t;
+        pthread_create(&t, NULL, flipper, NULL);
+        for (int i = 0; i < n; i++) {
+            if (mount("none", (const char *)path, "tmpfs", 0, NULL) == 0) {
+                ok++;
+                umount2("/foo", 0);
+            }
+        }
+        stop = 1;
+        pthread_join(t, NULL);
+        printf("race attempts=%d ok=%d\n", n, ok);
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "bench")) {
+        int n = atoi(argv[2]);
+        long long *samples = calloc((size_t)n, sizeof *samples);
+        int unexpected = 0;
+        for (int i = 0; i < n; i++) {
+            long long t0 = now_ns();
+            int rc = mknod(argv[3], S_IFCHR | 0600, makedev(1, 5));
+            samples[i] = now_ns() - t0;
+            if (rc == 0 || errno != EPERM) unexpected++;
+        }
+        report("denied", samples, n);
+        char fifo[128];
+        snprintf(fifo, sizeof fifo, "%s-fifo", argv[3]);
+        for (int i = 0; i < n; i++) {
+            long long t0 = now_ns();
+            int rc = mknod(fifo, S_IFIFO | 0600, 0);
+            samples[i] = now_ns() - t0;
+            if (rc != 0) unexpected++;
+            unlink(fifo);
+        }
+        report("performed", samples, n);
+        printf("unexpected=%d\n", unexpected);
+        return 0;
+    }
+    fprintf(stderr, "usage: notify-helper mount PATH | race N | bench N PATH\n");
+    return 2;
+}

@@ -18,16 +18,13 @@ UNICODE_TABLES := $(SWIFT_LIB)/embedded/$(TRIPLE)/libswiftUnicodeDataTables.a
 # SwiftPM writes the exact object list of the product here (no stale or test objects).
 OBJECT_LIST := $(EMB_OUT)/swiftlet.product/Objects.LinkFileList
 
-# One section per function and datum, so that --gc-sections can drop what is never called
-# (halves the Embedded binaries).
-SECTION_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xcc -fdata-sections
 # One section per function: each module's object also carries weak copies of the generic
 # and cross-module code it uses, and only with -function-sections can --gc-sections drop the
 # copies nobody calls (3.4 MB -> 1.1 MB for the dynamic binary).
 EMBEDDED_FLAGS := -Xswiftc -enable-experimental-feature -Xswiftc Embedded \
                   -Xswiftc -wmo -Xswiftc -Osize \
                   -Xswiftc -Xfrontend -Xswiftc -function-sections \
-                  -Xcc -ffunction-sections -Xcc -fdata-sections $(SECTION_FLAGS)
+                  -Xcc -ffunction-sections -Xcc -fdata-sections
 # SwiftPM names the executable's entry point <product>_main in its object file.
 LINK_FLAGS := -Wl,--defsym,main=swiftlet_main -Wl,--gc-sections
 
@@ -39,6 +36,10 @@ all: dist/swiftlet dist/swiftlet-dynamic dist/swiftlet-standard
 # SwiftPM's own link of the Embedded build is dynamic and lacks the Unicode tables that
 # String comparison needs; passing them lets it succeed so that it writes OBJECT_LIST.
 # The binaries we ship are then linked from those objects below.
+# SwiftPM does not rebuild a module when only the flags change: start over when they do.
+FLAGS_STAMP := $(EMB_DIR)/flags.stamp
+$(shell mkdir -p $(EMB_DIR); echo '$(EMBEDDED_FLAGS)' | cmp -s - $(FLAGS_STAMP) || { rm -rf $(EMB_DIR); mkdir -p $(EMB_DIR); echo '$(EMBEDDED_FLAGS)' > $(FLAGS_STAMP); })
+
 $(OBJECT_LIST): $(SOURCES)
 	@test -f $(UNICODE_TABLES) || { echo "no $(UNICODE_TABLES): is swift (/opt/swift/usr/bin) on PATH?" >&2; exit 1; }
 	$(SWIFT) build -c release --product swiftlet --scratch-path $(EMB_DIR) \

@@ -143,6 +143,9 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     var env = try ProcessSetup.prepareEnvironment(process.env, uid: process.user.uid)
     // A cwd only the container's user may enter is entered again after the switch.
     var inCwd = try ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
+    // No fd or cwd of the host may survive into the container (CVE-2024-21626): check where
+    // chdir led now, before a seccomp profile might forbid getcwd.
+    if inCwd { try ProcessSetup.verifyWorkingDirectory() }
     var executable = try ProcessSetup.lookPath(process.args[0], env: env)
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
@@ -166,6 +169,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                 let next = replacement.merged(into: process)
                 let nextEnv = try ProcessSetup.prepareEnvironment(next.env, uid: next.user.uid)
                 let nextInCwd = try ProcessSetup.changeDirectory(next.cwd, deferOnPermissionDenied: true)
+                if nextInCwd { try ProcessSetup.verifyWorkingDirectory() }
                 let nextExecutable = try ProcessSetup.lookPath(next.args[0], env: nextEnv)
                 try place(next, cpus: replacement.cpus)
                 (process, env, inCwd, executable) = (next, nextEnv, nextInCwd, nextExecutable)
@@ -199,9 +203,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
         // dropped silently, as runc does: the container's stderr belongs to the container.
         _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
-        if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
-        // No fd or cwd of the host may survive into the container (CVE-2024-21626).
-        try ProcessSetup.verifyWorkingDirectory()
+        if !inCwd {
+            try ProcessSetup.changeDirectory(process.cwd)
+            try ProcessSetup.verifyWorkingDirectory()
+        }
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
         if let seccomp, process.noNewPrivileges {
             try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)

@@ -429,7 +429,8 @@ func verb(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) -
         for v in Verbs.all where !v.hidden {
             #expect(text.contains("\n   " + v.name), "missing verb \(v.name)")
         }
-        #expect(!text.contains("agent"))
+        #expect(text.contains("\n   agent"))
+        #expect(text.contains("\n   pool"))
         #expect(!text.contains("checkpoint"))
         #expect(text.contains("GLOBAL OPTIONS:"))
         #expect(text.contains("--root DIR"))
@@ -497,7 +498,28 @@ private func sampleArguments(_ kind: VerbKind) -> [String] {
     switch kind {
     case .list, .spec, .features, .check, .agent, .version, .help: return []
     case .exec: return ["c", "true"]
+    case .pool: return ["start", "c"]
     default: return ["c"]
+    }
+}
+
+@Suite struct PoolCommands {
+    @Test func fillStartDrain() throws {
+        let fill = try CommandLineParser.parse(["pool", "fill", "--bundle", "/b", "--size", "3", "web"])
+        guard case .pool(let f) = fill.verb else { Issue.record("not a pool command"); return }
+        #expect(f.action == .fill && f.name == "web" && f.bundle == "/b" && f.size == 3)
+        let start = try CommandLineParser.parse(["pool", "start", "--arg", "echo", "--arg", "hi", "--cpus", "1", "web"])
+        guard case .pool(let s) = start.verb else { Issue.record("not a pool command"); return }
+        #expect(s.action == .start && s.start.args == ["echo", "hi"] && s.start.cpus == "1")
+        let drain = try CommandLineParser.parse(["pool", "drain", "web"])
+        guard case .pool(let d) = drain.verb else { Issue.record("not a pool command"); return }
+        #expect(d.action == .drain)
+    }
+
+    @Test func badActionAndSize() {
+        #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "refill", "web"]) }
+        #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "fill", "--size", "0", "web"]) }
+        #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "fill"]) }
     }
 }
 

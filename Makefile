@@ -24,7 +24,14 @@ OBJECT_LIST := $(EMB_OUT)/swiftlet.product/Objects.LinkFileList
 EMBEDDED_FLAGS := -Xswiftc -enable-experimental-feature -Xswiftc Embedded \
                   -Xswiftc -wmo -Xswiftc -Osize \
                   -Xswiftc -Xfrontend -Xswiftc -function-sections \
-                  -Xcc -ffunction-sections -Xcc -fdata-sections
+                  -Xcc -ffunction-sections -Xcc -fdata-sections \
+                  -Xswiftc -Xllvm -Xswiftc -sil-disable-pass=object-outliner
+# Why object-outliner is off: Embedded Swift 6.3 emits the array literals it outlines as
+# weak symbols named after the function and a counter (`...Tv_r`, `...Tv0_r`); a module
+# that re-emits another module's function may number them differently, and the linker
+# then binds one copy's array to the other's code (seen: a ternary of two array literals
+# returning the wrong arm, a name table lookup failing). Without the pass, arrays are
+# built at run time and no such symbol exists.
 # SwiftPM names the executable's entry point <product>_main in its object file.
 LINK_FLAGS := -Wl,--defsym,main=swiftlet_main -Wl,--gc-sections
 

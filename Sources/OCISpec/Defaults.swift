@@ -41,10 +41,7 @@ public func defaultSpecJSON(rootless: Bool, hostUID: UInt32 = 0, hostGID: UInt32
     } else {
         linux.append(("resources", object([("devices", .array([object([("allow", .bool(false)), ("access", .string("rwm"))])]))])))
     }
-    // Not a ternary of two array literals: Embedded Swift 6.3 (-Osize) picked the wrong arm
-    // of exactly that expression here (the integration test "spec's output runs" caught it).
-    var namespaces = ["pid", "network", "ipc", "uts", "mount"]
-    if rootless { namespaces = ["pid", "ipc", "uts", "mount", "user"] }
+    let namespaces = rootless ? ["pid", "ipc", "uts", "mount", "user"] : ["pid", "network", "ipc", "uts", "mount"]
     linux.append(("namespaces", .array(namespaces.map { object([("type", .string($0))]) })))
     linux.append(("maskedPaths", strings([
         "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",

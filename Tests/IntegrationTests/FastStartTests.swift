@@ -1,0 +1,108 @@
+// Fast start: a created container started with another process, its CPU placement and
+// scheduling, bad replacements, and the warm pool.
+import Foundation
+import Testing
+
+extension RuntimeIntegration {
+    /// A container whose placeholder waits, with a writable root so the replacement can
+    /// leave its observations in /out.
+    private func placeholder(_ c: TestContainer) {
+        c.config["root"] = ["path": "rootfs", "readonly": false]
+        c.process["args"] = ["sleep", "1000"]
+    }
+
+    private func output(_ c: TestContainer) -> String? {
+        var text: String?
+        _ = eventually(timeout: 10) {
+            text = try? String(contentsOfFile: c.rootfs + "/out", encoding: .utf8)
+            return text?.hasSuffix("end\n") == true
+        }
+        return text
+    }
+
+    @Test("start --arg/--env/--cpus replaces the process, pinned to the CPU asked")
+    func fastStartReplacesTheProcess() throws {
+        try withContainer("fast") { c in
+            placeholder(c)
+            c.process["env"] = ["PATH=/bin", "KEEP=1"]
+            try c.mustCreate()
+            let started = c.runtime(["start", "--arg", "sh", "--arg", "-c", "--arg",
+                                     "echo \"$FOO $KEEP\" > /out; grep Cpus_allowed_list /proc/self/status >> /out; echo end >> /out",
+                                     "--env", "FOO=bar", "--cpus", "0", c.id])
+            #expect(started.succeeded, "\(started.summary)")
+            let out = try #require(output(c), "the replacement wrote nothing")
+            let lines = out.split(separator: "\n").map(String.init)
+            #expect(lines.first == "bar 1", "env: \(out)")
+            #expect(lines.contains { $0.hasPrefix("Cpus_allowed_list:") && $0.hasSuffix("\t0") }, "cpus: \(out)")
+            #expect(eventually { c.status() == "stopped" })
+        }
+    }
+
+    @Test("start --process sets the scheduler policy and priority the process runs with")
+    func fastStartScheduler() throws {
+        try withContainer("sched") { c in
+            placeholder(c)
+            // Real-time tasks need a real-time budget in their cpu cgroup (v1): give the
+            // container one, in a cgroup right below the root, which has budget to share.
+            var linux = c.linux
+            linux["cgroupsPath"] = "/" + c.id
+            linux["resources"] = ["cpu": ["realtimeRuntime": 10000, "realtimePeriod": 1000000]]
+            c.linux = linux
+            try c.mustCreate()
+            let file = c.workDir + "/process.json"
+            // /proc/self/stat fields 40 and 41 are rt_priority and policy (1 = SCHED_FIFO).
+            let process: [String: Any] = [
+                "args": ["sh", "-c", "cut -d' ' -f40,41 /proc/self/stat > /out; echo end >> /out"],
+                "scheduler": ["policy": "SCHED_FIFO", "priority": 10],
+                "cpu": 0,
+            ]
+            try JSONSerialization.data(withJSONObject: process).write(to: URL(fileURLWithPath: file))
+            let started = c.runtime(["start", "--process", file, c.id])
+            #expect(started.succeeded, "\(started.summary)")
+            let out = try #require(output(c), "the replacement wrote nothing")
+            #expect(out.hasPrefix("10 1\n"), "rt_priority and policy: \(out)")
+        }
+    }
+
+    @Test("a bad replacement fails start with one line and leaves the container created")
+    func badReplacementKeepsTheContainerCreated() throws {
+        try withContainer("badrepl") { c in
+            placeholder(c)
+            try c.mustCreate()
+            let pid = c.state()?["pid"] as? Int
+            for bad in [["--arg", "/bin/nonexistent"], ["--cpus", "4095"]] {
+                let started = c.runtime(["start"] + bad + [c.id])
+                #expect(!started.succeeded, "\(bad) must fail: \(started.summary)")
+                #expect(started.stderr.split(separator: "\n").count == 1, "one line: \(started.stderr)")
+                #expect(c.status() == "created", "\(bad) changed the status")
+                #expect(c.state()?["pid"] as? Int == pid)
+            }
+            let good = c.runtime(["start", "--arg", "sh", "--arg", "-c", "--arg", "echo end > /out", c.id])
+            #expect(good.succeeded, "\(good.summary)")
+            #expect(output(c) == "end\n")
+        }
+    }
+
+    @Test("pool fill keeps members created, pool start hands one out and refills, drain leaves nothing")
+    func warmPool() throws {
+        try withContainer("pool") { c in
+            placeholder(c)
+            try c.writeConfig()
+            let name = c.id + "-p"
+            defer { c.runtime(["pool", "drain", name], timeout: 30) }
+            let fill = c.runtime(["pool", "fill", "--bundle", c.bundle, "--size", "2", name])
+            #expect(fill.succeeded, "\(fill.summary)")
+            #expect(c.status(name + "-0") == "created" && c.status(name + "-1") == "created")
+            let started = c.runtime(["pool", "start", "--arg", "sh", "--arg", "-c", "--arg", "echo end > /out", name])
+            #expect(started.succeeded, "\(started.summary)")
+            #expect(started.stdout == name + "-0\n", "the first created member: \(started.stdout)")
+            #expect(output(c) == "end\n")
+            // The refill replaces the used member with a new created one.
+            #expect(eventually(timeout: 15) { c.status(name + "-0") == "created" }, "no refill")
+            let drain = c.runtime(["pool", "drain", name])
+            #expect(drain.succeeded, "\(drain.summary)")
+            #expect(c.state(name + "-0") == nil && c.state(name + "-1") == nil)
+            c.expectNothingLeft("after drain")
+        }
+    }
+}

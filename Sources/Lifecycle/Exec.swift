@@ -97,16 +97,12 @@ extension Runtime {
 
         var state = c.state
         state.pid = record.pid
-        var runtimeFDs = [signals.fd.raw, runtimeEnd.fd.raw]
-        if let l = lock { runtimeFDs.append(l.fd.raw) }
-        if let receiver = fds.consoleReceiver { runtimeFDs.append(receiver.fd.raw) }
-        if let socket = fds.pidfdSocket { runtimeFDs.append(socket.fd.raw) }
         let context = ExecContext(
             id: r.id, process: r.process, caps: caps, seccomp: seccomp, personality: linux.personality,
             namespaces: target.namespaces, root: target.root, channel: childEnd, console: fds.console,
             joinsCgroupLate: c.status == .paused,
             listener: fds.listener, listenerMetadata: linux.seccomp?.listenerMetadata, state: state,
-            preserveFDs: r.preserveFDs, signalMask: signals.previous, runtimeFDs: runtimeFDs)
+            preserveFDs: r.preserveFDs, signalMask: signals.previous)
         let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
         childEnd.close()
         // Only the child needs its end of the console socket.

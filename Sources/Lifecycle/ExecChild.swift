@@ -29,16 +29,26 @@ struct ExecContext: @unchecked Sendable {
     var state: ContainerState
     var preserveFDs: Int
     var signalMask: sigset_t
-    /// The runtime's fds the child must not hold: the container lock (an flock lives as
-    /// long as any copy of its fd), the signalfd, the runtime's ends of its sockets.
-    var runtimeFDs: [Int32]
+
+    /// The inherited fds the child uses; it closes all others (above the preserved ones).
+    var fdsInUse: [Int32] {
+        var fds = [channel.fd.raw, root.raw]
+        for (_, fd) in namespaces { fds.append(fd.raw) }
+        if let console { fds.append(console.fd.raw) }
+        if let listener { fds.append(listener.raw) }
+        return fds
+    }
 }
 
 /// The exec process, in the cloned child: enters the container, becomes the process the
 /// request describes, and execs it; never returns. Every error goes back to the runtime
 /// over the sync channel, which stays open until execve closes it.
 func execChild(_ c: ExecContext) -> Never {
-    for fd in c.runtimeFDs { close(fd) }
+    // Whatever else the runtime holds must go at once, not at execve: the container lock
+    // (an flock lives as long as any copy of its fd), and fds the runtime's caller passed
+    // down and waits to see closed, which a process frozen in a paused container would
+    // otherwise keep open until it is thawed.
+    closeFileDescriptors(from: 3 + Int32(clamping: max(c.preserveFDs, 0)), except: c.fdsInUse)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
     do throws(SwiftletError) {
@@ -121,7 +131,10 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
     if let seccomp = c.seccomp, process.noNewPrivileges { try loadExecSeccomp(seccomp, c, hostPid: hostPid) }
     c.listener?.close()
-    closeAllBut(preserve: c.preserveFDs, keep: c.channel.fd.raw)
+    // Only the sync channel stays open during execve (close-on-exec: its closing tells the
+    // runtime the exec happened); no other fd can then be named as the program
+    // (CVE-2024-21626).
+    closeFileDescriptors(from: 3 + Int32(clamping: max(c.preserveFDs, 0)), except: [c.channel.fd.raw])
     try ProcessSetup.exec(path: executable, args: process.args, env: env)
 }
 
@@ -138,16 +151,21 @@ private func loadExecSeccomp(_ program: SeccompProgram, _ c: ExecContext, hostPi
     try sendToListener(socket: listener, notifyFD: notify, processStateJSON: text)
 }
 
-/// Closes every fd from 3 + preserve up except `keep` (the sync channel, close-on-exec:
-/// its closing at execve tells the runtime the exec happened). No fd open during execve
-/// other than that socket can be named as the program (CVE-2024-21626).
-private func closeAllBut(preserve: Int, keep: Int32) {
-    let first = UInt32(clamping: 3 + max(preserve, 0))
-    let kept = UInt32(bitPattern: keep)
-    if kept < first {
-        _ = cl_close_range(first, UInt32.max, 0)
-        return
+/// Closes every fd from `first` up except those in `keep`: close_range(2) over the gaps,
+/// or one by one from /proc/self/fd on kernels without it.
+private func closeFileDescriptors(from first: Int32, except keep: [Int32]) {
+    let kept = keep.filter { $0 >= first }.sorted()
+    var next = UInt32(bitPattern: first)
+    var ok = true
+    for fd in kept {
+        let k = UInt32(bitPattern: fd)
+        if k > next { ok = ok && cl_close_range(next, k - 1, 0) == 0 }
+        next = k + 1
     }
-    if kept > first { _ = cl_close_range(first, kept - 1, 0) }
-    if kept < UInt32.max { _ = cl_close_range(kept + 1, UInt32.max, 0) }
+    ok = ok && cl_close_range(next, UInt32.max, 0) == 0
+    if ok { return }
+    guard let names = try? listDirectory("/proc/self/fd") else { return }
+    for name in names {
+        if let n = parseInt(name), let fd = Int32(exactly: n), fd >= first, !kept.contains(fd) { close(fd) }
+    }
 }

@@ -35,6 +35,9 @@ struct InitContext: @unchecked Sendable {
 /// ready, errors go back to the runtime over the sync channel; after that, to stderr.
 func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
+    // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
+    // init while it waits for start: a client waiting for a pipe to close must not hang.
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.stateDir.raw], preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
     var reportedReady = false
@@ -218,6 +221,16 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         _ = try? started.writeAll("E" + error.encoded)
         _exit(error.errno == ENOENT ? 127 : error.errno == EACCES || error.errno == EPERM ? 126 : 1)
     }
+}
+
+/// Closes every fd from 3 + preserve up except those in `keep`.
+private func closeUnneededFileDescriptors(keep: [Int32], preserve: Int) {
+    var first = UInt32(3 + max(preserve, 0))
+    for k in keep.sorted() where k >= 0 && UInt32(k) >= first {
+        if UInt32(k) > first { _ = cl_close_range(first, UInt32(k) - 1, 0) }
+        first = UInt32(k) + 1
+    }
+    _ = cl_close_range(first, UInt32.max, 0)
 }
 
 /// Closes every fd from 3 + preserve up except `keep` (exec.fifo, close-on-exec), so

@@ -140,8 +140,28 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
             throw SwiftletError(.usage, "agent: --socket and --policy are required", errno: EINVAL)
         }
         return try runAgent(socket: socket, policy: policy, log: o.log)
-    case .exec:
-        throw SwiftletError(.usage, "this command is not supported yet", errno: ENOTSUP)
+    case .exec(let o):
+        if !o.cgroups.isEmpty { throw SwiftletError(.usage, "exec --cgroup: not supported yet", errno: ENOTSUP) }
+        var options = ExecProcessOptions()
+        options.cwd = o.cwd
+        options.env = o.env
+        options.tty = o.tty
+        options.uid = o.user?.uid
+        options.gid = o.user?.gid
+        options.additionalGids = o.additionalGids
+        options.capabilities = o.capabilities
+        options.noNewPrivileges = o.noNewPrivs
+        options.apparmorProfile = o.apparmor
+        options.processLabel = o.processLabel
+        let process = try runtime.execProcess(id: o.id, from: o.process, args: o.args, options: options)
+        var r = ExecRequest(id: o.id, process: process)
+        r.detach = o.detach
+        r.pidFile = o.pidFile
+        r.consoleSocket = o.consoleSocket
+        r.pidfdSocket = o.pidfdSocket
+        r.preserveFDs = o.preserveFDs
+        r.ignorePaused = o.ignorePaused
+        return try runtime.exec(r)
     }
 }
 

@@ -99,12 +99,19 @@ public struct CgroupManager: Sendable {
         }
         if e != ENOENT { throw SwiftletError(.cgroups, "mkdir " + leaf.path, errno: e) }
         // Missing ancestors: create them top-down (each new cpuset level needs cpus/mems).
-        var current = m.hierarchy.path
-        for component in path.split(byte: 47) where !component.isEmpty {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0 && cl_errno() != EEXIST {
-                throw .system(.cgroups, "mkdir " + current)
+        // A delete removing an emptied "/swiftlet" parent at the same moment makes a mkdir
+        // fail with ENOENT: start again from the top.
+        var attempt = 0
+        creating: while true {
+            var current = m.hierarchy.path
+            for component in path.split(byte: 47) where !component.isEmpty {
+                current += "/" + component
+                if mkdir(current, 0o755) != 0 && cl_errno() != EEXIST {
+                    if cl_errno() == ENOENT && attempt < 3 { attempt += 1; continue creating }
+                    throw .system(.cgroups, "mkdir " + current)
+                }
             }
+            break
         }
         if cpuset { try initCpuset(leaf, base: m.hierarchy.path) }
     }
@@ -214,7 +221,7 @@ public struct CgroupManager: Sendable {
     public func destroy() throws(SwiftletError) {
         var pending: [CgroupDir] = []
         for dir in allDirs where !(try removeTree(dir)) { pending.append(dir) }
-        if pending.isEmpty { return }
+        if pending.isEmpty { removeEmptySwiftletParents(); return }
         killLeftovers(pending)
         var delay = 5
         for _ in 0..<12 {
@@ -223,10 +230,29 @@ public struct CgroupManager: Sendable {
             var still: [CgroupDir] = []
             for dir in pending where !(try removeTree(dir)) { still.append(dir) }
             pending = still
-            if pending.isEmpty { return }
+            if pending.isEmpty { removeEmptySwiftletParents(); return }
             killLeftovers(pending)
         }
         throw SwiftletError(.cgroups, "remove cgroup " + pending[0].path, errno: EBUSY)
+    }
+
+    /// The parents swiftlet made for relative and default paths ("/swiftlet/...") go when
+    /// the last container in them does, so that nothing of swiftlet's stays on the host.
+    /// A parent still in use fails rmdir with EBUSY and stays; a create racing with this
+    /// recreates it (see makeV1). Parents of absolute paths are the caller's: never touched.
+    private func removeEmptySwiftletParents() {
+        guard path.hasBytePrefix(CgroupPath.parent + "/") else { return }
+        var bases = v1Dirs.map { $0.hierarchy.path }
+        if let u = layout.unified, unifiedDir != nil { bases.append(u.path) }
+        var parts = path.split(byte: 47).filter { !$0.isEmpty }
+        parts.removeLast()
+        while !parts.isEmpty {
+            let ancestor = "/" + Base.join(parts, "/")
+            var removedAll = true
+            for base in bases where rmdir(base + ancestor) != 0 && cl_errno() != ENOENT { removedAll = false }
+            if !removedAll { return }
+            parts.removeLast()
+        }
     }
 
     var allDirs: [CgroupDir] {

@@ -9,6 +9,7 @@ import OCISpec
 import Process
 import Seccomp
 import Syscalls
+import Terminal
 
 /// A container whose init is waiting on exec.fifo, as `create` leaves it.
 public struct CreatedContainer: Sendable {
@@ -16,6 +17,8 @@ public struct CreatedContainer: Sendable {
     public var spec: Spec
     public var pidfd: FileDescriptor
     public var signals: SignalGuard
+    /// The pty master of a foreground run with a terminal.
+    public var consoleMaster: FileDescriptor?
 }
 
 extension Runtime {
@@ -23,14 +26,20 @@ extension Runtime {
     /// Any failure leaves nothing behind: no process, cgroup, mount or state directory.
     public func create(_ o: CreateRequest) throws(SwiftletError) -> CreatedContainer {
         try validateContainerID(o.id)
-        if o.consoleSocket != nil {
-            throw SwiftletError(.usage, "--console-socket: terminals are not supported yet", errno: ENOTSUP)
-        }
         let bundle = try realPath(o.bundle, stage: .config)
         let (spec, configText) = try loadBundle(bundle)
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
         let plan = NamespacePlan(linux.namespaces)
+        // runc's rules: a detached container with a terminal needs somewhere to send it,
+        // and a console socket without a terminal is a mistake.
+        let terminal = spec.process?.terminal ?? false
+        if terminal && o.consoleSocket == nil && !o.foreground {
+            throw SwiftletError(.usage, "cannot allocate tty if swiftlet will detach without setting console socket", errno: EINVAL)
+        }
+        if !terminal && o.consoleSocket != nil {
+            throw SwiftletError(.usage, "cannot use console socket if swiftlet will not detach or allocate tty", errno: EINVAL)
+        }
         // Validate the seccomp profile before anything exists (the init loads it later).
         if let s = linux.seccomp { _ = try SeccompProgram.build(s) }
 
@@ -74,6 +83,21 @@ extension Runtime {
             }
             let (runtimeEnd, initEnd) = try SyncChannel.pair()
             defer { runtimeEnd.close() }
+            // The pty is made by the init inside the container; its master goes to the
+            // console socket, or back to us for a foreground run.
+            var consoleForInit: UnixSocket? = nil
+            var consoleReceiver: UnixSocket? = nil
+            if terminal {
+                if let path = o.consoleSocket {
+                    consoleForInit = try Terminal.connectConsoleSocket(path: path)
+                } else {
+                    let (ours, theirs) = try UnixSocket.pair(stage: .lifecycle)
+                    consoleReceiver = ours
+                    consoleForInit = theirs
+                }
+            }
+            defer { consoleForInit?.close() }
+            defer { consoleReceiver?.close() }
 
             // Keep /proc/PID/exe of the init (still this binary until it execs) out of the
             // container's reach (CVE-2019-5736): a non-dumpable process's /proc files are root's.
@@ -83,7 +107,8 @@ extension Runtime {
                 id: o.id, bundle: bundle, rootfs: rootfs, spec: spec, plan: plan, channel: initEnd,
                 fifo: fifo, stateDir: stateDir, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
                 preserveFDs: o.preserveFDs, cgroupBinds: cgroup.bindSources, signalMask: signals.previous,
-                runtimeFDs: [lock.fd.raw, signals.fd.raw])
+                runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
+                console: consoleForInit)
             let (pid, pidfd) = try spawnInit(plan: plan, context: context)
             initEnd.close()
             undo.pid = pid
@@ -114,8 +139,10 @@ extension Runtime {
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
             }
+            var master: FileDescriptor? = nil
+            if let receiver = consoleReceiver { master = try Terminal.receiveMaster(from: receiver).master }
             undo.disarm()
-            return CreatedContainer(record: record, spec: spec, pidfd: pidfd, signals: signals)
+            return CreatedContainer(record: record, spec: spec, pidfd: pidfd, signals: signals, consoleMaster: master)
         } catch {
             undo.run()
             signals.restore()

@@ -10,6 +10,7 @@ import OCISpec
 import Process
 import Seccomp
 import Syscalls
+import Terminal
 
 /// Everything the container's init needs; it lives in the cloned child's copy of memory.
 struct InitContext: @unchecked Sendable {
@@ -29,6 +30,8 @@ struct InitContext: @unchecked Sendable {
     /// The runtime's own fds the init must not hold: the container lock (an flock lives as
     /// long as any copy of its fd) and the signalfd.
     var runtimeFDs: [Int32]
+    /// Where the pty master goes (console socket, or the runtime for a foreground run).
+    var console: UnixSocket?
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
@@ -37,7 +40,8 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.stateDir.raw], preserve: c.preserveFDs)
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.stateDir.raw] + (c.console.map { [$0.fd.raw] } ?? []),
+                                 preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
     var reportedReady = false
@@ -132,6 +136,13 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     try Hooks.run(spec.hooks.createContainer, phase: "createContainer", state: created.json.serialized())
 
     try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot, hostNamespace: !c.plan.has(.mount))
+    if process.terminal {
+        // The pty comes from the container's own devpts; it becomes the controlling
+        // terminal and stdio, /dev/console, and its master leaves through the socket.
+        let size = process.consoleSize.flatMap { WindowSize(height: $0.height, width: $0.width) }
+        _ = try Terminal.setupConsole(socket: c.console, size: size, mountOnDevConsole: true)
+        c.console?.close()
+    }
     try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
                      hasUTSNamespace: c.plan.has(.uts))
     try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,

@@ -2,6 +2,7 @@ import Base
 import CLinux
 import OCISpec
 import Syscalls
+import Terminal
 
 extension Runtime {
     /// `run`: create, start, and (unless detached) wait for the container's init, forwarding
@@ -29,7 +30,16 @@ extension Runtime {
             created.pidfd.close()
             return 0
         }
-        let status = waitForwardingSignals(pid: pid, pidfd: created.pidfd, signals: signals)
+        let status: Int32
+        if let master = created.consoleMaster {
+            Terminal.proxy(master: master, pidfd: created.pidfd, signalFD: signals.fd) { sig in
+                _ = cl_pidfd_send_signal(created.pidfd.raw, sig)
+            }
+            master.close()
+            status = reap(pid)
+        } else {
+            status = waitForwardingSignals(pid: pid, pidfd: created.pidfd, signals: signals)
+        }
         signals.restore()
         created.pidfd.close()
         if !keep { try delete(o.id, force: true) }

@@ -26,6 +26,9 @@ public struct CreateRequest: Sendable {
     public var noPivot: Bool = false
     public var noNewKeyring: Bool = false
     public var preserveFDs: Int = 0
+    /// A foreground `run`: with process.terminal and no console socket, the runtime relays
+    /// the container's pty to its own stdio.
+    public var foreground: Bool = false
 
     public init(id: String, bundle: String) {
         self.id = id
@@ -39,10 +42,6 @@ func loadBundle(_ bundle: String) throws(SwiftletError) -> (spec: Spec, text: St
     let spec = try Spec.parse(json: try JSON.parse(text, source: "config.json"), source: "config.json")
     guard let process = spec.process else { throw SwiftletError(.config, "config.json: process: required to create a container") }
     if process.args.isEmpty { throw SwiftletError(.config, "config.json: process.args: must not be empty") }
-    if process.terminal {
-        // The console socket protocol arrives with exec and terminals.
-        throw SwiftletError(.config, "config.json: process.terminal: terminals are not supported yet", errno: ENOTSUP)
-    }
     guard spec.root != nil else { throw SwiftletError(.config, "config.json: root: required") }
     if let linux = spec.linux, linux.intelRdt {
         throw SwiftletError(.config, "config.json: linux.intelRdt: not supported", errno: ENOTSUP)

@@ -62,6 +62,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         r.noPivot = o.noPivot
         r.noNewKeyring = o.noNewKeyring
         r.preserveFDs = o.preserveFDs
+        r.foreground = !o.detach
         return try runtime.run(r, detach: o.detach, keep: o.keep)
     case .state(let id):
         writeStdout(try runtime.state(id).json.pretty())

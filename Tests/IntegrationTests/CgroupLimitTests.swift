@@ -1,0 +1,65 @@
+// linux.resources enforced for real on this machine's cgroups, through containers.
+import Foundation
+import Testing
+
+extension RuntimeIntegration {
+    private func resources(_ c: TestContainer, _ r: [String: Any]) {
+        var linux = c.linux
+        var merged = linux["resources"] as? [String: Any] ?? [:]
+        for (k, v) in r { merged[k] = v }
+        linux["resources"] = merged
+        c.linux = linux
+    }
+
+    @Test("a process allocating past memory.limit is OOM-killed")
+    func memoryLimitKills() throws {
+        try withContainer("oom") { c in
+            resources(c, ["memory": ["limit": 32 << 20, "swap": 32 << 20]])
+            // busybox sort keeps every line in memory: 200 MB of one line cannot fit in 32 MB.
+            c.shell("head -c 200000000 /dev/zero | sort > /dev/null; echo \"sort=$?\"")
+            let result = try c.run(timeout: 60)
+            #expect(result.stdout.contains("sort=137"), "sort must be killed by SIGKILL: \(result.summary)")
+            c.expectNothingLeft("after run")
+        }
+    }
+
+    @Test("forks beyond pids.limit fail inside the container")
+    func pidsLimitStopsForks() throws {
+        try withContainer("pids") { c in
+            resources(c, ["pids": ["limit": 8]])
+            c.shell("for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do sleep 2 & done; wait; echo done")
+            let result = try c.run(timeout: 60)
+            #expect(result.stderr.lowercased().contains("fork"), "forking must fail: \(result.summary)")
+            c.expectNothingLeft("after run")
+        }
+    }
+
+    @Test("cpu.cpus pins the container to the CPUs asked")
+    func cpusetPins() throws {
+        try withContainer("cpuset") { c in
+            resources(c, ["cpu": ["cpus": "1"]])
+            c.shell("grep Cpus_allowed_list /proc/self/status")
+            let result = try c.run()
+            #expect(result.status == 0, "\(result.summary)")
+            #expect(result.stdout.hasSuffix("\t1\n"), "\(result.stdout)")
+        }
+    }
+
+    @Test("pause freezes, resume thaws, ps lists the container's processes")
+    func pauseResumePs() throws {
+        try withContainer("pause") { c in
+            c.shell("sleep 1000")
+            try c.mustCreate()
+            #expect(c.runtime(["start", c.id]).succeeded)
+            #expect(c.runtime(["pause", c.id]).succeeded)
+            #expect(c.status() == "paused")
+            let ps = c.runtime(["ps", "--format", "json", c.id])
+            let pid = c.state()?["pid"] as? Int
+            #expect(ps.succeeded && pid != nil && ps.stdout.contains(String(pid ?? -1)), "\(ps.summary)")
+            #expect(c.runtime(["resume", c.id]).succeeded)
+            #expect(c.status() == "running")
+            #expect(c.runtime(["delete", "--force", c.id]).succeeded)
+            c.expectNothingLeft("after delete")
+        }
+    }
+}

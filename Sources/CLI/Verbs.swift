@@ -202,8 +202,8 @@ enum Verbs {
                      flags: Flags.update, arguments: .exactly(1)),
             VerbSpec(.pool, "pool", summary: "keep created containers ready and start one of them fast",
                      argsUsage: "fill|start|drain <pool-name>", details: """
-                     A warm pool is a set of containers created ahead of time from one bundle,
-                     named <pool-name>-0 ... <pool-name>-<size-1>, waiting in the created state.
+                     A warm pool keeps containers created ahead of time from one bundle, named
+                     <pool-name>-<n>, with --size of them waiting in the created state.
 
                        pool fill --bundle DIR --size N NAME   create the members that are missing
                        pool start [start flags] NAME          start one created member (its id is
@@ -211,7 +211,8 @@ enum Verbs {
                                                               background
                        pool drain NAME                        delete every member and the pool
 
-                     Members that have stopped are deleted when the pool is refilled.
+                     Members that have stopped are deleted when the pool is refilled; members
+                     still running keep their names and new ones take the lowest free numbers.
                      pool start takes the fast-start flags of start (--process, --arg, --env,
                      --cwd, --cpus).
                      """,

@@ -4,8 +4,8 @@ import JSON
 import OCISpec
 import Syscalls
 
-/// A warm pool: containers created ahead of time from one bundle, waiting in `created`,
-/// named NAME-0 ... NAME-(size-1). Starting one is a fast start; the pool is refilled by a
+/// A warm pool: containers created ahead of time from one bundle, `size` of them waiting in
+/// `created`, named NAME-<n> (the lowest free n first). Starting one is a fast start; the pool is refilled by a
 /// detached child of that same command, so no daemon stays resident. The pool's bundle
 /// and size live in <root>/.pool-NAME.json.
 public struct PoolRequest: Sendable {
@@ -51,18 +51,38 @@ extension Runtime {
         return PoolRequest(name: name, bundle: try n.required("bundle").string(), size: try n.required("size").int())
     }
 
+    /// The pool's members: NAME-<n> for any n, sorted by n.
+    func members(_ name: String) -> [(index: Int, id: String)] {
+        var found: [(index: Int, id: String)] = []
+        let prefix = name + "-"
+        for id in store.ids() where id.hasBytePrefix(prefix) {
+            if let n = parseInt(String(id.utf8.dropFirst(prefix.utf8.count))!), n >= 0 { found.append((n, id)) }
+        }
+        return found.sorted { $0.index < $1.index }
+    }
+
+    /// Deletes members that have stopped, then creates members at the lowest free indices
+    /// until `size` of them wait in `created` (members still running keep their names).
     func refill(_ pool: PoolRequest) throws(SwiftletError) {
-        for i in 0..<pool.size {
-            let id = memberID(pool.name, i)
-            if let c = try? load(id) {
-                if c.status != .stopped { continue }
-                try delete(id, force: true)
+        var taken: [Int] = []
+        var ready = 0
+        for m in members(pool.name) {
+            guard let c = try? load(m.id) else { continue }
+            if c.status == .stopped {
+                try delete(m.id, force: true)
+                continue
             }
-            var req = CreateRequest(id: id, bundle: pool.bundle)
-            req.noNewKeyring = false
-            let created = try create(req)
+            taken.append(m.index)
+            if c.status == .created { ready += 1 }
+        }
+        var index = 0
+        while ready < pool.size {
+            while taken.contains(index) { index += 1 }
+            let created = try create(CreateRequest(id: memberID(pool.name, index), bundle: pool.bundle))
             created.signals.restore()
             created.pidfd.close()
+            taken.append(index)
+            ready += 1
         }
     }
 
@@ -71,8 +91,8 @@ extension Runtime {
     public func startFromPool(_ name: String, replacement: StartRequest) throws(SwiftletError) -> String {
         let pool = try loadPool(name)
         var chosen: String? = nil
-        for i in 0..<pool.size {
-            let id = memberID(name, i)
+        for m in members(name) {
+            let id = m.id
             guard let c = try? load(id), c.status == .created else { continue }
             var r = replacement
             r.id = id
@@ -95,8 +115,8 @@ extension Runtime {
 
     /// Deletes every member and the pool record.
     public func drainPool(_ name: String) throws(SwiftletError) {
-        let pool = try loadPool(name)
-        for i in 0..<pool.size { try delete(memberID(name, i), force: true) }
+        _ = try loadPool(name)
+        for m in members(name) { try delete(m.id, force: true) }
         unlink(poolFile(name))
     }
 

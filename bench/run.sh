@@ -209,6 +209,7 @@ test_command() {
     start) CMD="$bin --root $root start $id"; PREP="$life created"; CLEAN="$life absent" ;;
     delete) CMD="$bin --root $root delete $id"; PREP="$life stopped"; CLEAN="$life absent" ;;
     batch) CMD="$bench/lib/batch.sh $bin $root $id $work/b/n $BATCH" ;;
+    version) CMD="$bin --version" ;;
   esac
 }
 
@@ -589,6 +590,27 @@ profile() {
     fi
   done
   echo >> "$sec"
+  # The calls swiftlet makes most, beside what the others make of the same.
+  if [ -s "$work/strace-swiftlet" ]; then
+    local names=() name row
+    while read -r name; do names+=("$name"); done < <(syscall_counts "$work/strace-swiftlet" | sort -k2,2nr | head -16 | awk '{ print $1 }')
+    {
+      echo "Calls per system call, the 16 swiftlet makes most:"
+      echo
+      row="| syscall |"; local sep="|---|"
+      for rt in "${runtimes[@]}"; do [ -s "$work/strace-$rt" ] && row+=" $rt |" && sep+="---:|"; done
+      echo "$row"; echo "$sep"
+      for name in "${names[@]}"; do
+        row="| $name |"
+        for rt in "${runtimes[@]}"; do
+          [ -s "$work/strace-$rt" ] || continue
+          row+=" $(syscall_counts "$work/strace-$rt" | awk -v n="$name" '$1 == n { c = $2 } END { print c + 0 }') |"
+        done
+        echo "$row"
+      done
+      echo
+    } >> "$sec"
+  fi
   if [ -s "$work/strace-swiftlet" ]; then
     {
       echo "swiftlet's syscalls by wall time (all processes of the run; blocking calls such as"
@@ -692,6 +714,11 @@ profile() {
   fi
 }
 
+# syscall_counts FILE: "name calls" for each row of an strace -c summary.
+syscall_counts() {
+  awk '/^-/ { sep++; next } sep == 1 && NF >= 5 { print $NF, $4 }' "$1"
+}
+
 # demangle: Swift symbols in the text on stdin made readable, if swift is there.
 demangle() {
   if command -v swift-demangle >/dev/null; then swift-demangle --simplified
@@ -728,6 +755,7 @@ time_test create "$RUNS" "${runtimes[@]}"
 time_test start "$RUNS" "${runtimes[@]}"
 time_test delete "$RUNS" "${runtimes[@]}"
 time_test batch "$BATCH_RUNS" "${runtimes[@]}"
+time_test version "$RUNS" "${runtimes[@]}"
 
 {
   echo "## Time"
@@ -749,6 +777,7 @@ time_table create "\`create\` alone" "${runtimes[@]}"
 time_table start "\`start\` alone (of a created container; /bin/true then exits)" "${runtimes[@]}"
 time_table delete "\`delete\` alone (of a stopped container)" "${runtimes[@]}"
 time_table batch "$BATCH containers created, then $BATCH deleted (\`delete --force\`); one run = $((2 * BATCH)) calls" "${runtimes[@]}"
+time_table version "\`--version\`: starting the runtime binary and nothing else (part of every call above)" "${runtimes[@]}"
 
 echo "## Memory" > "$work/sections/30-memory.md"
 echo >> "$work/sections/30-memory.md"

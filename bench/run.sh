@@ -273,9 +273,11 @@ time_test() {
       if ! in_layout "$label" hyperfine "${args[@]}" -n "$label" "$CMD" \
            > "$work/logs/$test-$label-$r.log" 2>&1; then
         # Once more in the open, to keep the runtime's own error message.
-        [ -n "$PREP" ] && in_layout "$label" bash -c "$PREP" >/dev/null 2>&1
-        in_layout "$label" bash -c "$CMD" > "$work/logs/$test-$label.err" 2>&1 || true
-        [ -n "$CLEAN" ] && in_layout "$label" bash -c "$CLEAN" >/dev/null 2>&1
+        # (A failing preparation is what hyperfine reports then: keep its message too.)
+        if [ -n "$PREP" ]; then in_layout "$label" bash -c "$PREP" > "$work/logs/$test-$label.err" 2>&1 || true; fi
+        [ -s "$work/logs/$test-$label.err" ] ||
+          in_layout "$label" bash -c "$CMD" > "$work/logs/$test-$label.err" 2>&1 || true
+        if [ -n "$CLEAN" ]; then in_layout "$label" bash -c "$CLEAN" >/dev/null 2>&1 || true; fi
         first_error "$work/logs/$test-$label.err" > "$work/json/$test-$label.failed"
         [ -s "$work/json/$test-$label.failed" ] || first_error "$work/logs/$test-$label-$r.log" > "$work/json/$test-$label.failed"
         log "$test: $label FAILED: $(cat "$work/json/$test-$label.failed")"
@@ -800,7 +802,7 @@ elapsed=$(( $(date +%s) - t0 ))
   echo "# swiftlet benchmark results"
   echo
   [ "$QUICK" = 1 ] && { echo "**QUICK=1 smoke run: too few iterations for conclusions.**"; echo; }
-  echo "Written by \`bash bench/run.sh\` on $started in $(( elapsed / 60 )) min $(( elapsed % 60 )) s. How to read and rerun it: [README.md](README.md)."
+  echo "Written by \`bash bench/run.sh\` on $started (the measurements took $(( elapsed / 60 )) min $(( elapsed % 60 )) s). How to read and rerun it: [README.md](README.md)."
   echo
   echo "## Machine and versions"
   echo

@@ -217,14 +217,14 @@ extension Runtime {
             // Without a pid namespace of its own, processes may outlive the init.
             if r.sharesPidNamespace { try? cgroup?.killAll(signal: SIGKILL) }
             try? cgroup?.thaw()
-            if let cgroup { try destroyCgroup(cgroup) }
+            if let cgroup { try cgroup.destroy() }
             if r.sharesMountNamespace { Rootfs.unmountAll(under: r.rootfs) }
         } else if let spec {
             // Half-created (e.g. the runtime was killed mid-create): clean up what it may have made.
             if let cg = try? CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: spec.linux?.cgroupsPath,
                                            containerID: id, systemd: systemdCgroup) {
                 try? cg.killAll(signal: SIGKILL)
-                try? destroyCgroup(cg)
+                try? cg.destroy()
             }
             // Mounts a killed create may have left below rootfs in our namespace.
             if let rootfs = try? readTextFile(dir + "/host-mounts") { Rootfs.unmountAll(under: rootfs) }
@@ -244,10 +244,6 @@ extension Runtime {
                 }
             }
         }
-    }
-
-    func destroyCgroup(_ cgroup: CgroupManager) throws(SwiftletError) {
-        try cgroup.destroy()
     }
 
     /// SIGKILL the init and wait until it is gone (it is not our child: watch its pidfd).

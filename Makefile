@@ -10,8 +10,11 @@ SWIFT    ?= swift
 CLANG    ?= clang
 STRIP    ?= strip
 TRIPLE   ?= $(shell uname -m)-unknown-linux-gnu
-EMB_DIR  := .build-embedded
-STD_DIR  := .build-standard
+# Build and output dirs can be overridden (e.g. make EMB_DIR=.build-x STD_DIR=.build-y DIST=/tmp/d)
+# so that several builds of one tree do not share state.
+EMB_DIR  ?= .build-embedded
+STD_DIR  ?= .build-standard
+DIST     ?= dist
 EMB_OUT  := $(EMB_DIR)/$(TRIPLE)/release
 SWIFT_LIB := $(dir $(shell PATH='$(PATH)' command -v $(SWIFT) 2>/dev/null))../lib/swift
 UNICODE_TABLES := $(SWIFT_LIB)/embedded/$(TRIPLE)/libswiftUnicodeDataTables.a
@@ -38,7 +41,7 @@ LINK_FLAGS := -Wl,--defsym,main=swiftlet_main -Wl,--gc-sections
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 
 .PHONY: all sizes clean
-all: dist/swiftlet dist/swiftlet-dynamic dist/swiftlet-standard
+all: $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard
 
 # SwiftPM's own link of the Embedded build is dynamic and lacks the Unicode tables that
 # String comparison needs; passing them lets it succeed so that it writes OBJECT_LIST.
@@ -53,30 +56,30 @@ $(OBJECT_LIST): $(SOURCES)
 	    $(EMBEDDED_FLAGS) -Xlinker $(UNICODE_TABLES)
 	@touch $@
 
-dist/swiftlet: $(OBJECT_LIST)
-	@mkdir -p dist
+$(DIST)/swiftlet: $(OBJECT_LIST)
+	@mkdir -p $(DIST)
 	$(CLANG) -static -o $@.full @$(OBJECT_LIST) $(LINK_FLAGS) $(UNICODE_TABLES) -l:libseccomp.a -lm
 	$(STRIP) -o $@ $@.full && rm -f $@.full
-	./$@ --version >/dev/null
+	$(abspath $@) --version >/dev/null
 
-dist/swiftlet-dynamic: $(OBJECT_LIST)
-	@mkdir -p dist
+$(DIST)/swiftlet-dynamic: $(OBJECT_LIST)
+	@mkdir -p $(DIST)
 	$(CLANG) -o $@.full @$(OBJECT_LIST) $(LINK_FLAGS) $(UNICODE_TABLES) \
 	    -Wl,-Bstatic -lseccomp -Wl,-Bdynamic -Wl,--as-needed -lm
 	$(STRIP) -o $@ $@.full && rm -f $@.full
-	./$@ --version >/dev/null
+	$(abspath $@) --version >/dev/null
 
-dist/swiftlet-standard: $(SOURCES)
-	@mkdir -p dist
+$(DIST)/swiftlet-standard: $(SOURCES)
+	@mkdir -p $(DIST)
 	$(SWIFT) build -c release --product swiftlet --scratch-path $(STD_DIR) -Xswiftc -static-executable
 	$(STRIP) -o $@ $(STD_DIR)/release/swiftlet
-	./$@ --version >/dev/null
+	$(abspath $@) --version >/dev/null
 
 sizes: all
-	@for f in dist/swiftlet dist/swiftlet-dynamic dist/swiftlet-standard; do \
+	@for f in $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard; do \
 	    if ldd $$f >/dev/null 2>&1; then link=dynamic; else link=static; fi; \
 	    printf '%-24s %9s bytes  %s\n' $$f "$$(stat -c %s $$f)" $$link; \
 	done
 
 clean:
-	rm -rf dist $(EMB_DIR) $(STD_DIR)
+	rm -rf $(DIST) $(EMB_DIR) $(STD_DIR)

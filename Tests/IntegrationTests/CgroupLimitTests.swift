@@ -62,4 +62,40 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after delete")
         }
     }
+    @Test("device rules deny a block device's node unless a rule allows reading it")
+    func deviceRulesDenyBlockDevice() throws {
+        // loop0 (7:0): a block device every kernel here has; unbound, it opens and reads 0 bytes.
+        for readable in [false, true] {
+            try withContainer(readable ? "devallow" : "devdeny") { c in
+                resources(c, ["devices": [["allow": false, "access": "rwm"],
+                                          ["allow": true, "type": "b", "major": 7, "minor": 0,
+                                           "access": readable ? "rm" : "m"]]])
+                var process = c.process
+                var caps = process["capabilities"] as? [String: Any] ?? [:]
+                for set in ["bounding", "effective", "permitted"] {
+                    caps[set] = (caps[set] as? [String] ?? []) + ["CAP_MKNOD"]
+                }
+                process["capabilities"] = caps
+                c.process = process
+                // mknod of any node is allowed (as runc's defaults); opening is what the rules decide.
+                // loop1 (7:1) has no rule in either round.
+                c.shell("""
+                    mknod /dev/disk b 7 0 && mknod /dev/other b 7 1 && echo mknod=ok
+                    head -c 512 /dev/disk >/dev/null && echo disk=read
+                    head -c 512 /dev/other >/dev/null && echo other=read
+                    true
+                    """)
+                let result = try c.run()
+                #expect(result.stdout.contains("mknod=ok"), "\(result.summary)")
+                #expect(result.stderr.contains("/dev/other: Operation not permitted"), "\(result.summary)")
+                #expect(!result.stdout.contains("other=read"), "\(result.summary)")
+                if readable {
+                    #expect(result.stdout.contains("disk=read"), "the allowed device must open: \(result.summary)")
+                } else {
+                    #expect(result.stderr.contains("/dev/disk: Operation not permitted"), "\(result.summary)")
+                }
+                c.expectNothingLeft("after run")
+            }
+        }
+    }
 }

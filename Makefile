@@ -2,6 +2,8 @@
 #   dist/swiftlet           Embedded Swift, statically linked (glibc, libseccomp): what ships
 #   dist/swiftlet-dynamic   Embedded Swift, dynamic against glibc only (libseccomp static)
 #   dist/swiftlet-standard  standard Swift runtime, statically linked
+# and the same Embedded build for other boards (scripts/cross-build.sh, statically linked):
+#   dist/swiftlet-aarch64, dist/swiftlet-armv7 (hard-float), dist/swiftlet-riscv64
 # `make sizes` prints their sizes, `make clean` removes dist/ and the build dirs.
 
 # Swift's toolchain (swift, and the clang that matches it) lives in /opt/swift on our machines.
@@ -40,8 +42,15 @@ LINK_FLAGS := -Wl,--defsym,main=swiftlet_main -Wl,--gc-sections
 
 SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 
+# Cross builds: Swift's bare-metal Embedded targets compiled against Debian's cross glibc and
+# linked with the cross gcc (CROSS_PACKAGES in scripts/deps.sh). Flags as in EMBEDDED_FLAGS.
+# Swift ships the Unicode tables for these targets soft-float only; armv7 and riscv64 link
+# relabelled copies (integer-only interfaces; scripts/cross-unicode-tables.sh says why).
+CROSS_DIR ?= .build-cross
+CROSS_BINARIES := $(DIST)/swiftlet-aarch64 $(DIST)/swiftlet-armv7 $(DIST)/swiftlet-riscv64
+
 .PHONY: all sizes clean
-all: $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard
+all: $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard $(CROSS_BINARIES)
 
 # SwiftPM's own link of the Embedded build is dynamic and lacks the Unicode tables that
 # String comparison needs; passing them lets it succeed so that it writes OBJECT_LIST.
@@ -75,11 +84,14 @@ $(DIST)/swiftlet-standard: $(SOURCES)
 	$(STRIP) -o $@ $(STD_DIR)/release/swiftlet
 	$(abspath $@) --version >/dev/null
 
+$(CROSS_BINARIES): $(DIST)/swiftlet-%: $(SOURCES) scripts/cross-build.sh scripts/cross-seccomp.sh scripts/cross-unicode-tables.sh
+	CROSS_DIR=$(CROSS_DIR) bash scripts/cross-build.sh $* $@
+
 sizes: all
-	@for f in $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard; do \
+	@for f in $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard $(CROSS_BINARIES); do \
 	    if ldd $$f >/dev/null 2>&1; then link=dynamic; else link=static; fi; \
 	    printf '%-24s %9s bytes  %s\n' $$f "$$(stat -c %s $$f)" $$link; \
 	done
 
 clean:
-	rm -rf $(DIST) $(EMB_DIR) $(STD_DIR)
+	rm -rf $(DIST) $(EMB_DIR) $(STD_DIR) $(CROSS_DIR)

@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (containers need it)" >&2; exit 1; }
 ensure_packages "${BUILD_PACKAGES[@]}" busybox-static util-linux
-make -s
+make -s dist/swiftlet   # the demo needs only the shipped binary, not the cross builds
 runtime=${SWIFTLET:-$PWD/dist/swiftlet}
 
 work=$(mktemp -d /tmp/swiftlet-demo.XXXXXX)

@@ -112,7 +112,7 @@ func parseKeyValues(_ text: String) -> [(String, UInt64)] {
 
 /// Sleeps for `ms` milliseconds (retrying EINTR).
 func sleepMilliseconds(_ ms: Int) {
-    var req = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
+    var req = timespec(tv_sec: time_t(ms / 1000), tv_nsec: (ms % 1000) * 1_000_000)
     var rem = timespec()
     while nanosleep(&req, &rem) != 0 && cl_errno() == EINTR { req = rem }
 }

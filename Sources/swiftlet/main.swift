@@ -113,7 +113,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         while true {
             writeStdout(try runtime.statsEvent(o.id).serialized() + "\n")
             if o.stats { return 0 }
-            var delay = timespec(tv_sec: Int(o.interval.seconds), tv_nsec: Int(o.interval.nanoseconds))
+            var delay = timespec(tv_sec: time_t(o.interval.seconds), tv_nsec: Int(o.interval.nanoseconds))
             var left = timespec()
             while nanosleep(&delay, &left) != 0 && cl_errno() == EINTR { delay = left }
         }

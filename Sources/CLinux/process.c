@@ -18,6 +18,14 @@ pid_t cl_clone3(uint64_t flags, int *pidfd, int cgroup_fd) {
     return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+pid_t cl_clone_legacy(uint64_t flags, int *pidfd) {
+    unsigned long f = (unsigned long)(uint32_t)flags | SIGCHLD;
+    if (pidfd) f |= CLONE_PIDFD;
+    /* parent_tid is the third argument on every architecture's clone ABI; with CLONE_PIDFD
+     * the kernel stores the pidfd there. NULL stack: fork-like, the child shares nothing. */
+    return (pid_t)syscall(SYS_clone, f, NULL, pidfd, NULL, NULL);
+}
+
 int cl_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int cl_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int cl_close_range(unsigned int first, unsigned int last, unsigned int flags) {
@@ -123,5 +131,13 @@ int cl_openat2_beneath(int dirfd, const char *path, int flags) {
     memset(&how, 0, sizeof(how));
     how.flags = (uint64_t)(flags | O_CLOEXEC);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+int cl_openat2_in_root(int dirfd, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }

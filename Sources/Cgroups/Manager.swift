@@ -12,8 +12,8 @@ import Syscalls
 /// The manager holds no open files or state beyond its paths: `create` and `delete` may run in
 /// different processes and rebuild it from the same config.
 ///
-/// Order for a new container: `create()`, `apply(resources)`, `join(pid:)` (or
-/// CLONE_INTO_CGROUP into `v2Path` plus `join(pid:includeUnified: false)`).
+/// Order for a new container: `create()`, `apply(resources)`, then `join(pid:)`, or faster
+/// (see `openSelfJoinFiles`): CLONE_INTO_CGROUP into `v2Directory()` and `joinSelf` in the child.
 public struct CgroupManager: Sendable {
     public let layout: CgroupLayout
     /// The container's cgroup path, the same in every hierarchy (see `CgroupPath`).
@@ -185,6 +185,58 @@ public struct CgroupManager: Sendable {
     }
 
     // MARK: join
+
+    /// A new container's init joins its cgroup without the kernel's global lock.
+    ///
+    /// Writing another process's pid to cgroup.procs takes cgroup_threadgroup_rwsem for
+    /// writing, which waits for an RCU grace period: 5-15 ms per create on a loaded host, the
+    /// largest part of cgroup setup. A thread that moves itself ("0" to a v1 `tasks` file)
+    /// skips that lock, and clone3's CLONE_INTO_CGROUP places a child in a cgroup2 directory
+    /// without it. So the runtime opens the files here (the kernel checks the opener's
+    /// credentials, so this works from inside a user namespace too), the init writes "0"
+    /// through them before doing anything else (`joinSelf`), and cgroup2 is entered at clone
+    /// through `v2Directory()`.
+    public func openSelfJoinFiles() throws(SwiftletError) -> [FileDescriptor] {
+        var files: [FileDescriptor] = []
+        for m in v1Dirs {
+            let fd = cl_open(m.dir.file("tasks"), O_WRONLY | O_CLOEXEC, 0)
+            if fd < 0 {
+                let error = SwiftletError.system(.cgroups, "open " + m.dir.file("tasks"))
+                for f in files { f.close() }
+                throw error
+            }
+            files.append(FileDescriptor(fd))
+        }
+        return files
+    }
+
+    /// The init's side of `openSelfJoinFiles`: moves the calling (single-threaded) process.
+    public static func joinSelf(through files: [Int32]) throws(SwiftletError) {
+        for fd in files {
+            while CLinux.write(fd, "0", 1) < 0 {
+                if cl_errno() == EINTR { continue }
+                throw .system(.cgroups, "join the container's cgroup (write 0 to tasks)")
+            }
+        }
+    }
+
+    /// The cgroup2 directory, opened for clone3's CLONE_INTO_CGROUP; nil without one (or in
+    /// hybrid mode when the cgroup2 mount refused the directory).
+    public func v2Directory() -> FileDescriptor? {
+        guard let u = unifiedDir else { return nil }
+        let fd = cl_open(u.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+        return fd < 0 ? nil : FileDescriptor(fd)
+    }
+
+    /// After a clone that could not use CLONE_INTO_CGROUP: moves `pid` into the cgroup2
+    /// directory (v2 and hybrid); a no-op for pure v1.
+    public func joinUnified(pid: Int32) throws(SwiftletError) {
+        guard let u = unifiedDir else { return }
+        do throws(SwiftletError) { try writeProcs(u, pid) } catch {
+            // Hybrid: the cgroup2 directory is optional (see create).
+            if layout.mode == .v2 || error.errno != ENOENT { throw error }
+        }
+    }
 
     /// Moves `pid` (and so its future children) into the cgroup in every hierarchy.
     public func join(pid: Int32, includeUnified: Bool = true) throws(SwiftletError) {

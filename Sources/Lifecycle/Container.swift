@@ -60,7 +60,10 @@ extension Runtime {
     }
 
     func cgroupManager(_ r: ContainerRecord) throws(SwiftletError) -> CgroupManager {
-        try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: r.cgroupsPath, containerID: r.id,
+        guard r.hasCgroup else {
+            throw SwiftletError(.lifecycle, "container " + r.id + " has no cgroup (primitive container)", errno: ENOTSUP)
+        }
+        return try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: r.cgroupsPath, containerID: r.id,
                           systemd: r.systemdCgroup)
     }
 
@@ -167,12 +170,22 @@ extension Runtime {
     /// runtime.md "kill": signals the init (or, with all, every process in the cgroup).
     public func kill(_ id: String, signal: Int32, all: Bool) throws(SwiftletError) {
         let c = try load(id)
+        // As runc: with all, what is left in the cgroup is signalled even after the init exited;
+        // containerd's shim relies on it to end a container without its own pid namespace.
+        if all, c.status == .stopped, let r = c.record, r.hasCgroup {
+            try cgroupManager(r).killAll(signal: signal)
+            return
+        }
         guard c.status == .created || c.status == .running || c.status == .paused else {
             throw SwiftletError(.lifecycle, "cannot kill a container that is " + c.status.rawValue, errno: ESRCH)
         }
         guard let r = c.record else { throw SwiftletError(.lifecycle, "container is being created", errno: EBUSY) }
         if all || r.sharesPidNamespace && signal == SIGKILL {
-            try cgroupManager(r).killAll(signal: signal)
+            if r.hasCgroup {
+                try cgroupManager(r).killAll(signal: signal)
+            } else {
+                try signalProcessTree(root: r.pid, rootStart: r.pidStartTime, signal: signal)
+            }
             return
         }
         let pidfd = cl_pidfd_open(r.pid)
@@ -213,7 +226,7 @@ extension Runtime {
         let spec = storedSpec(c)
         if let r = c.record {
             if c.status != .stopped { killAndWait(r) }
-            let cgroup = try? cgroupManager(r)
+            let cgroup = r.hasCgroup ? try? cgroupManager(r) : nil
             // Without a pid namespace of its own, processes may outlive the init.
             if r.sharesPidNamespace { try? cgroup?.killAll(signal: SIGKILL) }
             try? cgroup?.thaw()
@@ -252,8 +265,14 @@ extension Runtime {
         guard pidfd >= 0 else { return }
         defer { close(pidfd) }
         guard processStartTime(r.pid) == r.pidStartTime else { return }
-        if r.sharesPidNamespace { try? cgroupManager(r).killAll(signal: SIGKILL) }
-        try? cgroupManager(r).thaw()
+        if r.sharesPidNamespace {
+            if r.hasCgroup {
+                try? cgroupManager(r).killAll(signal: SIGKILL)
+            } else {
+                try? signalProcessTree(root: r.pid, rootStart: r.pidStartTime, signal: SIGKILL)
+            }
+        }
+        if r.hasCgroup { try? cgroupManager(r).thaw() }
         _ = cl_pidfd_send_signal(pidfd, SIGKILL)
         var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
         _ = poll(&p, 1, 10_000)

@@ -30,7 +30,15 @@ extension Runtime {
         let (spec, configText) = try loadBundle(bundle)
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
-        let plan = NamespacePlan(linux.namespaces)
+        var plan = NamespacePlan(linux.namespaces)
+        // A primitive container applies a reduced copy of the config (see Primitive.swift).
+        let mode = try isolationMode(spec.annotations)
+        var primitive: PrimitiveDegradation? = nil
+        if mode == .chroot {
+            primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
+                                             seccompAvailable: kernelHasSeccompFilter())
+            plan = NamespacePlan(primitive!.spec.linux?.namespaces ?? [])
+        }
         // runc's rules: a detached container with a terminal needs somewhere to send it,
         // and a console socket without a terminal is a mistake.
         let terminal = spec.process?.terminal ?? false
@@ -58,11 +66,27 @@ extension Runtime {
             defer { lock.unlock() }
             try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
 
-            let cgroup = try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: linux.cgroupsPath,
-                                           containerID: o.id, systemd: systemdCgroup)
-            try cgroup.create()
-            undo.cgroup = cgroup
-            try cgroup.apply(effectiveResources(spec))
+            var cgroup: CgroupManager? = nil
+            do throws(SwiftletError) {
+                let manager = try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: linux.cgroupsPath,
+                                                containerID: o.id, systemd: systemdCgroup)
+                try manager.create()
+                undo.cgroup = manager
+                try manager.apply(effectiveResources(spec))
+                cgroup = manager
+            } catch {
+                // A kernel without usable cgroups cannot run a full container: a primitive
+                // one runs without limits, and says so.
+                guard mode != .full else { throw error }
+                if let made = undo.cgroup { try? made.destroy() }
+                undo.cgroup = nil
+                if primitive == nil {
+                    primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
+                                                     seccompAvailable: kernelHasSeccompFilter())
+                    plan = NamespacePlan(primitive!.spec.linux?.namespaces ?? [])
+                }
+                primitive!.add("cgroup", "no cgroup (resource limits not applied: " + error.description + ")")
+            }
 
             if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
             if plan.creates(.user) {
@@ -76,9 +100,10 @@ extension Runtime {
             let stateDir = try FileDescriptor.open(dir, O_PATH | O_DIRECTORY, stage: .state)
             defer { stateDir.close() }
 
-            if !plan.has(.mount) {
+            if !plan.has(.mount) || mode != .full {
                 // Without a mount namespace the init mounts below rootfs in ours: note where,
                 // so that `delete --force` cleans up even after a create that was killed.
+                // (A primitive container learns only at clone whether it gets one.)
                 try writeFile(dir + "/host-mounts", rootfs, create: true, mode: 0o600, stage: .state)
             }
             let (runtimeEnd, initEnd) = try SyncChannel.pair()
@@ -103,22 +128,50 @@ extension Runtime {
             // container's reach (CVE-2019-5736): a non-dumpable process's /proc files are root's.
             _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
-            let context = InitContext(
-                id: o.id, bundle: bundle, rootfs: rootfs, spec: spec, plan: plan, channel: initEnd,
-                fifo: fifo, stateDir: stateDir, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
-                preserveFDs: o.preserveFDs, cgroupBinds: cgroup.bindSources, signalMask: signals.previous,
-                runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
-                console: consoleForInit)
-            let (pid, pidfd) = try spawnInit(plan: plan, context: context)
+            // The init joins the cgroup itself, first thing (see CgroupManager.openSelfJoinFiles).
+            let cgroupJoinFiles = try cgroup?.openSelfJoinFiles() ?? []
+            defer { for f in cgroupJoinFiles { f.close() } }
+            let cgroupV2 = cgroup?.v2Directory()
+            defer { cgroupV2?.close() }
+            var enteredV2AtClone = false
+
+            var pid: Int32 = 0
+            var pidfd = FileDescriptor(-1)
+            while true {
+                let context = InitContext(
+                    id: o.id, bundle: bundle, rootfs: rootfs, spec: primitive?.spec ?? spec, plan: plan, channel: initEnd,
+                    fifo: fifo, stateDir: stateDir, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
+                    preserveFDs: o.preserveFDs, cgroupBinds: cgroup?.bindSources ?? [], signalMask: signals.previous,
+                    runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
+                    console: consoleForInit, primitive: primitive != nil,
+                    cgroupJoinFDs: cgroupJoinFiles.map { $0.raw })
+                do throws(SwiftletError) {
+                    (pid, pidfd, enteredV2AtClone) = try spawnInit(plan: plan, context: context, cgroupV2: cgroupV2)
+                    break
+                } catch {
+                    // The kernel refused a namespace: with the fallback, retry as a primitive
+                    // container, and without a mount namespace if even that one is refused.
+                    guard mode != .full, namespaceRefused(error.errno) else { throw error }
+                    if primitive == nil {
+                        primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
+                                                         seccompAvailable: kernelHasSeccompFilter())
+                    } else if plan.creates(.mount) {
+                        primitive!.dropMountNamespace()
+                    } else {
+                        throw error
+                    }
+                    plan = NamespacePlan(primitive!.spec.linux?.namespaces ?? [])
+                }
+            }
             initEnd.close()
             undo.pid = pid
             undo.pidfd = pidfd
-            if !plan.has(.mount) { undo.hostMountsUnder = rootfs }
+            if !plan.has(.mount) { undo.hostMountsUnder = rootfs } else { unlink(dir + "/host-mounts") }
 
             if plan.creates(.user) {
                 try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
             }
-            try cgroup.join(pid: pid)
+            if !enteredV2AtClone { try cgroup?.joinUnified(pid: pid) }
             try runtimeEnd.send(.go, String(pid))
 
             _ = try signals.receive(runtimeEnd, expecting: .runHooks, while: "setting up the root filesystem")
@@ -128,13 +181,26 @@ extension Runtime {
             try Hooks.run(spec.hooks.prestart, phase: "prestart", state: stateJSON)
             try Hooks.run(spec.hooks.createRuntime, phase: "createRuntime", state: stateJSON)
             try runtimeEnd.send(.hooksDone)
-            _ = try signals.receive(runtimeEnd, expecting: .ready, while: "preparing the container process")
+            let notApplied = try signals.receive(runtimeEnd, expecting: .ready, while: "preparing the container process")
+            for line in notApplied.split(byte: 10) where line.hasBytePrefix("\u{2}") {
+                logger.debugLine(String(decoding: line.utf8.dropFirst(), as: UTF8.self))   // the foreign route
+            }
+            var annotations = spec.annotations.filter { !$0.0.bytesEqual(Isolation.missingAnnotation) }
+            if var primitive {
+                // What the init could not mount or set up, one "name\u{1}note" per line.
+                for line in notApplied.split(byte: 10) {
+                    let parts = line.split(byte: 1)
+                    if parts.count == 2 { primitive.add(parts[0], parts[1]) }
+                }
+                annotations = primitive.stateAnnotations(spec.annotations)
+                logger.warning(primitive.warning)
+            }
 
             let record = ContainerRecord(
                 id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
                 created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
-                annotations: spec.annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
-                sharesPidNamespace: !plan.has(.pid), sharesMountNamespace: !plan.has(.mount))
+                annotations: annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
+                sharesPidNamespace: !plan.has(.pid), sharesMountNamespace: !plan.has(.mount), hasCgroup: cgroup != nil)
             try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
@@ -152,7 +218,10 @@ extension Runtime {
 
     /// clone3 the init into its new namespaces. Namespaces joined by path that only take
     /// effect for children (pid, time) are entered by this process around the clone.
-    func spawnInit(plan: NamespacePlan, context: InitContext) throws(SwiftletError) -> (Int32, FileDescriptor) {
+    /// With `cgroupV2`, the init is cloned into that cgroup2 directory (CLONE_INTO_CGROUP);
+    /// the Bool says whether that happened (a kernel or cgroup that refuses it gets a plain clone).
+    func spawnInit(plan: NamespacePlan, context: InitContext,
+                   cgroupV2: FileDescriptor?) throws(SwiftletError) -> (Int32, FileDescriptor, Bool) {
         var restore: [(NamespaceKind, FileDescriptor)] = []
         defer { for (_, fd) in restore { fd.close() } }
         for kind in [NamespaceKind.pid, .time] {
@@ -164,12 +233,24 @@ extension Runtime {
             try Namespaces.join(target, kind: kind, path: path)
         }
         var pidfd: Int32 = -1
-        let pid = cl_clone3(plan.cloneFlags, &pidfd, -1)
+        var intoCgroup = cgroupV2 != nil
+        var pid = cl_clone3(plan.cloneFlags, &pidfd, cgroupV2?.raw ?? -1)
+        if pid < 0 && intoCgroup && cl_errno() != ENOSYS {
+            // Kernels before 5.7, or a cgroup2 directory that cannot take the task (e.g. a
+            // hybrid host's threaded or domain-invalid cgroup): clone, then move it.
+            intoCgroup = false
+            pid = cl_clone3(plan.cloneFlags, &pidfd, -1)
+        }
+        // Kernels before 5.3 (or a seccomp policy hiding clone3) still have clone(2).
+        if pid < 0 && cl_errno() == ENOSYS {
+            intoCgroup = false
+            pid = cl_clone_legacy(plan.cloneFlags, &pidfd)
+        }
         if pid == 0 { containerInit(context) }
         let cloneErrno = cl_errno()
         for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
         if pid < 0 { throw SwiftletError(.namespaces, "clone3 the container init", errno: cloneErrno) }
-        return (pid, FileDescriptor(pidfd))
+        return (pid, FileDescriptor(pidfd), intoCgroup)
     }
 }
 

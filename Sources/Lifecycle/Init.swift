@@ -1,6 +1,7 @@
 import Base
 import CLinux
 import Capabilities
+import Cgroups
 import Devices
 import Hooks
 import JSON
@@ -32,11 +33,21 @@ struct InitContext: @unchecked Sendable {
     var runtimeFDs: [Int32]
     /// Where the pty master goes (console socket, or the runtime for a foreground run).
     var console: UnixSocket?
+    /// A primitive container: mounts and devices are set up as far as the kernel allows.
+    var primitive: Bool = false
+    /// v1 `tasks` files of the container's cgroup, written by the init to join it.
+    var cgroupJoinFDs: [Int32] = []
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
 /// ready, errors go back to the runtime over the sync channel; after that, to stderr.
 func containerInit(_ c: InitContext) -> Never {
+    // Before anything else happens in the container: join its cgroup.
+    do throws(SwiftletError) { try CgroupManager.joinSelf(through: c.cgroupJoinFDs) } catch {
+        _ = try? c.channel.send(.error, error.encoded)
+        _exit(1)
+    }
+    for fd in c.cgroupJoinFDs { close(fd) }
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
@@ -118,11 +129,41 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         try Namespaces.setDomainname(domainname)
     }
 
+    if c.primitive && !c.plan.has(.pid) {
+        // Without a pid namespace, orphans of the container would go to the host's init,
+        // out of reach of `kill --all` and `delete`: keep them below the container process
+        // (the attribute survives exec).
+        _ = cl_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    }
     let userNamespace = c.plan.has(.user)
-    try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts, propagation: linux.rootfsPropagation,
-                       userNamespace: userNamespace, cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
-                       hostNamespace: !c.plan.has(.mount))
-    try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
+    let prepared = try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts,
+                                      propagation: linux.rootfsPropagation, userNamespace: userNamespace,
+                                      cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
+                                      hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive)
+    // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
+    var notApplied: [String] = []
+    if !prepared.failedMounts.isEmpty {
+        notApplied.append("mounts\u{1}not mounted: " + join(prepared.failedMounts.map(printable), " "))
+    }
+    if c.primitive {
+        // Without a mount namespace, device nodes go only into a /dev this container mounted:
+        // never into the bundle's own directory on disk.
+        let devMounted = c.plan.has(.mount) || spec.mounts.contains { m in
+            lexicallyCleanPath(m.destination).bytesEqual("/dev") && (m.type ?? "").bytesEqual("tmpfs")
+                && !prepared.failedMounts.contains { lexicallyCleanPath($0).bytesEqual("/dev") }
+        }
+        do throws(SwiftletError) {
+            if devMounted && prepared.rootfsBound {
+                try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
+            } else if Devices.needsSetup(mounts: spec.mounts) {
+                notApplied.append("devices\u{1}no device nodes (no /dev of its own)")
+            }
+        } catch {
+            notApplied.append("devices\u{1}device nodes incomplete (" + error.description + ")")
+        }
+    } else {
+        try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
+    }
 
     var listener: FileDescriptor? = nil
     if let s = linux.seccomp, let path = s.listenerPath {
@@ -135,7 +176,11 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let created = ContainerState(id: c.id, status: .created, pid: hostPid, bundle: c.bundle, annotations: spec.annotations)
     try Hooks.run(spec.hooks.createContainer, phase: "createContainer", state: created.json.serialized())
 
+    // A foreign-architecture executable is looked at while the host's emulator is reachable.
+    var foreign = try ForeignPlan.prepare(rootfs: c.rootfs, process: process, annotations: spec.annotations,
+                                          privateBinfmtAllowed: c.plan.creates(.user) && c.plan.has(.mount))
     try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot, hostNamespace: !c.plan.has(.mount))
+    foreign?.activate()
     if process.terminal {
         // The pty comes from the container's own devpts; it becomes the controlling
         // terminal and stdio, /dev/console, and its master leaves through the socket.
@@ -145,9 +190,23 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     }
     try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
                      hasUTSNamespace: c.plan.has(.uts))
-    try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                      readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
-                      mounts: spec.mounts)
+    if !prepared.rootfsBound {
+        // "/" here is the mount that holds the rootfs on the host: remounting or masking in
+        // it would reach the host.
+        notApplied.append("paths\u{1}no read-only root, masked or read-only paths (rootfs not mountable)")
+    } else if c.primitive {
+        do throws(SwiftletError) {
+            try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
+                              readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
+                              mounts: spec.mounts.filter { m in !prepared.failedMounts.contains { $0.bytesEqual(m.destination) } })
+        } catch {
+            notApplied.append("paths\u{1}masked or read-only paths incomplete (" + error.description + ")")
+        }
+    } else {
+        try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
+                          readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
+                          mounts: spec.mounts)
+    }
 
     try ProcessSetup.setRlimits(process.rlimits)
     if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
@@ -164,7 +223,9 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
-    try c.channel.send(.ready)
+    // The route a foreign executable takes, for --debug: a line starting with \u{2}.
+    if let foreign { notApplied.append("\u{2}" + foreign.note) }
+    try c.channel.send(.ready, join(notApplied, "\n"))
     c.channel.close()
     reportedReady = true
 
@@ -226,6 +287,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
             try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
         }
         listener?.close()
+        try foreign?.execIfForeign(path: executable, args: process.args, env: env, preserve: c.preserveFDs, keep: started)
         try closeFileDescriptors(preserve: c.preserveFDs, except: started)
         try ProcessSetup.exec(path: executable, args: process.args, env: env)
     } catch {

@@ -63,14 +63,16 @@ public struct ContainerRecord: Sendable {
     public var systemdCgroup: Bool
     public var sharesPidNamespace: Bool   // no pid namespace of its own: kill and delete must find its processes by cgroup
     public var sharesMountNamespace: Bool // no mount namespace of its own: delete unmounts what it mounted below rootfs
+    public var hasCgroup: Bool            // false for a primitive container on a kernel without usable cgroups
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
                 owner: String, annotations: [(String, String)], cgroupsPath: String?, systemdCgroup: Bool,
-                sharesPidNamespace: Bool, sharesMountNamespace: Bool) {
+                sharesPidNamespace: Bool, sharesMountNamespace: Bool, hasCgroup: Bool = true) {
         self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
         self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupsPath = cgroupsPath
         self.systemdCgroup = systemdCgroup; self.sharesPidNamespace = sharesPidNamespace
         self.sharesMountNamespace = sharesMountNamespace
+        self.hasCgroup = hasCgroup
     }
 
     public var json: JSON {
@@ -87,6 +89,7 @@ public struct ContainerRecord: Sendable {
         o.add("systemdCgroup", systemdCgroup)
         o.add("sharesPidNamespace", sharesPidNamespace)
         o.add("sharesMountNamespace", sharesMountNamespace)
+        o.add("hasCgroup", hasCgroup)
         return o.json
     }
 
@@ -106,6 +109,7 @@ public struct ContainerRecord: Sendable {
             cgroupsPath: try n["cgroupsPath"]?.string(),
             systemdCgroup: try n["systemdCgroup"]?.bool() ?? false,
             sharesPidNamespace: try n["sharesPidNamespace"]?.bool() ?? false,
-            sharesMountNamespace: try n["sharesMountNamespace"]?.bool() ?? false)
+            sharesMountNamespace: try n["sharesMountNamespace"]?.bool() ?? false,
+            hasCgroup: try n["hasCgroup"]?.bool() ?? true)
     }
 }

@@ -24,9 +24,17 @@ public enum Rootfs {
     /// shares the runtime's) nothing outside rootfs is touched: the propagation of "/" stays
     /// as it is, and the rootfs bind is made private so that no mount below it reaches the
     /// host's peers. `unmountAll(under:)` removes these mounts again at delete.
+    ///
+    /// With `tolerateFailures` (a primitive container: mount what the kernel allows) a
+    /// failing mount is skipped and its destination returned instead of thrown. Without a
+    /// mount namespace, a failing private rootfs bind skips every mount (they would land in
+    /// the host's shared tree) and returns `rootfsBound` false: nothing may then be mounted
+    /// or remounted at the rootfs.
+    @discardableResult
     public static func prepare(rootfs: String, bundle: String, mounts: [MountSpec], propagation: String?,
                                userNamespace: Bool, cgroupBinds: [(name: String, hostPath: String)],
-                               cgroupNamespace: Bool, hostNamespace: Bool = false) throws(SwiftletError) {
+                               cgroupNamespace: Bool, hostNamespace: Bool = false,
+                               tolerateFailures: Bool = false) throws(SwiftletError) -> PrepareOutcome {
         let rootPropagation = try parseRootPropagation(propagation)
         let rootfsPath = try canonicalRootfs(rootfs, bundle: bundle)
         try requireProcfs()
@@ -35,12 +43,19 @@ public enum Rootfs {
             try mountOrThrow(nil, "/", nil, rootPropagation, nil, shown: "/", stage: .rootfs)
             try makeParentMountPrivate(rootfsPath, slave: rootPropagation & MountFlag.slave != 0)
         }
-        try mountOrThrow(rootfsPath, rootfsPath, "bind", MountFlag.bind | MountFlag.recursive, nil,
-                         shown: rootfsPath, stage: .rootfs)
-        if hostNamespace {
-            try mountOrThrow(nil, rootfsPath, nil, MountFlag.private | MountFlag.recursive, nil,
+        do throws(SwiftletError) {
+            try mountOrThrow(rootfsPath, rootfsPath, "bind", MountFlag.bind | MountFlag.recursive, nil,
                              shown: rootfsPath, stage: .rootfs)
+            if hostNamespace {
+                try mountOrThrow(nil, rootfsPath, nil, MountFlag.private | MountFlag.recursive, nil,
+                                 shown: rootfsPath, stage: .rootfs)
+            }
+        } catch {
+            guard tolerateFailures && hostNamespace else { throw error }
+            unmountAll(under: rootfsPath)
+            return PrepareOutcome(failedMounts: mounts.map { $0.destination }, rootfsBound: false)
         }
+        var failed: [String] = []
 
         let root = try FileDescriptor.open(rootfsPath, O_PATH | O_DIRECTORY, stage: .rootfs)
         defer { root.close() }
@@ -54,14 +69,24 @@ public enum Rootfs {
             do throws(SwiftletError) {
                 if let pending = try mountOne(m, context) { readOnlyLater.append(pending) }
             } catch {
+                if tolerateFailures {
+                    failed.append(m.destination)
+                    continue
+                }
                 // Errors from mount(2) itself already say what was mounted where.
                 if error.message.hasBytePrefix("mount ") { throw error }
                 throw error.context("mount " + (m.source ?? m.type ?? "") + " on " + m.destination)
             }
         }
         for entry in readOnlyLater {
-            try makeReadOnly(entry.fd, recursive: false, shown: entry.destination)
+            do throws(SwiftletError) {
+                try makeReadOnly(entry.fd, recursive: false, shown: entry.destination)
+            } catch {
+                guard tolerateFailures else { throw error }
+                failed.append(entry.destination)
+            }
         }
+        return PrepareOutcome(failedMounts: failed, rootfsBound: true)
     }
 
     /// pivot_root into rootfs (or MS_MOVE + chroot when noPivot), detach the old root, chdir "/".
@@ -121,6 +146,13 @@ public enum Rootfs {
             try maskPaths(root, maskedPaths)
         }
     }
+}
+
+/// What `Rootfs.prepare` could not do when told to tolerate failures.
+public struct PrepareOutcome: Sendable {
+    public var failedMounts: [String]
+    /// False when the rootfs could not get its own private mount (no mount namespace).
+    public var rootfsBound: Bool
 }
 
 /// What every mount of one prepare call shares.

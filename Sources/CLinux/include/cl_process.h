@@ -8,6 +8,9 @@
  * No new stack: the child continues on a copy of the parent's, as with fork(2).
  * pidfd receives a pidfd for the child when not NULL; cgroup_fd >= 0 adds CLONE_INTO_CGROUP. */
 pid_t cl_clone3(uint64_t flags, int *pidfd, int cgroup_fd);
+/* The same through clone(2), for kernels (or seccomp policies) without clone3: ENOSYS.
+ * Only the low 32 flag bits exist there; pidfd as above (CLONE_PIDFD, Linux 5.2). */
+pid_t cl_clone_legacy(uint64_t flags, int *pidfd);
 
 int cl_pidfd_open(pid_t pid);
 int cl_pidfd_send_signal(int pidfd, int sig);
@@ -40,5 +43,7 @@ int cl_getrlimit_pid(pid_t pid, int resource, uint64_t *soft, uint64_t *hard);
 void cl_reset_signals(void);
 /* openat2(2) confined below dirfd, refusing every symlink (fails with ENOSYS before Linux 5.6). */
 int cl_openat2_beneath(int dirfd, const char *path, int flags);
+/* openat2(2) with dirfd as "/": symlinks and ".." never lead out of it (a rootfs). */
+int cl_openat2_in_root(int dirfd, const char *path, int flags);
 
 #endif

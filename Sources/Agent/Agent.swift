@@ -25,6 +25,11 @@ final class AttachedContainer {
     let notifyFD: Int32
     /// Index into the policy's containers; nil: no entry matches, everything is denied.
     var entry: Int?
+    /// The helpers acting in this container, started on its first performed call: one
+    /// with host credentials (mknod, and paths of directories), one as root of the
+    /// container's user namespace (mount and umount2 with `userNamespace`).
+    let hostHelper = ContainerHelper()
+    let userHelper = ContainerHelper()
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id
@@ -124,6 +129,9 @@ final class AgentLoop {
         log.write(b)
         var tokens = [UInt64](repeating: 0, count: 64)
         var events = [UInt32](repeating: 0, count: 64)
+        // Start-up code (argument parsing, policy loading, libseccomp's tables) is not
+        // needed again; what the loop uses comes back on first use.
+        cl_agent_release_code()
         while true {
             let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, -1)
             if n < 0 {
@@ -203,7 +211,12 @@ final class AgentLoop {
     }
 
     func shutdown() {
-        for c in containers { if let c { _ = close(c.notifyFD) } }
+        for c in containers {
+            guard let c else { continue }
+            c.hostHelper.stop()
+            c.userHelper.stop()
+            _ = close(c.notifyFD)
+        }
         for p in connections { if let p { p.socket.close(); if let fd = p.fd { _ = close(fd) } } }
         listener.close()
         _ = unlink(socketPath)
@@ -334,6 +347,8 @@ final class AgentLoop {
         guard let c = containers[slot] else { return }
         _ = cl_agent_epoll_del(epoll, c.notifyFD)
         _ = close(c.notifyFD)
+        c.hostHelper.stop()
+        c.userHelper.stop()
         containers[slot] = nil
         var b = JSONObjectBuilder()
         b.add("event", "detach")
@@ -458,12 +473,13 @@ final class AgentLoop {
         switch source { case .text(let s, _): request.source = s; case .null: break; default: return copyFailure(source) }
         switch fstype { case .text(let s, _): request.fstype = s; case .null: break; default: return copyFailure(fstype) }
         switch data { case .text(let s, _): request.data = s; case .null: break; default: return copyFailure(data) }
-        switch resolve(targetText, task: task, dirfd: AT_FDCWD) {
+        let helper = task.userNamespace >= 0 ? c.userHelper : c.hostHelper
+        switch resolve(targetText, task: task, dirfd: AT_FDCWD, helper: helper) {
         case .success(let p): request.target = p
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
         }
         if flags & msBind != 0, let s = request.source {
-            switch resolve(s, task: task, dirfd: AT_FDCWD) {
+            switch resolve(s, task: task, dirfd: AT_FDCWD, helper: helper) {
             case .success(let p): request.bindSource = p
             case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
             }
@@ -472,20 +488,23 @@ final class AgentLoop {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: request.target)
         case .allowed(let rule):
+            // The helper is made ready first (on a first call that is a fork), so that the
+            // check below stays right before the call.
+            let ready = helper.ready(for: task)
             if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
                 return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: request.target)
             }
-            let e = performMount(task, request)
+            let e = ready != 0 ? ready : performMount(task, request, helper: helper)
             return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: request.target)
         }
     }
 
-    func performMount(_ task: Task, _ r: MountRequest) -> Int32 {
+    func performMount(_ task: Task, _ r: MountRequest, helper: ContainerHelper) -> Int32 {
         withOptionalCString(r.source) { source in
             withOptionalCString(r.bindSource) { bindSource in
                 withOptionalCString(r.fstype) { fstype in
                     withOptionalCString(r.data) { data in
-                        cl_agent_mount(task.userNamespace, task.mountNamespace, task.root, r.target, source, bindSource,
+                        cl_agent_mount(&helper.raw, task.root, r.target, source, bindSource,
                                        fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) }, helperTimeoutMS)
                     }
                 }
@@ -512,7 +531,8 @@ final class AgentLoop {
         logArgs.add("target", target.json)
         guard case .text(let targetText, _) = target else { return copyFailure(target) }
         let path: String
-        switch resolve(targetText, task: task, dirfd: AT_FDCWD) {
+        let helper = task.userNamespace >= 0 ? c.userHelper : c.hostHelper
+        switch resolve(targetText, task: task, dirfd: AT_FDCWD, helper: helper) {
         case .success(let p): path = p
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
         }
@@ -521,10 +541,11 @@ final class AgentLoop {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
         case .allowed(let rule):
+            var e = helper.ready(for: task)
             if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
                 return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
             }
-            let e = cl_agent_umount(task.userNamespace, task.mountNamespace, task.root, path, flags & ~8, helperTimeoutMS)
+            if e == 0 { e = cl_agent_umount(&helper.raw, task.root, path, flags & ~8, helperTimeoutMS) }
             return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
         }
     }
@@ -563,7 +584,7 @@ final class AgentLoop {
         logArgs.add("path", pathArg.json)
         guard case .text(let pathText, _) = pathArg else { return copyFailure(pathArg) }
         let path: String
-        switch resolve(pathText, task: task, dirfd: dirfd) {
+        switch resolve(pathText, task: task, dirfd: dirfd, helper: c.hostHelper) {
         case .success(let p): path = p
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve path")
         }
@@ -574,23 +595,26 @@ final class AgentLoop {
             guard let creds = task.credentials() else {
                 return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
             }
+            var e = c.hostHelper.ready(for: task)
             if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
                 return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
             }
             // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
             let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
-            let e = cl_agent_mknod(task.mountNamespace, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
+            if e == 0 {
+                e = cl_agent_mknod(&c.hostHelper.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
                                    creds.uid, creds.gid, helperTimeoutMS)
+            }
             return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
         }
     }
 
     /// A copied path argument as a normalized container path.
-    func resolve(_ path: String, task: Task, dirfd: Int32) -> Result<String, AgentErrno> {
+    func resolve(_ path: String, task: Task, dirfd: Int32, helper: ContainerHelper) -> Result<String, AgentErrno> {
         if path.isEmpty { return .failure(AgentErrno(ENOENT)) }
         var base = "/"
         if !path.hasBytePrefix("/") {
-            switch task.directoryPath(dirfd: dirfd) {
+            switch task.directoryPath(dirfd: dirfd, helper: helper) {
             case .success(let p): base = p
             case .failure(let e): return .failure(e)
             }

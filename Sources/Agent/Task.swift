@@ -66,7 +66,7 @@ struct Task {
         var page = [UInt8](repeating: 0, count: 4096)
         while out.count < limit {
             let room = min(4096 - Int(at & 4095), limit - out.count)
-            let n = page.withUnsafeMutableBytes { pread(mem, $0.baseAddress, room, Int(bitPattern: UInt(at))) }
+            let n = page.withUnsafeMutableBytes { pread(mem, $0.baseAddress, room, off_t(truncatingIfNeeded: at)) }
             if n <= 0 { return .fault }
             if let nul = page[0..<n].firstIndex(of: 0) {
                 out.append(contentsOf: page[0..<nul])
@@ -86,17 +86,22 @@ struct Task {
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n <= 0 { return nil }
+        // Scanned as bytes: this runs for every performed call, and splitting the file
+        // into Strings cost more than the rest of the call.
         var umask: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil
-        for line in String(decoding: buf[0..<n], as: UTF8.self).split(byte: 10) {
-            guard let (key, value) = line.splitOnce(byte: UInt8(ascii: ":")) else { continue }
-            let fields = value.split(byte: 9).map { $0.trimmed() }.filter { !$0.isEmpty }
-            if key.bytesEqual("Umask") {
-                umask = parseOctal(value.trimmed())
-            } else if key.bytesEqual("Uid"), fields.count == 4 {
-                uid = parseUInt64(fields[3]).flatMap { UInt32(exactly: $0) }
-            } else if key.bytesEqual("Gid"), fields.count == 4 {
-                gid = parseUInt64(fields[3]).flatMap { UInt32(exactly: $0) }
+        var lineStart = 0
+        while lineStart < n {
+            var lineEnd = lineStart
+            while lineEnd < n && buf[lineEnd] != 10 { lineEnd += 1 }
+            if statusKey(buf, lineStart, lineEnd, "Umask:") {
+                umask = statusNumber(buf, from: lineStart + 6, to: lineEnd, field: 0, base: 8)
+            } else if statusKey(buf, lineStart, lineEnd, "Uid:") {
+                uid = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 3, base: 10)
+            } else if statusKey(buf, lineStart, lineEnd, "Gid:") {
+                gid = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 3, base: 10)
             }
+            if umask != nil && uid != nil && gid != nil { break }
+            lineStart = lineEnd + 1
         }
         guard let umask, let uid, let gid else { return nil }
         return (umask, uid, gid)
@@ -104,7 +109,7 @@ struct Task {
 
     /// The container path of the task's cwd (dirfd == AT_FDCWD) or of its fd `dirfd`,
     /// for relative path arguments; as an errno on failure.
-    func directoryPath(dirfd: Int32) -> Result<String, AgentErrno> {
+    func directoryPath(dirfd: Int32, helper: ContainerHelper) -> Result<String, AgentErrno> {
         let link = dirfd == AT_FDCWD ? "/proc/" + String(pid) + "/cwd" : "/proc/" + String(pid) + "/fd/" + String(dirfd)
         let dir = cl_open(link, O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
         if dir < 0 {
@@ -112,14 +117,47 @@ struct Task {
             return .failure(AgentErrno(dirfd == AT_FDCWD || e == ENOTDIR ? e : EBADF))
         }
         defer { _ = CLinux.close(dir) }
+        let ready = helper.ready(for: self)
+        if ready != 0 { return .failure(AgentErrno(ready)) }
         var buf = [UInt8](repeating: 0, count: 4097)
         let e = buf.withUnsafeMutableBytes {
-            cl_agent_path_of(mountNamespace, root, dir, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count, helperTimeoutMS)
+            cl_agent_path_of(&helper.raw, root, dir, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count, helperTimeoutMS)
         }
         if e != 0 { return .failure(AgentErrno(e)) }
         let end = buf.firstIndex(of: 0) ?? buf.count
         return .success(String(decoding: buf[0..<end], as: UTF8.self))
     }
+}
+
+/// True when bytes[start..<end] begins with `key`.
+func statusKey(_ bytes: [UInt8], _ start: Int, _ end: Int, _ key: StaticString) -> Bool {
+    let count = key.utf8CodeUnitCount
+    if end - start < count { return false }
+    let k = key.utf8Start
+    for i in 0..<count where bytes[start + i] != k[i] { return false }
+    return true
+}
+
+/// The `field`-th (from 0) tab- or space-separated number in bytes[from..<to], in `base`;
+/// nil when missing, malformed or above UInt32.
+func statusNumber(_ bytes: [UInt8], from: Int, to: Int, field: Int, base: UInt64) -> UInt32? {
+    var i = from, index = 0
+    while i < to {
+        while i < to && (bytes[i] == 9 || bytes[i] == 32) { i += 1 }
+        if i == to { return nil }
+        var value: UInt64 = 0, digits = 0
+        while i < to && bytes[i] != 9 && bytes[i] != 32 {
+            let d = UInt64(bytes[i]) &- 48
+            if d >= base { return nil }
+            value = value * base + d
+            digits += 1
+            if value > UInt64(UInt32.max) { return nil }
+            i += 1
+        }
+        if index == field { return digits > 0 ? UInt32(value) : nil }
+        index += 1
+    }
+    return nil
 }
 
 /// An errno as an Error, for Result.
@@ -148,6 +186,46 @@ enum Copied {
 /// How long a helper may take inside a container before it is killed (a container can
 /// make a path lookup hang, e.g. on a FUSE file system it serves).
 let helperTimeoutMS: Int32 = 2000
+
+/// A long-lived helper process acting in one container (see cl_agent_helper_start), and
+/// the namespaces it joined. Kept across calls: forking and entering namespaces per
+/// call cost more than the call itself.
+final class ContainerHelper {
+    var raw = cl_agent_helper(pid: -1, pidfd: -1, sock: -1)
+    var mountNamespace: (UInt64, UInt64) = (0, 0)
+    var userNamespace: (UInt64, UInt64)? = nil
+
+    /// 0 once a helper runs in the task's mount (and, when the task has one open, user)
+    /// namespace: the current one if it still runs there, else a new one (a task may
+    /// have unshared its mount namespace); otherwise an errno.
+    func ready(for task: Task) -> Int32 {
+        guard let mount = fileIdentity(task.mountNamespace) else { return EBADF }
+        var user: (UInt64, UInt64)? = nil
+        if task.userNamespace >= 0 {
+            guard let u = fileIdentity(task.userNamespace) else { return EBADF }
+            user = u
+        }
+        if cl_agent_helper_running(&raw) != 0 && mount == mountNamespace && sameIdentity(user, userNamespace) { return 0 }
+        cl_agent_helper_stop(&raw)
+        let e = cl_agent_helper_start(&raw, task.userNamespace, task.mountNamespace, task.root, helperTimeoutMS)
+        if e != 0 { return e }
+        mountNamespace = mount
+        userNamespace = user
+        return 0
+    }
+
+    func stop() { cl_agent_helper_stop(&raw) }
+
+    deinit { cl_agent_helper_stop(&raw) }
+}
+
+func sameIdentity(_ a: (UInt64, UInt64)?, _ b: (UInt64, UInt64)?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): return true
+    case (let x?, let y?): return x == y
+    default: return false
+    }
+}
 
 /// (st_dev, st_ino) of an fd: namespaces are equal when these are.
 func fileIdentity(_ fd: Int32) -> (UInt64, UInt64)? {

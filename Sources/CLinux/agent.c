@@ -104,13 +104,45 @@ int cl_agent_userns_owner(int nsfd, uint32_t *uid) {
     return 0;
 }
 
-/* ---- acting inside a container ---- */
+/* ---- memory ---- */
 
-enum op_kind { OP_MOUNT, OP_UMOUNT, OP_MKNOD, OP_PATH_OF };
+/* Bounds of the executable's own code, from the linker (weak: absent, nothing is done). */
+extern char __executable_start[] __attribute__((weak));
+extern char etext[] __attribute__((weak));
 
+void cl_agent_release_code(void) {
+    if (!__executable_start || !etext) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t)__executable_start + page - 1) & ~(page - 1);
+    uintptr_t end = (uintptr_t)etext & ~(page - 1);
+    if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
+/* ---- acting inside a container: one long-lived helper per container ---- */
+
+enum op_kind { OP_MOUNT = 1, OP_UMOUNT, OP_MKNOD, OP_PATH_OF };
+
+/* Strings that follow a request, in this order; a length of 0 means NULL, else it counts
+ * the NUL. */
+enum { S_TARGET, S_SOURCE, S_BIND_SOURCE, S_FSTYPE, S_DATA, S_COUNT };
+#define MAX_STRING 4097
+
+struct request {
+    uint32_t seq, kind;
+    uint64_t flags, dev;
+    uint32_t mode, uid, gid;
+    uint32_t len[S_COUNT];
+};
+
+struct reply {
+    uint32_t seq;
+    int32_t error;
+};
+
+/* An operation as the helper performs it, with the fds it was sent. */
 struct op {
     enum op_kind kind;
-    int userns_fd, mntns_fd, root_fd, dir_fd;
+    int root_fd, dir_fd;
     const char *target, *source, *bind_source, *fstype;
     unsigned long flags;
     const void *data;
@@ -146,12 +178,12 @@ static int resolve_parent(const struct op *op, const char *path, char *parent, s
     return resolve(op, n ? parent : "/", O_PATH | O_DIRECTORY);
 }
 
+/* Runs in the helper, which is already in the container's namespaces. Fds it opens are
+ * closed by the caller's close_range after each request. */
 static int run_op(const struct op *op) {
-    if (op->userns_fd >= 0 && setns(op->userns_fd, CLONE_NEWUSER) < 0) return errno;
-    if (setns(op->mntns_fd, CLONE_NEWNS) < 0) return errno;
+    /* The task's root: absolute mount sources and getcwd are relative to it. */
     if (fchdir(op->root_fd) < 0 || chroot(".") < 0) return errno;
-    umask(0); /* the caller applied the container's umask */
-    char parent[4096];
+    char parent[MAX_STRING];
     const char *name;
     switch (op->kind) {
     case OP_PATH_OF:
@@ -160,6 +192,7 @@ static int run_op(const struct op *op) {
         if (op->out[0] != '/') return ENOENT; /* "(unreachable)": outside the container's root */
         return 0;
     case OP_MOUNT: {
+        if (!op->target) return EINVAL;
         int target = resolve(op, op->target, O_PATH);
         if (target < 0) return errno;
         if (op->bind_source) {
@@ -189,6 +222,7 @@ static int run_op(const struct op *op) {
         return 0;
     }
     case OP_UMOUNT: {
+        if (!op->target) return EINVAL;
         int dir = resolve_parent(op, op->target, parent, sizeof parent, &name);
         if (dir < 0) return errno;
         if (fchdir(dir) < 0) return errno;
@@ -196,12 +230,14 @@ static int run_op(const struct op *op) {
         return 0;
     }
     case OP_MKNOD: {
+        if (!op->target) return EINVAL;
         int dir = resolve_parent(op, op->target, parent, sizeof parent, &name);
         if (dir < 0) return errno;
         /* Create as the caller's fsuid/fsgid, as the kernel would: the node gets their
          * ids, and a file system mounted in their user namespace accepts the new inode
          * (host root is unmapped there: EOVERFLOW). Changing fsuid drops CAP_MKNOD from
-         * the effective set; it is raised again from the permitted set. */
+         * the effective set; it is raised again from the permitted set. The helper goes
+         * back to fsuid/fsgid 0 after the request. */
         setfsgid(op->gid);
         setfsuid(op->uid);
         if ((uid_t)setfsuid((uid_t)-1) != op->uid || (gid_t)setfsgid((gid_t)-1) != op->gid) return EPERM;
@@ -218,61 +254,264 @@ static int run_op(const struct op *op) {
     return EINVAL;
 }
 
-/* One helper at a time (the agent is single-threaded), so one stack serves them all. */
-static char helper_stack[256 * 1024] __attribute__((aligned(16)));
-
-static int helper_main(void *arg) {
-    int e = run_op((const struct op *)arg);
-    return e > 255 ? EIO : e;
+/* Restores what a request may have changed: fsuid/fsgid (and with them the effective
+ * capabilities). The root is set again by every request. */
+static void reset_after_op(void) {
+    setfsuid(0);
+    setfsgid(0);
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct caps[2];
+    if (syscall(SYS_capget, &header, caps) == 0) {
+        caps[0].effective = caps[0].permitted;
+        caps[1].effective = caps[1].permitted;
+        syscall(SYS_capset, &header, caps);
+    }
 }
 
-/* Runs `op` in a child. Without a user namespace to enter, the child shares our memory
- * (no page-table copy: the fast path); setns(CLONE_NEWUSER) refuses a shared mm, so
- * then it is a plain fork-like child. The exit status carries the errno. */
-static int run_helper(struct op *op, int timeout_ms) {
-    int share_vm = op->userns_fd < 0;
-    int pidfd = -1;
-    int flags = CLONE_PIDFD | SIGCHLD | (share_vm ? CLONE_VM : 0);
-    pid_t pid = clone(helper_main, helper_stack + sizeof helper_stack, flags, op, &pidfd);
-    if (pid < 0) return errno;
-    struct pollfd p = { .fd = pidfd, .events = POLLIN };
-    int r;
-    do { r = poll(&p, 1, timeout_ms); } while (r < 0 && errno == EINTR);
-    if (r == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    int status = 0;
-    while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {}
-    close(pidfd);
-    if (r == 0) return ETIMEDOUT;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return EINTR;
+static int send_reply(int sock, uint32_t seq, int error, const char *extra, size_t extra_len) {
+    struct reply r = { .seq = seq, .error = error };
+    struct iovec iov[2] = { { &r, sizeof r }, { (void *)extra, extra_len } };
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = extra_len ? 2 : 1 };
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-int cl_agent_mount(int userns_fd, int mntns_fd, int root_fd, const char *target, const char *source,
+/* Fds the helper keeps across requests: the socket only (moved here). */
+#define HELPER_SOCK 3
+
+/* The helper's request loop. Every fd that arrives or is opened for a request is closed
+ * before the next one, so nothing of one task's tree reaches the next request. */
+static void helper_serve(void) __attribute__((noreturn));
+static void helper_serve(void) {
+    static char buf[sizeof(struct request) + S_COUNT * MAX_STRING];
+    static char out[MAX_STRING];
+    for (;;) {
+        union { struct cmsghdr align; char bytes[CMSG_SPACE(2 * sizeof(int))]; } control;
+        struct iovec iov = { buf, sizeof buf };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
+                              .msg_controllen = sizeof control.bytes };
+        ssize_t n = recvmsg(HELPER_SOCK, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) _exit(0); /* the agent closed its end (detach or exit) */
+        int fds[2] = { -1, -1 }, nfds = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int k = 0; k < count; k++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+                if (nfds < 2) fds[nfds++] = fd; else close(fd);
+            }
+        }
+        struct request req;
+        int error = 0;
+        struct op op;
+        memset(&op, 0, sizeof op);
+        if ((size_t)n < sizeof req || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds < 1) {
+            error = EINVAL;
+        } else {
+            memcpy(&req, buf, sizeof req);
+            const char *strings[S_COUNT] = { 0 };
+            size_t at = sizeof req;
+            for (int k = 0; k < S_COUNT && !error; k++) {
+                uint32_t len = req.len[k];
+                if (len == 0) continue;
+                if (len > MAX_STRING || at + len > (size_t)n || buf[at + len - 1] != 0) { error = EINVAL; break; }
+                strings[k] = buf + at;
+                at += len;
+            }
+            op.kind = (enum op_kind)req.kind;
+            op.root_fd = fds[0];
+            op.dir_fd = fds[1];
+            op.target = strings[S_TARGET];
+            op.source = strings[S_SOURCE];
+            op.bind_source = strings[S_BIND_SOURCE];
+            op.fstype = strings[S_FSTYPE];
+            op.data = strings[S_DATA];
+            op.flags = (unsigned long)req.flags;
+            op.mode = req.mode;
+            op.dev = req.dev;
+            op.uid = req.uid;
+            op.gid = req.gid;
+            op.out = out;
+            op.out_len = sizeof out;
+            out[0] = 0;
+            if (!error && op.kind == OP_PATH_OF && nfds < 2) error = EINVAL;
+            if (!error) error = run_op(&op);
+            if (error > 4095) error = EIO;
+            reset_after_op();
+        }
+        syscall(SYS_close_range, HELPER_SOCK + 1, ~0U, 0);
+        size_t out_len = (!error && op.kind == OP_PATH_OF) ? strlen(out) + 1 : 0;
+        if (send_reply(HELPER_SOCK, n >= (ssize_t)sizeof req ? req.seq : 0, error, out, out_len) < 0) _exit(0);
+    }
+}
+
+/* In the child: leave the agent behind and join the container. Returns 0 or an errno. */
+static int helper_setup(int sock, pid_t agent, int userns_fd, int mntns_fd, int root_fd) {
+    /* Non-dumpable first: from now on nobody without CAP_SYS_PTRACE in the initial user
+     * namespace can ptrace it or open its /proc files, whatever namespaces it joins. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return errno;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
+    if (getppid() != agent) return ESRCH;
+    if (dup2(sock, HELPER_SOCK) < 0) return errno;
+    if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0) return errno;
+    if (setns(mntns_fd, CLONE_NEWNS) < 0) return errno;
+    if (fchdir(root_fd) < 0 || chroot(".") < 0) return errno;
+    umask(0); /* the agent applies the calling task's umask to the mode */
+    /* Everything else is the agent's: other containers' notify fds, the listener, the log. */
+    if (syscall(SYS_close_range, 0, HELPER_SOCK - 1, 0) < 0) return errno;
+    if (syscall(SYS_close_range, HELPER_SOCK + 1, ~0U, 0) < 0) return errno;
+    /* The helper runs a few C functions: unmap the rest of the agent's code it inherited. */
+    cl_agent_release_code();
+    return 0;
+}
+
+void cl_agent_helper_stop(struct cl_agent_helper *h) {
+    if (h->pid <= 0) return;
+    if (h->pidfd >= 0) syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);
+    else kill(h->pid, SIGKILL);
+    if (h->sock >= 0) close(h->sock);
+    while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR) {}
+    if (h->pidfd >= 0) close(h->pidfd);
+    h->pid = -1;
+    h->pidfd = -1;
+    h->sock = -1;
+}
+
+int cl_agent_helper_running(struct cl_agent_helper *h) {
+    if (h->pid <= 0) return 0;
+    struct pollfd p = { .fd = h->pidfd, .events = POLLIN };
+    if (poll(&p, 1, 0) != 0) { /* exited (or the pidfd is broken): reap it */
+        cl_agent_helper_stop(h);
+        return 0;
+    }
+    return 1;
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits for the helper's reply to `seq`. On timeout, death or a broken reply the helper
+ * is killed and reaped (the next call starts a new one); its errno is returned, never 0. */
+static int await_reply(struct cl_agent_helper *h, uint32_t seq, char *out, size_t out_len, int timeout_ms) {
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    for (;;) {
+        struct pollfd p[2] = { { .fd = h->sock, .events = POLLIN }, { .fd = h->pidfd, .events = POLLIN } };
+        int64_t left = deadline - monotonic_ms();
+        if (left < 0) left = 0;
+        int r = poll(p, 2, (int)left);
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0) { cl_agent_helper_stop(h); return ETIMEDOUT; }
+        if (r < 0) { int e = errno; cl_agent_helper_stop(h); return e; }
+        if (!(p[0].revents & POLLIN)) { cl_agent_helper_stop(h); return EIO; } /* died without answering */
+        struct reply rep;
+        char path[MAX_STRING];
+        struct iovec iov[2] = { { &rep, sizeof rep }, { path, sizeof path } };
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+        ssize_t n = recvmsg(h->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < (ssize_t)sizeof rep || rep.seq != seq || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+            cl_agent_helper_stop(h);
+            return EIO;
+        }
+        if (rep.error < 0 || rep.error > 4095) { cl_agent_helper_stop(h); return EIO; }
+        if (rep.error == 0 && out) {
+            size_t len = (size_t)n - sizeof rep;
+            if (len == 0 || len > out_len || path[len - 1] != 0) { cl_agent_helper_stop(h); return EIO; }
+            memcpy(out, path, len);
+        }
+        return rep.error;
+    }
+}
+
+int cl_agent_helper_start(struct cl_agent_helper *h, int userns_fd, int mntns_fd, int root_fd, int timeout_ms) {
+    cl_agent_helper_stop(h);
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) return errno;
+    pid_t agent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(pair[0]); close(pair[1]); return e; }
+    if (pid == 0) {
+        int e = helper_setup(pair[1], agent, userns_fd, mntns_fd, root_fd);
+        /* The first message says whether the helper is in place. */
+        int out = e ? pair[1] : HELPER_SOCK;
+        if (send_reply(out, 0, e > 4095 ? EIO : e, NULL, 0) < 0 || e) _exit(1);
+        helper_serve();
+    }
+    close(pair[1]);
+    h->pid = pid;
+    h->sock = pair[0];
+    h->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (h->pidfd < 0) { int e = errno; cl_agent_helper_stop(h); return e; }
+    int e = await_reply(h, 0, NULL, 0, timeout_ms);
+    if (e) cl_agent_helper_stop(h);
+    return e;
+}
+
+static uint32_t next_seq = 1;
+
+/* Sends one request (strings[] as in S_*, NULL allowed) with the task's root and maybe a
+ * directory fd, and waits for the answer. */
+static int request(struct cl_agent_helper *h, struct request *req, const char *const strings[S_COUNT], int root_fd,
+                   int dir_fd, char *out, size_t out_len, int timeout_ms) {
+    if (h->pid <= 0) return ECHILD;
+    if (++next_seq == 0) next_seq = 1;
+    req->seq = next_seq;
+    struct iovec iov[1 + S_COUNT];
+    int count = 0;
+    iov[count++] = (struct iovec){ req, sizeof *req };
+    for (int k = 0; k < S_COUNT; k++) {
+        if (!strings[k]) { req->len[k] = 0; continue; }
+        size_t len = strlen(strings[k]) + 1;
+        if (len > MAX_STRING) return ENAMETOOLONG;
+        req->len[k] = (uint32_t)len;
+        iov[count++] = (struct iovec){ (void *)strings[k], len };
+    }
+    int fds[2] = { root_fd, dir_fd };
+    int nfds = dir_fd >= 0 ? 2 : 1;
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(2 * sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count, .msg_control = control.bytes,
+                          .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    ssize_t sent;
+    do { sent = sendmsg(h->sock, &msg, MSG_NOSIGNAL); } while (sent < 0 && errno == EINTR);
+    if (sent < 0) { cl_agent_helper_stop(h); return EIO; }
+    return await_reply(h, req->seq, out, out_len, timeout_ms);
+}
+
+int cl_agent_mount(struct cl_agent_helper *h, int root_fd, const char *target, const char *source,
                    const char *bind_source, const char *fstype, unsigned long flags, const void *data,
                    int timeout_ms) {
-    struct op op = { .kind = OP_MOUNT, .userns_fd = userns_fd, .mntns_fd = mntns_fd, .root_fd = root_fd,
-                     .dir_fd = -1, .target = target, .source = source, .bind_source = bind_source,
-                     .fstype = fstype, .flags = flags, .data = data };
-    return run_helper(&op, timeout_ms);
+    struct request req = { .kind = OP_MOUNT, .flags = flags };
+    const char *strings[S_COUNT] = { target, source, bind_source, fstype, (const char *)data };
+    return request(h, &req, strings, root_fd, -1, NULL, 0, timeout_ms);
 }
 
-int cl_agent_umount(int userns_fd, int mntns_fd, int root_fd, const char *target, int flags, int timeout_ms) {
-    struct op op = { .kind = OP_UMOUNT, .userns_fd = userns_fd, .mntns_fd = mntns_fd, .root_fd = root_fd,
-                     .dir_fd = -1, .target = target, .flags = (unsigned long)flags };
-    return run_helper(&op, timeout_ms);
+int cl_agent_umount(struct cl_agent_helper *h, int root_fd, const char *target, int flags, int timeout_ms) {
+    struct request req = { .kind = OP_UMOUNT, .flags = (uint64_t)(unsigned int)flags };
+    const char *strings[S_COUNT] = { target };
+    return request(h, &req, strings, root_fd, -1, NULL, 0, timeout_ms);
 }
 
-int cl_agent_mknod(int mntns_fd, int root_fd, const char *path, unsigned int mode, uint64_t dev,
+int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, unsigned int mode, uint64_t dev,
                    uint32_t uid, uint32_t gid, int timeout_ms) {
-    struct op op = { .kind = OP_MKNOD, .userns_fd = -1, .mntns_fd = mntns_fd, .root_fd = root_fd,
-                     .dir_fd = -1, .target = path, .mode = mode, .dev = dev, .uid = uid, .gid = gid };
-    return run_helper(&op, timeout_ms);
+    struct request req = { .kind = OP_MKNOD, .mode = mode, .dev = dev, .uid = uid, .gid = gid };
+    const char *strings[S_COUNT] = { path };
+    return request(h, &req, strings, root_fd, -1, NULL, 0, timeout_ms);
 }
 
-int cl_agent_path_of(int mntns_fd, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms) {
+int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms) {
     if (len == 0) return EINVAL;
     out[0] = 0;
-    struct op op = { .kind = OP_PATH_OF, .userns_fd = -1, .mntns_fd = mntns_fd, .root_fd = root_fd,
-                     .dir_fd = dir_fd, .out = out, .out_len = len };
-    return run_helper(&op, timeout_ms);
+    struct request req = { .kind = OP_PATH_OF };
+    const char *strings[S_COUNT] = { 0 };
+    return request(h, &req, strings, root_fd, dir_fd, out, len, timeout_ms);
 }

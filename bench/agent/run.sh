@@ -63,11 +63,24 @@ echo "== round trip of a notified mknod, $calls calls each (agent: $swiftlet)"
 b=$(bundle "bench-$$-0" "/notify-helper bench $calls /tmp/node")
 "$swiftlet" --root "$state" run --bundle "$b" "bench-$$-0"
 
-echo "== agent RSS"
-echo "idle:               $(awk '/VmRSS/ {print $2, $3}' /proc/$agent_pid/status)"
+echo "== agent RSS (Rss / Pss / private from smaps_rollup; helpers are the agent's children, one per container that had a call performed)"
+rss() { awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Private_(Clean|Dirty):/ {u+=$2} END {print r " kB rss, " p " kB pss, " u " kB private"}' "/proc/$1/smaps_rollup"; }
+helpers() { cat /proc/$agent_pid/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' || true; }
+echo "idle:               $(rss $agent_pid)"
 for i in $(seq 1 10); do
     b=$(bundle "bench-$$-$i" "mknod /tmp/p p; sleep 30")
     "$swiftlet" --root "$state" run -d --bundle "$b" "bench-$$-$i" >/dev/null
 done
 sleep 1
-echo "10 containers:      $(awk '/VmRSS/ {print $2, $3}' /proc/$agent_pid/status) (attached: $(ls /proc/$agent_pid/fd | wc -l) fds)"
+echo "10 containers:      $(rss $agent_pid) (fds: $(ls /proc/$agent_pid/fd | wc -l))"
+n=0
+for h in $(helpers); do
+    n=$((n + 1))
+    [ $n -le 2 ] && echo "helper $h:       $(rss $h)"
+done
+total=$(for h in $(helpers); do awk '/^Pss:/ {print $2}' /proc/$h/smaps_rollup; done | awk '{s+=$1} END {print s+0}')
+echo "helpers:            $n, $total kB pss in all"
+if [ -n "${SMAPS:-}" ]; then
+    echo "== where the agent's RSS is (kB per mapping)"
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {range=$1; perm=$2; name=$6} /^Rss:/ {if ($2 > 0) printf "%6d  %s %s %s\n", $2, perm, range, name}' /proc/$agent_pid/smaps
+fi

@@ -5,8 +5,8 @@
 
 /* The seccomp access-control agent (`swiftlet agent`). Decisions are made in Swift;
  * this file only holds what Swift cannot express: ioctls on the notify fd (structs and
- * _IOWR macros), packed epoll_event, signal sets, and the short-lived helper that runs
- * on its own stack inside the container's namespaces. */
+ * _IOWR macros), packed epoll_event, signal sets, and the helper process that acts
+ * inside a container's namespaces. */
 
 /* SECCOMP_IOCTL_NOTIF_RECV into fields; args holds 6 values. The kernel's struct may be
  * larger than our header's, so the buffer is sized with SECCOMP_GET_NOTIF_SIZES. */
@@ -30,27 +30,49 @@ int cl_agent_signalfd(void);
 /* The next pending signal number from the signalfd, 0 if none, -1 on error. */
 int cl_agent_signalfd_next(int fd);
 
+/* Unmaps the executable's code pages (MADV_DONTNEED: they stay in the page cache and
+ * come back on use), so that resident memory is the code actually running, not the
+ * neighbours the kernel mapped in around each fault or what start-up needed once. */
+void cl_agent_release_code(void);
+
 /* SO_PEERCRED of a connected unix socket. */
 int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);
 /* NS_GET_OWNER_UID: the uid (in our namespace) that created the user namespace `nsfd`. */
 int cl_agent_userns_owner(int nsfd, uint32_t *uid);
 
-/* Helpers that act for a container. Each runs in a child on its own stack that setns()es
- * into the container's user namespace (userns_fd >= 0) and mount namespace, chroots to
- * root_fd (the container's /proc/PID/root), resolves `path` (absolute, normalized by the
- * caller) below that root refusing every symlink, and makes the call through fds, so a
- * container changing its tree meanwhile cannot redirect it. The child is killed after
- * timeout_ms. Return 0 on success, else a positive errno. */
-int cl_agent_mount(int userns_fd, int mntns_fd, int root_fd, const char *target, const char *source,
+/* The helper that acts for a container: a child of the agent, forked once per container
+ * (per kind: with or without its user namespace), non-dumpable, killed when the agent
+ * dies (PDEATHSIG), that setns()es into the container's user namespace (userns_fd >= 0)
+ * and mount namespace and then serves requests over a SOCK_SEQPACKET pair. Each request
+ * carries the calling task's root (and a directory) as fds; the helper chroots to that
+ * root, resolves the path (absolute, normalized by the caller) below it refusing every
+ * symlink, and makes the call through fds, so a container changing its tree meanwhile
+ * cannot redirect it. A helper that does not answer within timeout_ms is killed and
+ * reaped, as is one that dies or answers out of turn: the call then fails (ETIMEDOUT,
+ * EIO), and pid becomes -1 so that the next call starts a new helper. */
+struct cl_agent_helper {
+    int32_t pid;
+    int32_t pidfd;
+    int32_t sock;
+};
+/* Starts a helper in the given namespaces; 0 or an errno (the child's setup error). */
+int cl_agent_helper_start(struct cl_agent_helper *h, int userns_fd, int mntns_fd, int root_fd, int timeout_ms);
+/* 1 while it runs; reaps a helper that exited and returns 0. */
+int cl_agent_helper_running(struct cl_agent_helper *h);
+/* Kills and reaps it (no-op when pid <= 0). */
+void cl_agent_helper_stop(struct cl_agent_helper *h);
+
+/* Requests to a running helper. Return 0 on success, else a positive errno. */
+int cl_agent_mount(struct cl_agent_helper *h, int root_fd, const char *target, const char *source,
                    const char *bind_source, const char *fstype, unsigned long flags, const void *data,
                    int timeout_ms);
-int cl_agent_umount(int userns_fd, int mntns_fd, int root_fd, const char *target, int flags, int timeout_ms);
+int cl_agent_umount(struct cl_agent_helper *h, int root_fd, const char *target, int flags, int timeout_ms);
 /* Creates the node with `mode` (type and permission bits, umask already applied) and
  * gives it to uid:gid (host ids of the calling process), as the kernel would have. */
-int cl_agent_mknod(int mntns_fd, int root_fd, const char *path, unsigned int mode, uint64_t dev,
+int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, unsigned int mode, uint64_t dev,
                    uint32_t uid, uint32_t gid, int timeout_ms);
 /* The path of dir_fd as seen from root_fd (the container's view of a cwd or dirfd),
  * into out (NUL-terminated). */
-int cl_agent_path_of(int mntns_fd, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms);
+int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms);
 
 #endif

@@ -12,6 +12,9 @@
 #                      has `pool`), a command line, or empty for none (see bench/README.md)
 #   NICE=N             scheduling priority of the whole benchmark (default -10)
 #   OUT=FILE           where the report goes;  KEEP_WORK=1 keeps raw data (hyperfine JSON, ...)
+#   ONLY=SECTIONS      comma-separated subset of: time memory size profile faststart cgroups;
+#                      the report then goes to bench/RESULTS-<sections>.md unless OUT is set
+#   LATENCY_RUNS, CGROUP_RUNS: samples of the fast-start latency and cgroup setup sections
 set -euo pipefail
 
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,6 +55,7 @@ if [ "$QUICK" = 1 ]; then
   BATCH=${BATCH:-5}; BATCH_RUNS=${BATCH_RUNS:-2}
   RSS_REPEAT=${RSS_REPEAT:-2}; RESIDENT_N=${RESIDENT_N:-3}
   BISECT_STEP=${BISECT_STEP:-1048576}; PROFILE_RUNS=${PROFILE_RUNS:-5}
+  LATENCY_RUNS=${LATENCY_RUNS:-20}; CGROUP_RUNS=${CGROUP_RUNS:-5}
   OUT=${OUT:-/tmp/swiftlet-bench-quick.md}
 else
   RUNS=${RUNS:-100}          # timed runs per command, split over ROUNDS
@@ -63,8 +67,13 @@ else
   RESIDENT_N=${RESIDENT_N:-10}   # containers waiting side by side for the resident memory
   BISECT_STEP=${BISECT_STEP:-65536}  # precision of the minimum memory limit
   PROFILE_RUNS=${PROFILE_RUNS:-50}   # `run`s sampled by perf
-  OUT=${OUT:-$bench/RESULTS.md}
+  LATENCY_RUNS=${LATENCY_RUNS:-1000}  # fast-start latency samples per runtime (interleaved)
+  CGROUP_RUNS=${CGROUP_RUNS:-50}     # straced creates per runtime for the cgroup setup cost
+  ONLY=${ONLY:-}
+  OUT=${OUT:-$bench/RESULTS${ONLY:+-${ONLY//,/-}}.md}
 fi
+# want SECTION: is that section part of this run?
+want() { [ -z "${ONLY:-}" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 # Builds of other work on a shared machine preempt short runs and stretch the tail; at a
 # higher priority (inherited by every runtime and floor alike) the benchmark suffers less.
 NICE=${NICE:--10}
@@ -729,6 +738,148 @@ demangle() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Fast start: time from invoking the runtime to the user's process running
+
+# The container's process is bench/lib/stamp (static): its first act is to write
+# CLOCK_MONOTONIC into /out/stamp, a bind mount of $work/out; bench/lib/latency takes the
+# clock just before it spawns the runtime and prints the difference. For `run` the runtime
+# does everything (create, start); for swiftlet's fast start the container was created
+# beforehand (untimed, with the bundle's process as placeholder) and the timed call is
+# `start ID --arg /stamp --arg /out/stamp`, which replaces the process. Samples of all rows
+# are interleaved one by one, so load drifts hit every row alike.
+faststart_latency() {
+  local sec=$work/sections/25-faststart.md n=$LATENCY_RUNS b=$work/b/latency out=$work/out
+  local labels=() label i v bin root id cmd
+  log "fast start latency ($n samples per row)"
+  cc -O2 -static -o "$rootfs/stamp" "$bench/lib/stamp.c"
+  cc -O2 -o "$work/latency" "$bench/lib/latency.c"
+  mkdir -p "$out" "$rootfs/out" "$b" "$work/lat"
+  jq --arg out "$out" --arg cg "$cgparent/latency" '
+      .process.args = ["/stamp", "/out/stamp"]
+    | .linux.cgroupsPath = $cg
+    | .mounts += [{destination: "/out", type: "bind", source: $out, options: ["rbind", "rw"]}]' \
+    "$main_bundle/config.json" > "$b/config.json"
+  if [[ " ${runtimes[*]} " == *" swiftlet "* ]]; then labels+=(swiftlet-fast swiftlet-fast-cpu1); fi
+  for rt in swiftlet crun runc; do [[ " ${runtimes[*]} " == *" $rt "* ]] && labels+=("$rt"); done
+  for ((i = 0; i < n; i++)); do
+    for label in "${labels[@]}"; do
+      bin=$(runtime_path "${label%%-fast*}") root=$(root_of "${label%%-fast*}") id=$(id_of "$label" lat)
+      case $label in
+        swiftlet-fast*)
+          "$bin" --root "$root" create --bundle "$b" "$id" </dev/null >/dev/null 2>"$work/logs/lat.err" || { echo failed >> "$work/lat/$label"; continue; }
+          cmd=("$bin" --root "$root" start)
+          [ "$label" = swiftlet-fast-cpu1 ] && cmd+=(--cpus 1)
+          cmd+=(--arg /stamp --arg /out/stamp "$id") ;;
+        *) cmd=("$bin" --root "$root" run --bundle "$b" "$id") ;;
+      esac
+      v=$("$work/latency" "$out/stamp" "${cmd[@]}" 2>>"$work/logs/lat.err") || v=failed
+      echo "$v" >> "$work/lat/$label"
+      "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+    done
+  done
+  {
+    echo "## Fast start: from invoking the runtime to the process running"
+    echo
+    echo "Microseconds from just before the runtime is spawned to the first instruction of the"
+    echo "container's process (a static program that stamps CLOCK_MONOTONIC into a bind-mounted"
+    echo "file; \`bench/lib/latency.c\`, \`bench/lib/stamp.c\`), $n samples per row, the rows"
+    echo "interleaved sample by sample. \`swiftlet-fast\`: \`swiftlet start ID --arg /stamp --arg"
+    echo "/out/stamp\` of a container created beforehand (not timed) whose placeholder process is"
+    echo "replaced; \`swiftlet-fast-cpu1\`: the same with \`--cpus 1\` (the replacement pinned to CPU 1)."
+    echo "The other rows are a full \`run\` of the same bundle (create + start; the clock stops at the"
+    echo "exec, so teardown is not counted). Jitter is p99 − p50."
+    echo
+    echo "| | p50 µs | p99 µs | min µs | mean µs | jitter µs | p50 × swiftlet \`run\` | p50 × crun \`run\` | failed |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  } > "$sec"
+  local sw_p50 crun_p50
+  sw_p50=$(grep -v failed "$work/lat/swiftlet" 2>/dev/null | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+  crun_p50=$(grep -v failed "$work/lat/crun" 2>/dev/null | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+  for label in "${labels[@]}"; do
+    local shown=$label
+    case $label in swiftlet-fast*) ;; *) shown="$label \`run\`" ;; esac
+    grep -v failed "$work/lat/$label" | sort -n | awk -v l="$shown" -v sw="${sw_p50:-0}" -v cr="${crun_p50:-0}" \
+      -v failed="$(grep -c failed "$work/lat/$label" || true)" '
+      { a[NR] = $1; sum += $1 }
+      END {
+        if (!NR) { printf "| %s | failed | | | | | | | %d |\n", l, failed; exit }
+        p50 = a[int((NR + 1) / 2)]; i99 = int(NR * 0.99 + 0.999); if (i99 > NR) i99 = NR; p99 = a[i99]
+        printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %s | %d |\n", l, p50, p99, a[1], sum / NR, p99 - p50,
+          (sw > 0 ? sprintf("%.2f", p50 / sw) : "n/a"), (cr > 0 ? sprintf("%.2f", p50 / cr) : "n/a"), failed
+      }' >> "$sec"
+  done
+  echo >> "$sec"
+  [ -s "$work/logs/lat.err" ] && { echo "First error: \`$(first_error "$work/logs/lat.err")\`"; echo; } >> "$sec"
+  rm -f "$rootfs/stamp"; rmdir "$rootfs/out" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------
+# Cgroup setup cost of `create`
+
+# The system calls of `create` that touch the cgroup filesystems (a path or an fd under
+# /sys/fs/cgroup, as `strace -y` shows them; not the container's own /sys/fs/cgroup mount,
+# whose paths are under the rootfs), their number and the time spent inside them (strace -T), per
+# create, median over CGROUP_RUNS creates of the common bundle. Every process and thread is
+# traced (runc works on several Go threads); strace is detached once the container is
+# `created`, because the container init outlives `create`. strace slows every call by about
+# the same amount, so counts matter as much as the times.
+cgroup_cost() {
+  local sec=$work/sections/26-cgroups.md rt bin root id i sp st
+  log "cgroup setup cost ($CGROUP_RUNS straced creates per runtime)"
+  {
+    echo "## Cgroup setup in \`create\`"
+    echo
+    echo "System calls of \`create\` on the cgroup filesystems (every process and thread of the"
+    echo "runtime, \`strace -f -y -T\`: calls whose path or fd is under /sys/fs/cgroup: mkdir, open,"
+    echo "write of limits and of cgroup.procs, reads; not the mounts of the container's"
+    echo "/sys/fs/cgroup), per create; median (and max) over $CGROUP_RUNS creates of the common bundle"
+    echo "(memory and pids limits, deny-all devices, a fresh cgroup each time). \"time inside\" sums"
+    echo "the durations strace measured inside those calls: the kernel's part of the cgroup setup,"
+    echo "without the runtime's own computing. Ratios are to crun."
+    echo
+    echo "| runtime | cgroup calls | time inside, ms | × crun |"
+    echo "|---|---:|---:|---:|"
+  } > "$sec"
+  local crun_median=""
+  for rt in crun swiftlet swiftlet-dynamic runc; do
+    [[ " ${runtimes[*]} " == *" $rt "* ]] || continue
+    bin=$(runtime_path "$rt") root=$(root_of "$rt") id=$(id_of "$rt" cg)
+    : > "$work/cg-$rt"
+    for ((i = 0; i < CGROUP_RUNS; i++)); do
+      "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+      rm -rf "$work/cgtrace"; mkdir -p "$work/cgtrace"
+      strace -f -ff -y -T -qq -o "$work/cgtrace/t" "$bin" --root "$root" create --bundle "$main_bundle" "$id" \
+        </dev/null >/dev/null 2>"$work/logs/cg.err" &
+      sp=$! st=""
+      for _ in $(seq 1000); do
+        st=$("$bin" --root "$root" state "$id" 2>/dev/null | jq -r .status 2>/dev/null) || true
+        [ "$st" = created ] && break
+        kill -0 $sp 2>/dev/null || break
+        sleep 0.005
+      done
+      # Give the runtime its last calls (state.json), then detach from the waiting init.
+      # (SIGKILL: strace cannot detach on SIGTERM from a tracee blocked in a syscall; the
+      # kernel detaches tracees when their tracer dies, and they go on unharmed.)
+      sleep 0.05; kill -KILL $sp 2>/dev/null; wait $sp 2>/dev/null || true
+      if [ "$st" != created ]; then echo failed >> "$work/cg-$rt"; continue; fi
+      cat "$work/cgtrace"/t.* | awk '
+        /^(mount|umount2|move_mount|open_tree|fsopen|fsconfig|fsmount|mount_setattr)\(/ { next }
+        /[<"]\/sys\/fs\/cgroup/ && match($0, /<[0-9]+\.[0-9]+>$/) { n++; t += substr($0, RSTART + 1, RLENGTH - 2) }
+        END { printf "%d %.3f\n", n, t * 1000 }' >> "$work/cg-$rt"
+    done
+    "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+    local med
+    med=$(grep -v failed "$work/cg-$rt" | sort -k2,2n | awk '{ n[NR] = $1; t[NR] = $2 } END {
+      if (!NR) { print "failed"; exit } m = int((NR + 1) / 2); printf "%d %.2f %.2f\n", n[m], t[m], t[NR] }')
+    [ "$rt" = crun ] && crun_median=$(echo "$med" | awk '{ print $2 }')
+    echo "$med" | awk -v rt="$rt" -v cr="${crun_median:-0}" '
+      $1 == "failed" { printf "| %s | failed | | |\n", rt; next }
+      { printf "| %s | %d | %s (max %s) | %s |\n", rt, $1, $2, $3, (cr > 0 ? sprintf("%.2f", $2 / cr) : "n/a") }' >> "$sec"
+  done
+  echo >> "$sec"
+}
+
+# ---------------------------------------------------------------------------------------
 # Run everything
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -752,42 +903,48 @@ fi
 if [ -n "${FAST_START:-}" ]; then run_labels+=(swiftlet-fast); fi
 run_labels+=(floor-unshare floor-chroot)
 
-time_test run "$RUNS" "${run_labels[@]}"
-time_test create "$RUNS" "${runtimes[@]}"
-time_test start "$RUNS" "${runtimes[@]}"
-time_test delete "$RUNS" "${runtimes[@]}"
-time_test batch "$BATCH_RUNS" "${runtimes[@]}"
-time_test version "$RUNS" "${runtimes[@]}"
+if want time; then
+  time_test run "$RUNS" "${run_labels[@]}"
+  time_test create "$RUNS" "${runtimes[@]}"
+  time_test start "$RUNS" "${runtimes[@]}"
+  time_test delete "$RUNS" "${runtimes[@]}"
+  time_test batch "$BATCH_RUNS" "${runtimes[@]}"
+  time_test version "$RUNS" "${runtimes[@]}"
 
-{
-  echo "## Time"
-  echo
-  echo "hyperfine -N (no shell), $WARMUP warm-up runs per series (1 for the batch), the runs split into $ROUNDS"
-  echo "series per command with the runtimes interleaved. Ratios are to crun in the same table;"
-  echo "lower is faster. Load from other work on this shared machine inflates medians and p99;"
-  echo "the minimum is the run least disturbed by it. Compare within one report."
-  if [ -n "${FAST_START:-}" ]; then
+  {
+    echo "## Time"
     echo
-    echo "\`swiftlet-fast\` (fast start hook) times \`$(fast_start_template "$FAST_START" swiftlet ROOT ID)\`"
-    [ -n "${FAST_START_PREPARE:-}" ] && echo "after \`$(fast_start_template "$FAST_START_PREPARE" swiftlet ROOT ID | sed "s|$bench/|bench/|; s|$work/b/|BUNDLES/|g")\` before each run"
-    [ -n "$fast_note" ] && echo "$fast_note"
-  fi
-  echo
-} >> "$work/sections/20-time.md"
-time_table run "Full \`run\` of /bin/true (create, start, wait, delete)" "${run_labels[@]}"
-time_table create "\`create\` alone" "${runtimes[@]}"
-time_table start "\`start\` alone (of a created container; /bin/true then exits)" "${runtimes[@]}"
-time_table delete "\`delete\` alone (of a stopped container)" "${runtimes[@]}"
-time_table batch "$BATCH containers created, then $BATCH deleted (\`delete --force\`); one run = $((2 * BATCH)) calls" "${runtimes[@]}"
-time_table version "\`--version\`: starting the runtime binary and nothing else (part of every call above)" "${runtimes[@]}"
+    echo "hyperfine -N (no shell), $WARMUP warm-up runs per series (1 for the batch), the runs split into $ROUNDS"
+    echo "series per command with the runtimes interleaved. Ratios are to crun in the same table;"
+    echo "lower is faster. Load from other work on this shared machine inflates medians and p99;"
+    echo "the minimum is the run least disturbed by it. Compare within one report."
+    if [ -n "${FAST_START:-}" ]; then
+      echo
+      echo "\`swiftlet-fast\` (fast start hook) times \`$(fast_start_template "$FAST_START" swiftlet ROOT ID)\`"
+      [ -n "${FAST_START_PREPARE:-}" ] && echo "after \`$(fast_start_template "$FAST_START_PREPARE" swiftlet ROOT ID | sed "s|$bench/|bench/|; s|$work/b/|BUNDLES/|g")\` before each run"
+      [ -n "$fast_note" ] && echo "$fast_note"
+    fi
+    echo
+  } >> "$work/sections/20-time.md"
+  time_table run "Full \`run\` of /bin/true (create, start, wait, delete)" "${run_labels[@]}"
+  time_table create "\`create\` alone" "${runtimes[@]}"
+  time_table start "\`start\` alone (of a created container; /bin/true then exits)" "${runtimes[@]}"
+  time_table delete "\`delete\` alone (of a stopped container)" "${runtimes[@]}"
+  time_table batch "$BATCH containers created, then $BATCH deleted (\`delete --force\`); one run = $((2 * BATCH)) calls" "${runtimes[@]}"
+  time_table version "\`--version\`: starting the runtime binary and nothing else (part of every call above)" "${runtimes[@]}"
+fi
 
-echo "## Memory" > "$work/sections/30-memory.md"
-echo >> "$work/sections/30-memory.md"
-peak_rss
-resident
-min_memory
-sizes
-profile
+if want faststart; then faststart_latency; fi
+if want cgroups; then cgroup_cost; fi
+if want memory; then
+  echo "## Memory" > "$work/sections/30-memory.md"
+  echo >> "$work/sections/30-memory.md"
+  peak_rss
+  resident
+  min_memory
+fi
+if want size; then sizes; fi
+if want profile; then profile; fi
 
 # ---------------------------------------------------------------------------------------
 # The report

@@ -27,9 +27,11 @@ enum AgentEnvironment {
         return repositoryRoot + "/.build-fixtures/bundle/rootfs"
     }
 
-    /// The static notify helper (bench/agent/notify-helper.c), built once per test process.
+    /// The static notify helper (bench/agent/notify-helper.c), built once per test process
+    /// into the fixtures directory (one file, replaced by the next run, never left in /tmp).
     static let helper: Result<String, AgentTestFailure> = {
-        let out = NSTemporaryDirectory() + "swiftlet-agent-helper-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: repositoryRoot + "/.build-fixtures", withIntermediateDirectories: true)
+        let out = repositoryRoot + "/.build-fixtures/notify-helper"
         let cc = run("/usr/bin/cc", ["-static", "-O2", "-pthread", "-o", out, repositoryRoot + "/bench/agent/notify-helper.c"], timeout: 120)
         return cc.status == 0 ? .success(out) : .failure(AgentTestFailure("cc -static failed: \(cc.stderr)"))
     }()

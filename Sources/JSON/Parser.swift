@@ -175,7 +175,23 @@ struct Parser {
 
     mutating func string() throws(SwiftletError) -> String {
         i += 1
-        var out: [UInt8] = []
+        // Most strings have no escapes: take them straight from the input.
+        let start = i
+        var ascii = true
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") {
+                let raw = UnsafeBufferPointer(rebasing: b[start..<i])
+                i += 1
+                if ascii { return String(decoding: raw, as: UTF8.self) }
+                guard let s = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 { ascii = false }
+            i += 1
+        }
+        var out = Array(b[start..<i])
         while true {
             guard i < b.count else { throw fail("unterminated string") }
             let c = b[i]

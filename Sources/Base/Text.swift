@@ -35,7 +35,8 @@ extension String {
 
     /// Byte-wise equality (no Unicode normalisation, so no Unicode tables in Embedded).
     public func bytesEqual(_ other: String) -> Bool {
-        utf8.elementsEqual(other.utf8)
+        // The lengths are known without a scan and settle most lookups by key.
+        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8)
     }
 
     /// Drops ASCII white space at both ends.

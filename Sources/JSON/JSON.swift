@@ -34,7 +34,7 @@ public enum JSON: Equatable, Sendable {
     public subscript(key: String) -> JSON? {
         guard case .object(let members) = self else { return nil }
         var found: JSON? = nil
-        for m in members where m.key.utf8.elementsEqual(key.utf8) { found = m.value }
+        for m in members where m.key.bytesEqual(key) { found = m.value }
         return found
     }
 

@@ -34,6 +34,7 @@ extension String {
     }
 
     /// Byte-wise equality (no Unicode normalisation, so no Unicode tables in Embedded).
+    @inline(never)  // one copy: it is called from everywhere, and inlined copies cost 30 KB
     public func bytesEqual(_ other: String) -> Bool {
         // The lengths are known without a scan and settle most lookups by key.
         utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8)

@@ -451,11 +451,9 @@ final class AgentLoop {
         if let d = generic(mountNr, entry: entry) { return d }
         if entry.mounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mount rule") }
         let task: Task
-        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: entry.userNamespace,
-                         ownUserNamespace: ownUserNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace) {
         case .task(let t): task = t
-        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
-        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        case .answer(let d): return d
         }
         defer { task.close() }
         // Copied once; everything below checks and uses only these copies.
@@ -488,14 +486,9 @@ final class AgentLoop {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: request.target)
         case .allowed(let rule):
-            // The helper is made ready first (on a first call that is a fork), so that the
-            // check below stays right before the call.
-            let ready = helper.ready(for: task)
-            if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
-                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: request.target)
+            return perform(c, id: id, task: task, helper: helper, rule: rule, path: request.target) {
+                performMount(task, request, helper: helper)
             }
-            let e = ready != 0 ? ready : performMount(task, request, helper: helper)
-            return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: request.target)
         }
     }
 
@@ -520,11 +513,9 @@ final class AgentLoop {
         if let d = generic(umount2Nr, entry: entry) { return d }
         if entry.umounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no umount2 rule") }
         let task: Task
-        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: entry.userNamespace,
-                         ownUserNamespace: ownUserNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace) {
         case .task(let t): task = t
-        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
-        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        case .answer(let d): return d
         }
         defer { task.close() }
         let target = task.string(at: args[0])
@@ -541,12 +532,9 @@ final class AgentLoop {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
         case .allowed(let rule):
-            var e = helper.ready(for: task)
-            if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
-                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
+            return perform(c, id: id, task: task, helper: helper, rule: rule, path: path) {
+                cl_agent_umount(&helper.raw, task.root, path, flags & ~8, helperTimeoutMS)
             }
-            if e == 0 { e = cl_agent_umount(&helper.raw, task.root, path, flags & ~8, helperTimeoutMS) }
-            return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
         }
     }
 
@@ -574,10 +562,9 @@ final class AgentLoop {
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
         }
         let task: Task
-        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: false, ownUserNamespace: ownUserNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: false) {
         case .task(let t): task = t
-        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
-        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        case .answer(let d): return d
         }
         defer { task.close() }
         let pathArg = task.string(at: a[0])
@@ -595,18 +582,40 @@ final class AgentLoop {
             guard let creds = task.credentials() else {
                 return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
             }
-            var e = c.hostHelper.ready(for: task)
-            if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
-                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
-            }
             // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
             let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
-            if e == 0 {
-                e = cl_agent_mknod(&c.hostHelper.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
-                                   creds.uid, creds.gid, helperTimeoutMS)
+            return perform(c, id: id, task: task, helper: c.hostHelper, rule: rule, path: path) {
+                cl_agent_mknod(&c.hostHelper.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
+                               creds.uid, creds.gid, helperTimeoutMS)
             }
-            return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
         }
+    }
+
+    enum Reached {
+        case task(Task)
+        case answer(Decision)
+    }
+
+    /// The task behind a notification, or the answer when it cannot be reached.
+    func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool) -> Reached {
+        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: withUserNamespace,
+                         ownUserNamespace: ownUserNamespace) {
+        case .task(let t): return .task(t)
+        case .gone: return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
+        case .failed(let e): return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e)))
+        }
+    }
+
+    /// An allowed call, made by `helper`. The helper is made ready first (on a first call
+    /// that is a fork), so that the notification's validity is checked right before the call.
+    func perform(_ c: AttachedContainer, id: UInt64, task: Task, helper: ContainerHelper, rule: String, path: String,
+                 _ call: () -> Int32) -> Decision {
+        let ready = helper.ready(for: task)
+        if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
+            return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
+        }
+        let e = ready != 0 ? ready : call()
+        return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
     }
 
     /// A copied path argument as a normalized container path.

@@ -266,12 +266,8 @@ private func executableCandidates(_ arg0: String, process: ProcessSpec) -> [Stri
     if arg0.containsByte(47) {
         return [arg0.hasBytePrefix("/") ? arg0 : process.cwd + "/" + arg0]
     }
-    guard let path = ProcessSetup.environmentValue("PATH", in: process.env) else { return [] }
-    var out: [String] = []
-    for entry in path.split(byte: 58) where entry.hasBytePrefix("/") {
-        out.append(entry.hasByteSuffix("/") ? entry + arg0 : entry + "/" + arg0)
-    }
-    return out
+    // Relative PATH entries would be looked up against the runtime's directory: skipped.
+    return ProcessSetup.pathCandidates(arg0, env: process.env).filter { $0.hasBytePrefix("/") }
 }
 
 /// The first bytes of `path`, resolved inside `root` (symlinks and ".." stay in it) or,

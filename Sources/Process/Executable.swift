@@ -24,20 +24,26 @@ extension ProcessSetup {
             }
             return arg0
         }
-        if !arg0.isEmpty, let path = environmentValue("PATH", in: env) {
-            for entry in path.split(byte: 58) {   // ":"
-                let dir = entry.isEmpty ? "." : entry
-                let candidate = dir.hasByteSuffix("/") ? dir + arg0 : dir + "/" + arg0
-                if executableProblem(candidate) == nil {
-                    // Go refuses programs found through a relative PATH entry.
-                    guard candidate.hasBytePrefix("/") else {
-                        throw SwiftletError(.process, "exec: " + quoted + ": cannot run executable found relative to current directory")
-                    }
-                    return candidate
-                }
+        for candidate in pathCandidates(arg0, env: env) where executableProblem(candidate) == nil {
+            // Go refuses programs found through a relative PATH entry.
+            guard candidate.hasBytePrefix("/") else {
+                throw SwiftletError(.process, "exec: " + quoted + ": cannot run executable found relative to current directory")
             }
+            return candidate
         }
         throw SwiftletError(.process, "exec: " + quoted + ": executable file not found in $PATH")
+    }
+
+    /// Where a PATH search looks for a name without "/", in order, by Go's rules (an empty
+    /// entry is the current directory); nothing without PATH in env.
+    public static func pathCandidates(_ arg0: String, env: [String]) -> [String] {
+        guard !arg0.isEmpty, let path = environmentValue("PATH", in: env) else { return [] }
+        var out: [String] = []
+        for entry in path.split(byte: 58) {   // ":"
+            let dir = entry.isEmpty ? "." : entry
+            out.append(dir.hasByteSuffix("/") ? dir + arg0 : dir + "/" + arg0)
+        }
+        return out
     }
 
     /// Why `path` cannot be executed (nil: it can), as Go's findExecutable sees it: the

@@ -241,12 +241,7 @@ public struct CgroupManager: Sendable {
     /// Moves `pid` (and so its future children) into the cgroup in every hierarchy.
     public func join(pid: Int32, includeUnified: Bool = true) throws(SwiftletError) {
         for m in v1Dirs { try writeProcs(m.dir, pid) }
-        if includeUnified, let u = unifiedDir {
-            do throws(SwiftletError) { try writeProcs(u, pid) } catch {
-                // Hybrid: the cgroup2 directory is optional (see create).
-                if layout.mode == .v2 || error.errno != ENOENT { throw error }
-            }
-        }
+        if includeUnified { try joinUnified(pid: pid) }
     }
 
     private func writeProcs(_ dir: CgroupDir, _ pid: Int32) throws(SwiftletError) {

@@ -40,7 +40,7 @@ let package = Package(
             "Capabilities", "Process", "Hooks", "Cgroups", "Seccomp", "Terminal", "CLinux",
         ]),
         // The executable only parses argv and prints.
-        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "Agent", "JSON", "OCISpec", "Syscalls", "CLinux"]),
+        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "Agent", "JSON", "OCISpec", "Syscalls", "CLinux", "Mounts"]),
 
         // Unit tests (swift-testing), one suite per module; the standard build only.
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),

@@ -94,7 +94,7 @@ struct ForeignPlan {
             // emulator, and the host's file must not be reachable (for writing) through it.
             let original = FileDescriptor(fd)
             defer { original.close() }
-            emulator = try sealedCopy(of: original, size: Int(st.st_size), shown: candidate)
+            emulator = try sealedCopy(of: original, shown: candidate)
             emulatorPath = candidate
             break
         }
@@ -217,44 +217,6 @@ struct ForeignPlan {
         cEnv.free()
         throw SwiftletError(.process, "exec " + path + " through " + emulatorPath, errno: e)
     }
-}
-
-/// A copy of the emulator in a memfd sealed against writes, resizing and further seals
-/// (as runc does for itself since CVE-2019-5736). Executable: MFD_EXEC where the kernel
-/// knows it (6.3+), the default before.
-private func sealedCopy(of file: FileDescriptor, size: Int, shown: String) throws(SwiftletError) -> FileDescriptor {
-    let name = "swiftlet-qemu"
-    let sealing = UInt32(MFD_CLOEXEC) | UInt32(MFD_ALLOW_SEALING)
-    var raw = memfd_create(name, sealing | 0x0010)   // MFD_EXEC
-    if raw < 0 && cl_errno() == EINVAL { raw = memfd_create(name, sealing) }
-    if raw < 0 { throw .system(.process, "memfd_create for " + shown) }
-    let copy = FileDescriptor(raw)
-    var buffer = [UInt8](repeating: 0, count: 256 << 10)
-    var copied = 0
-    while true {
-        let n = buffer.withUnsafeMutableBytes { CLinux.read(file.raw, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if cl_errno() == EINTR { continue }
-            let e = SwiftletError.system(.process, "read " + shown)
-            copy.close()
-            throw e
-        }
-        if n == 0 { break }
-        do throws(SwiftletError) {
-            try copy.writeAll(Array(buffer[0..<n]), stage: .process)
-        } catch {
-            copy.close()
-            throw error
-        }
-        copied += n
-    }
-    let seals = Int32(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
-    if copied != size || cl_fcntl_int(copy.raw, F_ADD_SEALS, seals) != 0 {
-        let e = SwiftletError(.process, "copy " + shown + " into a sealed memfd", errno: copied != size ? EIO : cl_errno())
-        copy.close()
-        throw e
-    }
-    return copy
 }
 
 /// BINFMTFS_MAGIC of statfs(2).

@@ -1,6 +1,7 @@
 import Base
 import CLinux
 import JSON
+import Mounts
 import OCISpec
 import Syscalls
 
@@ -134,8 +135,10 @@ extension Runtime {
             if null > 2 { close(null) }
         }
         do throws(SwiftletError) {
-            try refill(pool)
-            _exit(0)
+            // The members' inits are clones of whatever runs the refill: that must be the
+            // read-only image of the runtime, which `pool fill` is started from.
+            try RuntimeImage.reexec(arguments: [commandName()] + globalArguments
+                                    + ["pool", "fill", "--bundle", pool.bundle, "--size", String(pool.size), pool.name])
         } catch {
             logger.error("pool " + pool.name + ": refill: " + error.description)
             _exit(1)

@@ -15,6 +15,22 @@ public struct Runtime: Sendable {
         self.logger = logger
         self.systemdCgroup = systemdCgroup
     }
+
+    /// The global flags that make another invocation act on the same state, log and cgroup driver.
+    var globalArguments: [String] {
+        var args = ["--root", store.root]
+        if let path = logger.path { args += ["--log", path] }
+        if logger.format == .json { args += ["--log-format", "json"] }
+        if logger.debug { args.append("--debug") }
+        if systemdCgroup { args.append("--systemd-cgroup") }
+        return args
+    }
+}
+
+/// argv[0] as this process was started.
+func commandName() -> String {
+    guard let argv = cl_argv(), let first = argv[0] else { return "swiftlet" }
+    return String(cString: first)
 }
 
 /// Options of `create` and `run`.

@@ -26,6 +26,7 @@ enum MountAPI {
     static let fsmountCloexec: UInt32 = 1
     static let fsconfigSetFlag: UInt32 = 0
     static let fsconfigSetString: UInt32 = 1
+    static let fsconfigSetFD: UInt32 = 5
     static let fsconfigCreate: UInt32 = 6
 }
 

@@ -88,17 +88,22 @@ extension Runtime {
         guard c.status == .created else {
             throw SwiftletError(.lifecycle, "cannot start a container that is " + c.status.rawValue, errno: EINVAL)
         }
-        if r.replacesProcess {
-            let text = try replacementDocument(r, configText: try readTextFile(dir + "/config.json", stage: .state))
-            try writeFileAtomically(dir + "/process.json", text, stage: .state)
-        }
+        let text = r.replacesProcess
+            ? try replacementDocument(r, configText: try readTextFile(dir + "/config.json", stage: .state)) : ""
         let pidfd = cl_pidfd_open(c.pid)
         if pidfd < 0 { throw .system(.lifecycle, "open the container init") }
         defer { close(pidfd) }
+        // The pidfd names the init load() checked: the same process, not a reused pid.
+        guard c.initAlive else { throw SwiftletError(.lifecycle, "container init exited before start", errno: ESRCH) }
+        if let record = c.record {
+            // Always written, empty without a replacement: a start that died after writing
+            // one must not leave it to the next start.
+            try leaveReplacement(text, record: record, pidfd: FileDescriptor(pidfd))
+        }
         do throws(SwiftletError) {
             try releaseInit(directory: dir, pidfd: FileDescriptor(pidfd))
         } catch {
-            unlink(dir + "/process.json")
+            if let record = c.record { try? leaveReplacement("", record: record, pidfd: FileDescriptor(pidfd)) }
             throw error
         }
         if let spec = storedSpec(c) { try runPoststart(c: c, spec: spec, pidfd: FileDescriptor(pidfd)) }

@@ -97,8 +97,12 @@ extension Runtime {
             }
             let fifo = try FileDescriptor.open(dir + "/exec.fifo", O_PATH, stage: .state)
             defer { fifo.close() }
-            let stateDir = try FileDescriptor.open(dir, O_PATH | O_DIRECTORY, stage: .state)
-            defer { stateDir.close() }
+            // Where `start` leaves a fast-start replacement for the init: an anonymous file,
+            // so the waiting init holds nothing that leads to the host's file systems.
+            let replacementRaw = memfd_create("swiftlet-replacement", UInt32(MFD_CLOEXEC))
+            if replacementRaw < 0 { throw .system(.state, "memfd_create for the process replacement") }
+            let replacement = FileDescriptor(replacementRaw)
+            defer { replacement.close() }
 
             if !plan.has(.mount) || mode != .full {
                 // Without a mount namespace the init mounts below rootfs in ours: note where,
@@ -140,11 +144,12 @@ extension Runtime {
             while true {
                 let context = InitContext(
                     id: o.id, bundle: bundle, rootfs: rootfs, spec: primitive?.spec ?? spec, plan: plan, channel: initEnd,
-                    fifo: fifo, stateDir: stateDir, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
+                    fifo: fifo, replacement: replacement, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
                     preserveFDs: o.preserveFDs, cgroupBinds: cgroup?.bindSources ?? [], signalMask: signals.previous,
                     runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
                     console: consoleForInit, primitive: primitive != nil,
-                    cgroupJoinFDs: cgroupJoinFiles.map { $0.raw })
+                    cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
+                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan))
                 do throws(SwiftletError) {
                     (pid, pidfd, enteredV2AtClone) = try spawnInit(plan: plan, context: context, cgroupV2: cgroupV2)
                     break
@@ -200,7 +205,8 @@ extension Runtime {
                 id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
                 created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
                 annotations: annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
-                sharesPidNamespace: !plan.has(.pid), sharesMountNamespace: !plan.has(.mount), hasCgroup: cgroup != nil)
+                sharesPidNamespace: !plan.has(.pid), sharesMountNamespace: !plan.has(.mount), hasCgroup: cgroup != nil,
+                replacementFD: replacement.raw)
             try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
@@ -335,6 +341,18 @@ public struct SignalGuard: Sendable {
             if fds[0].revents != 0 { return try channel.expect(tag, while: what) }
         }
     }
+}
+
+/// Whether the container's network namespace is another than the runtime's: a new one,
+/// or one joined by a path that does not name ours (runc's isHostNetNS).
+func hasOwnNetworkNamespace(_ plan: NamespacePlan) throws(SwiftletError) -> Bool {
+    if plan.creates(.network) { return true }
+    guard let path = plan.joinPath(.network) else { return false }
+    var ours = stat()
+    var theirs = stat()
+    if stat("/proc/self/ns/net", &ours) != 0 { throw .system(.namespaces, "stat /proc/self/ns/net") }
+    if stat(path, &theirs) != 0 { throw .system(.namespaces, "stat " + path) }
+    return ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino
 }
 
 /// The host id that `id` inside a user namespace maps to.

@@ -102,7 +102,8 @@ extension Runtime {
             namespaces: target.namespaces, root: target.root, channel: childEnd, console: fds.console,
             joinsCgroupLate: c.status == .paused,
             listener: fds.listener, listenerMetadata: linux.seccomp?.listenerMetadata, state: state,
-            preserveFDs: r.preserveFDs, signalMask: signals.previous)
+            preserveFDs: r.preserveFDs, signalMask: signals.previous,
+            setgroupsDenied: ProcessSetup.setgroupsDeniedIn(pid: record.pid))
         let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
         childEnd.close()
         // Only the child needs its end of the console socket.
@@ -118,6 +119,8 @@ extension Runtime {
                 try ProcessSetup.setCPUAffinity(initial, pid: pid)
             }
             if !joinLate { try joinCgroup(record, pid: pid, affinity: r.process.execCPUAffinity?.final) }
+            // Written here, through the host's procfs: the child writes nothing of procfs by path.
+            if let adj = r.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj, pid: pid) }
             try runtimeEnd.send(.go, String(pid))
             _ = try signals.receive(runtimeEnd, expecting: .ready, while: "starting the exec process")
             if let receiver = fds.consoleReceiver {

@@ -29,6 +29,9 @@ struct ExecContext: @unchecked Sendable {
     var state: ContainerState
     var preserveFDs: Int
     var signalMask: sigset_t
+    /// /proc/<init>/setgroups of the container's user namespace says "deny" (read by the
+    /// runtime: the child reads nothing of procfs by path).
+    var setgroupsDenied: Bool
 
     /// The inherited fds the child uses; it closes all others (above the preserved ones).
     var fdsInUse: [Int32] {
@@ -44,6 +47,13 @@ struct ExecContext: @unchecked Sendable {
 /// request describes, and execs it; never returns. Every error goes back to the runtime
 /// over the sync channel, which stays open until execve closes it.
 func execChild(_ c: ExecContext) -> Never {
+    // Until it execs, this is a process of the container's pid namespace running the
+    // runtime: its root and cwd go into the container's root right away, so a container
+    // process allowed to look at /proc/PID/root or cwd finds nothing of the host there.
+    if fchdir(c.root.raw) != 0 || chroot(".") != 0 {
+        _ = try? c.channel.send(.error, SwiftletError.system(.exec, "enter the container root").encoded)
+        _exit(1)
+    }
     // Whatever else the runtime holds must go at once, not at execve: the container lock
     // (an flock lives as long as any copy of its fd), and fds the runtime's caller passed
     // down and waits to see closed, which a process frozen in a paused container would
@@ -86,7 +96,8 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
             if setresuid(0, 0, 0) != 0 && cl_errno() != EINVAL { throw .system(.namespaces, "setresuid to root in the user namespace") }
         }
     }
-    // The mount namespace's root is the host's with --no-pivot: take the init's root.
+    // Joining the mount namespace reset root and cwd to its root, which is the host's
+    // with --no-pivot: take the init's root again.
     if fchdir(c.root.raw) != 0 { throw .system(.exec, "enter the container root") }
     if chroot(".") != 0 { throw .system(.exec, "chroot to the container root") }
     if chdir("/") != 0 { throw .system(.exec, "chdir to the container root") }
@@ -106,7 +117,6 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     c.console?.close()
 
     try ProcessSetup.setRlimits(process.rlimits)
-    if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
     if let p = c.personality { try ProcessSetup.setPersonality(p) }
     if let s = process.scheduler { try ProcessSetup.setScheduler(s) }
     if let io = process.ioPriority { try ProcessSetup.setIOPriority(io) }
@@ -124,7 +134,7 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities are dropped. With it, load it as late as possible.
     if let seccomp = c.seccomp, !process.noNewPrivileges { try loadExecSeccomp(seccomp, c, hostPid: hostPid) }
-    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: c.caps)
+    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: c.caps, setgroupsDenied: c.setgroupsDenied)
     if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
     // No fd or cwd of the host may survive into the container (CVE-2024-21626).
     try ProcessSetup.verifyWorkingDirectory()

@@ -7,8 +7,9 @@ import Syscalls
 /// Fast start: a created container is started with another process than config.json's.
 /// Only the process changes — args, env, cwd, user and its CPU placement; namespaces,
 /// mounts, cgroup, seccomp, capabilities and rlimits stay as created. `start` validates the
-/// replacement and leaves it in the state directory as process.json; the init, released
-/// through exec.fifo, takes it from there.
+/// replacement and writes it into a memfd the init has held since create (never a file of
+/// the host: a created container's init holds nothing that leads there); the init,
+/// released through exec.fifo, reads it and empties it.
 public struct StartRequest: Sendable {
     public var id: String
     /// A runtime-spec process object, or the short form {"args": [...], "cpu": N}.
@@ -94,14 +95,34 @@ struct Replacement {
     }
 }
 
-/// Reads and removes process.json, if `start` left one.
-func takeReplacement(_ stateDir: FileDescriptor) throws(SwiftletError) -> Replacement? {
-    let fd = cl_openat(stateDir.raw, "process.json", O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0)
-    if fd < 0 { return nil }
-    let file = FileDescriptor(fd)
-    defer { file.close() }
-    unlinkat(stateDir.raw, "process.json", 0)
-    let text = String(decoding: try file.readAll(stage: .lifecycle), as: UTF8.self)
+/// Reads and empties the replacement `start` left, if any.
+func takeReplacement(_ memfd: FileDescriptor) throws(SwiftletError) -> Replacement? {
+    if lseek(memfd.raw, 0, SEEK_SET) != 0 { throw .system(.lifecycle, "rewind the process replacement") }
+    let bytes = try memfd.readAll(stage: .lifecycle)
+    if ftruncate(memfd.raw, 0) != 0 { throw .system(.lifecycle, "empty the process replacement") }
+    if bytes.isEmpty { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
     let doc = Node(try JSON.parse(text, source: "process.json"), path: "process.json")
     return Replacement(process: try ProcessSpec.parse(try doc.required("process")), cpus: try doc["cpus"]?.string())
+}
+
+/// Puts `text` (empty: no replacement) where the created init `pid` reads its replacement:
+/// its memfd, taken from it with pidfd_getfd (no path leads to it).
+func leaveReplacement(_ text: String, record: ContainerRecord, pidfd: FileDescriptor) throws(SwiftletError) {
+    guard let target = record.replacementFD else {
+        if text.isEmpty { return }
+        throw SwiftletError(.lifecycle, "container was created without a process replacement channel", errno: EINVAL)
+    }
+    let raw = cl_pidfd_getfd(pidfd.raw, target)
+    if raw < 0 { throw .system(.lifecycle, "take the init's process replacement fd") }
+    let memfd = FileDescriptor(raw)
+    defer { memfd.close() }
+    var st = stat()
+    guard fstat(memfd.raw, &st) == 0, cl_s_isreg(st.st_mode) != 0 else {
+        throw SwiftletError(.lifecycle, "the init's process replacement fd is not a file", errno: EBADF)
+    }
+    if ftruncate(memfd.raw, 0) != 0 || lseek(memfd.raw, 0, SEEK_SET) != 0 {
+        throw .system(.lifecycle, "empty the process replacement")
+    }
+    if !text.isEmpty { try memfd.writeAll(text, stage: .lifecycle) }
 }

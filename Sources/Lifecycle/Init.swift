@@ -22,7 +22,8 @@ struct InitContext: @unchecked Sendable {
     var plan: NamespacePlan
     var channel: SyncChannel
     var fifo: FileDescriptor
-    var stateDir: FileDescriptor
+    /// The memfd `start` writes a fast-start replacement into (see FastStart.swift).
+    var replacement: FileDescriptor
     var noPivot: Bool
     var noNewKeyring: Bool
     var preserveFDs: Int
@@ -37,6 +38,9 @@ struct InitContext: @unchecked Sendable {
     var primitive: Bool = false
     /// v1 `tasks` files of the container's cgroup, written by the init to join it.
     var cgroupJoinFDs: [Int32] = []
+    /// The network namespace is not the runtime's (created, or joined by a path that names
+    /// another one): only then may net.* sysctls be written.
+    var ownNetworkNamespace: Bool = false
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
@@ -51,7 +55,7 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.stateDir.raw] + (c.console.map { [$0.fd.raw] } ?? []),
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []),
                                  preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
@@ -188,7 +192,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         _ = try Terminal.setupConsole(socket: c.console, size: size, mountOnDevConsole: true)
         c.console?.close()
     }
-    try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.plan.has(.network), hasIPCNamespace: c.plan.has(.ipc),
+    try Sysctl.apply(linux.sysctl, hasNetworkNamespace: c.ownNetworkNamespace, hasIPCNamespace: c.plan.has(.ipc),
                      hasUTSNamespace: c.plan.has(.uts))
     if !prepared.rootfsBound {
         // "/" here is the mount that holds the rootfs on the host: remounting or masking in
@@ -239,7 +243,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     while true {
         let fifo = try openFifoForStart(c.fifo)
         do throws(SwiftletError) {
-            if let replacement = try takeReplacement(c.stateDir) {
+            if let replacement = try takeReplacement(c.replacement) {
                 // Nothing of the configured process changes until the replacement is valid.
                 let next = replacement.merged(into: process)
                 let nextEnv = try ProcessSetup.prepareEnvironment(next.env, uid: next.user.uid)
@@ -267,8 +271,6 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     }
 
     do throws(SwiftletError) {
-        try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
-
         ProcessSetup.setUmask(process.user.umask)
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
         // capabilities are dropped. With it, load it as late as possible.
@@ -287,6 +289,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
             try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
         }
         listener?.close()
+        // startContainer hooks run as the container's process is about to: its user,
+        // capabilities, no_new_privs and seccomp filter apply to them (as in runc), so a
+        // hook the profile forbids fails the start.
+        try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
         try foreign?.execIfForeign(path: executable, args: process.args, env: env, preserve: c.preserveFDs, keep: started)
         try closeFileDescriptors(preserve: c.preserveFDs, except: started)
         try ProcessSetup.exec(path: executable, args: process.args, env: env)

@@ -64,15 +64,17 @@ public struct ContainerRecord: Sendable {
     public var sharesPidNamespace: Bool   // no pid namespace of its own: kill and delete must find its processes by cgroup
     public var sharesMountNamespace: Bool // no mount namespace of its own: delete unmounts what it mounted below rootfs
     public var hasCgroup: Bool            // false for a primitive container on a kernel without usable cgroups
+    public var replacementFD: Int32?      // the init's fd of the memfd `start` writes a replacement process into
 
     public init(id: String, pid: Int32, pidStartTime: UInt64, bundle: String, rootfs: String, created: String,
                 owner: String, annotations: [(String, String)], cgroupsPath: String?, systemdCgroup: Bool,
-                sharesPidNamespace: Bool, sharesMountNamespace: Bool, hasCgroup: Bool = true) {
+                sharesPidNamespace: Bool, sharesMountNamespace: Bool, hasCgroup: Bool = true, replacementFD: Int32? = nil) {
         self.id = id; self.pid = pid; self.pidStartTime = pidStartTime; self.bundle = bundle; self.rootfs = rootfs
         self.created = created; self.owner = owner; self.annotations = annotations; self.cgroupsPath = cgroupsPath
         self.systemdCgroup = systemdCgroup; self.sharesPidNamespace = sharesPidNamespace
         self.sharesMountNamespace = sharesMountNamespace
         self.hasCgroup = hasCgroup
+        self.replacementFD = replacementFD
     }
 
     public var json: JSON {
@@ -90,6 +92,7 @@ public struct ContainerRecord: Sendable {
         o.add("sharesPidNamespace", sharesPidNamespace)
         o.add("sharesMountNamespace", sharesMountNamespace)
         o.add("hasCgroup", hasCgroup)
+        if let replacementFD { o.add("replacementFD", .int(replacementFD)) }
         return o.json
     }
 
@@ -110,6 +113,7 @@ public struct ContainerRecord: Sendable {
             systemdCgroup: try n["systemdCgroup"]?.bool() ?? false,
             sharesPidNamespace: try n["sharesPidNamespace"]?.bool() ?? false,
             sharesMountNamespace: try n["sharesMountNamespace"]?.bool() ?? false,
-            hasCgroup: try n["hasCgroup"]?.bool() ?? true)
+            hasCgroup: try n["hasCgroup"]?.bool() ?? true,
+            replacementFD: try n["replacementFD"]?.int32())
     }
 }

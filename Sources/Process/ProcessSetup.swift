@@ -56,12 +56,13 @@ public enum ProcessSetup {
 
     // MARK: small settings
 
-    /// Writes /proc/self/oom_score_adj (-1000...1000). Lowering it needs CAP_SYS_RESOURCE.
-    public static func setOOMScoreAdj(_ value: Int32) throws(SwiftletError) {
+    /// Writes /proc/<pid>/oom_score_adj (-1000...1000) of `pid` as the procfs mounted at
+    /// /proc sees it (the caller's own pid by default). Lowering it needs CAP_SYS_RESOURCE.
+    public static func setOOMScoreAdj(_ value: Int32, pid: Int32 = getpid()) throws(SwiftletError) {
         guard value >= -1000, value <= 1000 else {
             throw SwiftletError(.process, "process.oomScoreAdj: " + String(value) + " is outside -1000...1000", errno: EINVAL)
         }
-        try writeFile("/proc/self/oom_score_adj", String(value), stage: .process)
+        try ProcFS.write(String(pid) + "/oom_score_adj", String(value))
     }
 
     public static func setNoNewPrivileges() throws(SwiftletError) {

@@ -69,20 +69,15 @@ public enum Sysctl {
             paths.append(try validate(key, hasNetworkNamespace: hasNetworkNamespace, hasIPCNamespace: hasIPCNamespace,
                                       hasUTSNamespace: hasUTSNamespace, hasUserNamespace: hasUserNamespace))
         }
-        let dir = try FileDescriptor.open(procSys, O_RDONLY | O_DIRECTORY, stage: .process)
+        let dir = try ProcFS.openDirectory(procSys)
         defer { dir.close() }
-        var fs = statfs()
-        if fstatfs(dir.raw, &fs) != 0 { throw .system(.process, "statfs " + procSys) }
-        if fs.f_type != 0x9fa0 {   // PROC_SUPER_MAGIC
-            throw SwiftletError(.process, procSys + " is not on procfs", errno: EINVAL)
-        }
         for (i, (key, value)) in entries.enumerated() {
-            var fd = cl_openat2_beneath(dir.raw, paths[i], O_WRONLY | O_TRUNC)
-            if fd < 0 && cl_errno() == ENOSYS {
-                fd = cl_openat(dir.raw, paths[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0)
+            let file: FileDescriptor
+            do throws(SwiftletError) {
+                file = try ProcFS.open(paths[i], in: dir, flags: O_WRONLY | O_TRUNC)
+            } catch {
+                throw SwiftletError(.process, "open sysctl " + key + " file", errno: error.errno)
             }
-            if fd < 0 { throw .system(.process, "open sysctl " + key + " file") }
-            let file = FileDescriptor(fd)
             defer { file.close() }
             do throws(SwiftletError) {
                 try file.writeAll(value, stage: .process)

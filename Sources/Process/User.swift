@@ -20,7 +20,10 @@ extension ProcessSetup {
     /// Returns warnings: capabilities that could not be granted (the spec asks for a
     /// warning, not a failure, there).
     @discardableResult
-    public static func switchUserAndCapabilities(user: User, caps: ProcessCapabilities?) throws(SwiftletError) -> [String] {
+    /// `setgroupsDenied` is what /proc/PID/setgroups of the user namespace says; nil reads
+    /// the caller's own.
+    public static func switchUserAndCapabilities(user: User, caps: ProcessCapabilities?,
+                                                 setgroupsDenied: Bool? = nil) throws(SwiftletError) -> [String] {
         var warnings: [String] = []
         let last = lastCapability()
         if let caps {
@@ -38,7 +41,7 @@ extension ProcessSetup {
         }
         try CapabilityOps.setKeepCapabilities(true)
         try fixStdioOwnership(uid: user.uid)
-        try setGroups(user.additionalGids)
+        try setGroups(user.additionalGids, denied: setgroupsDenied ?? setgroupsDeniedIn(pid: getpid()))
         if setresgid(user.gid, user.gid, user.gid) != 0 {
             let e = cl_errno()
             if e == EINVAL {
@@ -71,12 +74,16 @@ extension ProcessSetup {
 
     /// setgroups(2) with exactly `gids` (also when empty: the runtime's own supplementary
     /// groups must not reach the container), unless the user namespace forbids it.
-    static func setGroups(_ gids: [UInt32]) throws(SwiftletError) {
-        if let text = try? readTextFile("/proc/self/setgroups", stage: .process), text.trimmed().bytesEqual("deny") {
-            return
-        }
+    static func setGroups(_ gids: [UInt32], denied: Bool) throws(SwiftletError) {
+        if denied { return }
         let rc = gids.withUnsafeBufferPointer { setgroups($0.count, $0.baseAddress) }
         if rc != 0 { throw .system(.process, "setgroups") }
+    }
+
+    /// Whether the user namespace of `pid` (as /proc sees it) forbids setgroups(2).
+    public static func setgroupsDeniedIn(pid: Int32, procRoot: String = "/proc") -> Bool {
+        guard let text = try? ProcFS.read(String(pid) + "/setgroups", procRoot: procRoot) else { return false }
+        return text.trimmed().bytesEqual("deny")
     }
 
     /// Gives stdin/stdout/stderr to `uid` unless they are /dev/null or already its own,

@@ -14,6 +14,8 @@ pid_t cl_clone_legacy(uint64_t flags, int *pidfd);
 
 int cl_pidfd_open(pid_t pid);
 int cl_pidfd_send_signal(int pidfd, int sig);
+/* pidfd_getfd(2) (Linux 5.6): a duplicate, close-on-exec, of fd `target` of the process. */
+int cl_pidfd_getfd(int pidfd, int target);
 /* close_range(2): first..last, flags (CLOSE_RANGE_CLOEXEC). */
 int cl_close_range(unsigned int first, unsigned int last, unsigned int flags);
 

@@ -206,10 +206,27 @@ extension Runtime {
             restore.append((kind, own))
             try Namespaces.join(fd, kind: kind, path: "/proc/" + String(target.pid) + "/ns/" + kind.procName)
         }
+        // The child is born with the container's root as its root and cwd: no process of the
+        // container's pid namespace ever shows the host's there, even for the moment before
+        // it could chroot itself (CVE-2024-21626).
+        let ownRoot = try FileDescriptor.open("/", O_PATH | O_DIRECTORY, stage: .exec)
+        defer { ownRoot.close() }
+        let ownCwd = try FileDescriptor.open(".", O_PATH | O_DIRECTORY, stage: .exec)
+        defer { ownCwd.close() }
+        if fchdir(target.root.raw) != 0 || chroot(".") != 0 {
+            let e = SwiftletError.system(.exec, "enter the container root")
+            _ = fchdir(ownCwd.raw)
+            throw e
+        }
         var pidfd: Int32 = -1
         let pid = cl_clone3(0, &pidfd, -1)
         if pid == 0 { execChild(context) }
         let cloneErrno = cl_errno()
+        if fchdir(ownRoot.raw) != 0 || chroot(".") != 0 || fchdir(ownCwd.raw) != 0 {
+            // Nothing this process does next may resolve paths in the container.
+            writeStderr("swiftlet: exec: cannot return to the runtime's root\n")
+            _exit(1)
+        }
         for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
         if pid < 0 { throw SwiftletError(.exec, "clone3 the exec process", errno: cloneErrno) }
         return (pid, FileDescriptor(pidfd))

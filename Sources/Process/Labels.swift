@@ -1,0 +1,174 @@
+import Base
+import CLinux
+import OCISpec
+import Syscalls
+
+/// The Linux security modules this host enforces, as far as process and mount labels go.
+public struct SecurityModules: Equatable, Sendable {
+    public var apparmor: Bool
+    public var selinux: Bool
+
+    public init(apparmor: Bool, selinux: Bool) {
+        self.apparmor = apparmor
+        self.selinux = selinux
+    }
+
+    /// Asks the running kernel: AppArmor when its module says it is enabled and its
+    /// securityfs directory exists; SELinux when selinuxfs is mounted at /sys/fs/selinux.
+    public static func probe() -> SecurityModules {
+        var apparmor = false
+        if isDirectory("/sys/kernel/security/apparmor"),
+           let enabled = try? readTextFile("/sys/module/apparmor/parameters/enabled", stage: .process) {
+            apparmor = enabled.hasBytePrefix("Y")
+        }
+        var selinux = false
+        if let dir = try? FileDescriptor.open("/sys/fs/selinux", O_PATH | O_DIRECTORY, stage: .process) {
+            var fs = statfs()
+            selinux = fstatfs(dir.raw, &fs) == 0 && UInt32(truncatingIfNeeded: fs.f_type) == 0xf97c_ff8c   // SELINUX_MAGIC
+            dir.close()
+        }
+        return SecurityModules(apparmor: apparmor, selinux: selinux)
+    }
+}
+
+/// process.apparmorProfile, process.selinuxLabel and linux.mountLabel: applied where the
+/// host enforces the module, refused (one line, before anything exists) where it does not,
+/// never dropped without a word. Empty strings mean "none", as clients send them.
+public enum Labels {
+    /// The decision for one container or exec: throws when a label is given that this host
+    /// cannot apply. `what` names where the process came from ("config.json", "process.json").
+    public static func check(apparmorProfile: String?, selinuxLabel: String?, mountLabel: String?,
+                             host: SecurityModules, what: String) throws(SwiftletError) {
+        if let profile = apparmorProfile, !profile.isEmpty, !host.apparmor {
+            throw SwiftletError(.process, what + ": process.apparmorProfile \"" + profile
+                                + "\": AppArmor is not enabled on this host, the profile cannot be applied", errno: ENOTSUP)
+        }
+        if let label = selinuxLabel, !label.isEmpty, !host.selinux {
+            throw SwiftletError(.process, what + ": process.selinuxLabel \"" + label
+                                + "\": SELinux is not enabled on this host, the label cannot be applied", errno: ENOTSUP)
+        }
+        if let label = mountLabel, !label.isEmpty, !host.selinux {
+            throw SwiftletError(.process, what + ": linux.mountLabel \"" + label
+                                + "\": SELinux is not enabled on this host, the label cannot be applied", errno: ENOTSUP)
+        }
+        for (name, value) in [("process.apparmorProfile", apparmorProfile), ("process.selinuxLabel", selinuxLabel),
+                              ("linux.mountLabel", mountLabel)] {
+            // They are written to procfs and into mount data: one line, no quote to break out of.
+            if let value, value.utf8.contains(where: { $0 < 32 || $0 == 127 || $0 == UInt8(ascii: "\"") }) {
+                throw SwiftletError(.process, what + ": " + name + ": invalid label", errno: EINVAL)
+            }
+        }
+    }
+
+    /// `check` for a process (and, at create, the container's mount label) on this host.
+    public static func check(_ process: ProcessSpec?, mountLabel: String?, what: String) throws(SwiftletError) {
+        let profile = process?.apparmorProfile
+        let label = process?.selinuxLabel
+        let anything = !(profile ?? "").isEmpty || !(label ?? "").isEmpty || !(mountLabel ?? "").isEmpty
+        if !anything { return }
+        try check(apparmorProfile: profile, selinuxLabel: label, mountLabel: mountLabel, host: .probe(), what: what)
+    }
+
+    /// The container's mounts with linux.mountLabel as their `context=` option: every new
+    /// file system except proc, sysfs and cgroups (which carry their own labels) and binds
+    /// (which keep the source's). A mount that names its own context keeps it.
+    public static func labelledMounts(_ mounts: [MountSpec], mountLabel: String?) -> [MountSpec] {
+        guard let label = mountLabel, !label.isEmpty else { return mounts }
+        var out = mounts
+        for i in out.indices where takesMountLabel(out[i]) {
+            out[i].options.append("context=\"" + label + "\"")
+        }
+        return out
+    }
+
+    static func takesMountLabel(_ m: MountSpec) -> Bool {
+        let type = m.type ?? ""
+        for skipped in ["", "bind", "proc", "sysfs", "cgroup", "cgroup2"] where type.bytesEqual(skipped) { return false }
+        for o in m.options where o.bytesEqual("bind") || o.bytesEqual("rbind") || o.hasBytePrefix("context=") { return false }
+        return true
+    }
+
+    /// Labels the next execve of the calling thread: AppArmor's exec profile, SELinux's exec
+    /// context. Call right before execve, after every other setup step. Writes only through a
+    /// procfs that is checked to be one (the container's /proc may not be what it claims).
+    /// Does nothing for empty labels; `check` has refused what this host cannot apply.
+    public static func applyBeforeExec(_ process: ProcessSpec) throws(SwiftletError) {
+        let profile = process.apparmorProfile ?? ""
+        let label = process.selinuxLabel ?? ""
+        if profile.isEmpty && label.isEmpty { return }
+        let proc = try ProcfsHandle.open()
+        defer { proc.close() }
+        if !profile.isEmpty {
+            // The per-module file first (stacked LSMs, Linux 5.1+), then the shared one.
+            let file = try proc.openThreadAttr("attr/apparmor/exec", fallback: "attr/exec")
+            defer { file.close() }
+            try write(file, "exec " + profile, what: "AppArmor profile " + profile)
+        }
+        if !label.isEmpty {
+            let file = try proc.openThreadAttr("attr/exec", fallback: nil)
+            defer { file.close() }
+            try write(file, label, what: "SELinux label " + label)
+        }
+    }
+
+    private static func write(_ file: FileDescriptor, _ text: String, what: String) throws(SwiftletError) {
+        do throws(SwiftletError) {
+            try file.writeAll(text, stage: .process)
+        } catch {
+            throw SwiftletError(.process, "apply " + what, errno: error.errno)
+        }
+    }
+}
+
+/// /proc, checked to be the root of a procfs mount; files below it are opened without
+/// following symlinks or crossing mounts, and checked to be on procfs again.
+struct ProcfsHandle {
+    static let procMagic: Int64 = 0x9fa0        // PROC_SUPER_MAGIC
+    static let procRootInode: UInt64 = 1        // PROC_ROOT_INO
+    let dir: FileDescriptor
+
+    static func open(_ path: String = "/proc") throws(SwiftletError) -> ProcfsHandle {
+        let dir = try FileDescriptor.open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW, stage: .process)
+        var st = stat()
+        guard isProcfs(dir.raw), fstat(dir.raw, &st) == 0, UInt64(st.st_ino) == procRootInode else {
+            dir.close()
+            throw SwiftletError(.process, path + " is not the root of a procfs mount", errno: EINVAL)
+        }
+        return ProcfsHandle(dir: dir)
+    }
+
+    func close() { dir.close() }
+
+    static func isProcfs(_ fd: Int32) -> Bool {
+        var fs = statfs()
+        return fstatfs(fd, &fs) == 0 && Int64(fs.f_type) == procMagic
+    }
+
+    /// A file of the calling thread (`relative` below /proc/thread-self) opened for writing.
+    /// The thread's directory is what procfs itself says thread-self is; the kernel lets a
+    /// thread write only its own attributes, so no other thread's can be reached this way.
+    func openThreadAttr(_ relative: String, fallback: String?) throws(SwiftletError) -> FileDescriptor {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { raw in
+            readlinkat(dir.raw, "thread-self", raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+        }
+        guard n > 0, n < buffer.count else { throw .system(.process, "readlink /proc/thread-self") }
+        let thread = String(decoding: buffer[0..<n], as: UTF8.self)
+        var fd = openBelow(thread + "/" + relative)
+        if fd < 0, cl_errno() == ENOENT, let fallback { fd = openBelow(thread + "/" + fallback) }
+        if fd < 0 { throw .system(.process, "open /proc/thread-self/" + relative) }
+        let file = FileDescriptor(fd)
+        guard ProcfsHandle.isProcfs(fd) else {
+            file.close()
+            throw SwiftletError(.process, "/proc/thread-self/" + relative + " is not on procfs", errno: EINVAL)
+        }
+        return file
+    }
+
+    private func openBelow(_ path: String) -> Int32 {
+        let fd = cl_openat2_procfs(dir.raw, path, O_WRONLY)
+        if fd >= 0 || cl_errno() != ENOSYS { return fd }
+        // Before Linux 5.6: no symlink at the end at least; the procfs check follows.
+        return cl_openat(dir.raw, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+    }
+}

@@ -89,9 +89,12 @@ public enum Labels {
     }
 
     /// Labels the next execve of the calling thread: AppArmor's exec profile, SELinux's exec
-    /// context. Call right before execve, after every other setup step. Writes only through a
-    /// procfs that is checked to be one (the container's /proc may not be what it claims).
-    /// Does nothing for empty labels; `check` has refused what this host cannot apply.
+    /// context; they wait in the thread's attr files until that execve. Call it in the
+    /// container's root as the last step before no_new_privs, the seccomp filter and the
+    /// capability drop: AppArmor refuses exec transitions under no_new_privs, and a filter may
+    /// forbid the open and write. Writes only through a procfs that is checked to be one (the
+    /// container's /proc may not be what it claims). Does nothing for empty labels; `check`
+    /// has refused what this host cannot apply.
     public static func applyBeforeExec(_ process: ProcessSpec) throws(SwiftletError) {
         let profile = process.apparmorProfile ?? ""
         let label = process.selinuxLabel ?? ""

@@ -180,22 +180,16 @@ extension DevicePolicy {
     }()
 
     /// The rules to apply for a container: deny everything, then the config's rules, then
-    /// runc's default devices, then every device of linux.devices (which the runtime creates
-    /// and so must be usable). The config cannot take the defaults away, as with runc.
-    public static func containerRules(_ configured: [DeviceCgroupRule], devices: [DeviceSpec]) -> [DeviceCgroupRule] {
+    /// runc's default devices. The config cannot take the defaults away, as with runc; the
+    /// nodes of linux.devices get no rule of their own, so the config's rules decide whether
+    /// they may be opened (a config that denies everything keeps /dev/kmsg closed even when it
+    /// lists the node).
+    public static func containerRules(_ configured: [DeviceCgroupRule]) -> [DeviceCgroupRule] {
         var deny = DeviceCgroupRule(allow: false)
         deny.access = "rwm"
         var rules = [deny]
         rules.append(contentsOf: configured)
         rules.append(contentsOf: defaultRules)
-        for d in devices where d.type.bytesEqual("c") || d.type.bytesEqual("b") || d.type.bytesEqual("u") {
-            var r = DeviceCgroupRule(allow: true)
-            r.type = d.type.bytesEqual("b") ? "b" : "c"
-            r.major = d.major
-            r.minor = d.minor
-            r.access = "rwm"
-            rules.append(r)
-        }
         return rules
     }
 

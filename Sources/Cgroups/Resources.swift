@@ -144,6 +144,13 @@ extension CgroupManager {
     // MARK: memory
 
     func applyMemory(_ m: MemorySpec) throws(SwiftletError) {
+        // -1 is "unlimited"; below it a value means nothing and has no unsigned form.
+        for (name, value) in [("limit", m.limit), ("reservation", m.reservation), ("swap", m.swap), ("kernelTCP", m.kernelTCP)] {
+            if let value, value < -1 {
+                throw SwiftletError(.cgroups, "linux.resources.memory." + name + ": invalid value " + String(value)
+                                    + " (-1 means unlimited)", errno: EINVAL)
+            }
+        }
         let anything = (m.limit ?? 0) != 0 || (m.reservation ?? 0) != 0 || (m.swap ?? 0) != 0 || m.swappiness != nil
             || m.disableOOMKiller == true || m.kernelTCP != nil
         if !anything { return }

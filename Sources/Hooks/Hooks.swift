@@ -164,7 +164,8 @@ public enum Hooks {
         _ = cl_fcntl_int(stderr.raw, F_SETFL, O_NONBLOCK)
         let pidfd = cl_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
-        let deadline: Int64? = timeout.map { cl_monotonic_ns() + Int64($0) * 1_000_000_000 }
+        // A timeout past a century never ends in practice; capping it keeps the nanoseconds in range.
+        let deadline: Int64? = timeout.map { cl_monotonic_ns() + min(Int64($0), 3_000_000_000) * 1_000_000_000 }
         var outcome = Outcome(status: 0, timedOut: false, stdout: [], stderr: [])
         var outOpen = true, errOpen = true
 

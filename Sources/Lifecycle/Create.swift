@@ -27,7 +27,8 @@ extension Runtime {
     public func create(_ o: CreateRequest) throws(SwiftletError) -> CreatedContainer {
         try validateContainerID(o.id)
         let bundle = try realPath(o.bundle, stage: .config)
-        let (spec, configText) = try loadBundle(bundle)
+        let (bundleSpec, configText) = try loadBundle(bundle)
+        var spec = bundleSpec
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
         var plan = NamespacePlan(linux.namespaces)
@@ -50,6 +51,9 @@ extension Runtime {
         }
         // Validate the seccomp profile before anything exists (the init loads it later).
         if let s = linux.seccomp { _ = try SeccompProgram.build(s) }
+        // LSM labels are applied where the host enforces the module, refused here otherwise.
+        try Labels.check(spec.process, mountLabel: linux.mountLabel, what: "config.json")
+        spec.mounts = Labels.labelledMounts(spec.mounts, mountLabel: linux.mountLabel)
 
         // Signals that would kill us half-way are held back and turned into a clean abort.
         let signals = try SignalGuard.block()

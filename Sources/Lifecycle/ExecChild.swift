@@ -124,6 +124,8 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     if c.joinsCgroupLate { _ = try c.channel.expect(.go, while: "waiting to join the container's cgroup") }
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
 
+    // Before no_new_privs, the filter and the capability drop (see Labels).
+    try Labels.applyBeforeExec(process)
     ProcessSetup.setUmask(process.user.umask)
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
     // capabilities are dropped. With it, load it as late as possible.

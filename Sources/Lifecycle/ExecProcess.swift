@@ -2,6 +2,7 @@ import Base
 import CLinux
 import JSON
 import OCISpec
+import Process
 import Syscalls
 
 /// The `exec` flags that shape the process when it is given on the command line rather
@@ -27,23 +28,19 @@ public struct ExecProcessOptions: Sendable {
 /// The process of an `exec`, as runc builds it: with `file` (`--process`), that
 /// process.json alone (the other flags are ignored, as in runc); otherwise `base` (the
 /// container's config.json process) with `args` as its command and the flags applied.
-/// Non-empty `--apparmor`/`--process-label` are refused: swiftlet applies neither, and an
-/// explicit request for confinement must not be silently dropped.
+/// Non-empty `--apparmor`/`--process-label` set the process's labels, which
+/// `Runtime.execProcess` checks against the host like every other label.
 public func execProcess(from file: String?, base: ProcessSpec?, args: [String],
                         options: ExecProcessOptions) throws(SwiftletError) -> ProcessSpec {
     if let file {
         let text = try readTextFile(file, stage: .exec)
         return try ProcessSpec.load(text: text, source: "process.json")
     }
-    if let profile = options.apparmorProfile, !profile.isEmpty {
-        throw SwiftletError(.usage, "--apparmor " + profile + ": AppArmor is not supported", errno: ENOTSUP)
-    }
-    if let label = options.processLabel, !label.isEmpty {
-        throw SwiftletError(.usage, "--process-label " + label + ": SELinux is not supported", errno: ENOTSUP)
-    }
     guard var p = base else {
         throw SwiftletError(.config, "config.json: process: required to exec without --process", errno: EINVAL)
     }
+    if let profile = options.apparmorProfile, !profile.isEmpty { p.apparmorProfile = profile }
+    if let label = options.processLabel, !label.isEmpty { p.selinuxLabel = label }
     if args.isEmpty { throw SwiftletError(.usage, "exec args cannot be empty", errno: EINVAL) }
     p.args = args
     // A commandLine (Windows) would name the config's command, not this one.
@@ -84,10 +81,10 @@ extension Runtime {
     /// (only read when there is no `--process` file).
     public func execProcess(id: String, from file: String?, args: [String],
                             options: ExecProcessOptions) throws(SwiftletError) -> ProcessSpec {
-        if file != nil { return try Lifecycle.execProcess(from: file, base: nil, args: args, options: options) }
-        let c = try load(id)
-        let spec = try storedConfig(c)
-        return try Lifecycle.execProcess(from: nil, base: spec.process, args: args, options: options)
+        let base = file == nil ? try storedConfig(try load(id)).process : nil
+        let process = try Lifecycle.execProcess(from: file, base: base, args: args, options: options)
+        try Labels.check(process, mountLabel: nil, what: file == nil ? "exec" : "process.json")
+        return process
     }
 
     /// The config.json the container was created with (kept in its state directory).

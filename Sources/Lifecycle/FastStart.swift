@@ -2,6 +2,7 @@ import Base
 import CLinux
 import JSON
 import OCISpec
+import Process
 import Syscalls
 
 /// Fast start: a created container is started with another process than config.json's.
@@ -26,8 +27,10 @@ public struct StartRequest: Sendable {
     }
 }
 
-/// The members of a process object that a fast start may replace.
-let replaceableMembers = ["args", "env", "cwd", "user", "scheduler", "ioPriority", "execCPUAffinity"]
+/// The members of a process object that a fast start may replace (labels too: a replacement
+/// that names one must get it, or be refused, never run without it).
+let replaceableMembers = ["args", "env", "cwd", "user", "scheduler", "ioPriority", "execCPUAffinity",
+                          "apparmorProfile", "selinuxLabel"]
 
 /// Builds process.json's text: config.json's process with the replacement's members over
 /// it, checked by the same parser as config.json, plus the CPU list.
@@ -69,7 +72,8 @@ func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletE
         put("env", .array(env))
     }
     let merged = JSON.object(members)
-    _ = try ProcessSpec.parse(Node(merged, path: r.processFile ?? "start"))
+    let process = try ProcessSpec.parse(Node(merged, path: r.processFile ?? "start"))
+    try Labels.check(process, mountLabel: nil, what: r.processFile ?? "start")
     var doc = JSONObjectBuilder()
     doc.add("process", merged)
     doc.add("cpus", cpus)
@@ -91,6 +95,8 @@ struct Replacement {
         p.scheduler = process.scheduler
         p.ioPriority = process.ioPriority
         p.execCPUAffinity = process.execCPUAffinity
+        p.apparmorProfile = process.apparmorProfile
+        p.selinuxLabel = process.selinuxLabel
         return p
     }
 }

@@ -271,6 +271,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     }
 
     do throws(SwiftletError) {
+        // Before no_new_privs, the filter and the capability drop (see Labels).
+        try Labels.applyBeforeExec(process)
         ProcessSetup.setUmask(process.user.umask)
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
         // capabilities are dropped. With it, load it as late as possible.

@@ -7,8 +7,10 @@ import Syscalls
 
 /// A warm pool: containers created ahead of time from one bundle, `size` of them waiting in
 /// `created`, named NAME-<n> (the lowest free n first). Starting one is a fast start; the pool is refilled by a
-/// detached child of that same command, so no daemon stays resident. The pool's bundle
-/// and size live in <root>/.pool-NAME.json.
+/// detached child of that same command, so no daemon stays resident. The pool's bundle, size
+/// and members live in <root>/.pool-NAME.json. A member is known by that record (its id and
+/// creation time), never by its name: a container named NAME-<n> that the pool did not create
+/// is never counted, started or deleted by it.
 public struct PoolRequest: Sendable {
     public var name: String
     public var bundle: String
@@ -18,6 +20,32 @@ public struct PoolRequest: Sendable {
         self.name = name
         self.bundle = bundle
         self.size = size
+    }
+}
+
+/// One recorded member: its id and the creation time its state recorded, which a container
+/// created later under the same id does not share.
+struct PoolMember: Sendable {
+    var id: String
+    var created: String
+}
+
+/// What <root>/.pool-NAME.json holds.
+struct PoolRecord: Sendable {
+    var request: PoolRequest
+    var members: [PoolMember]
+
+    var json: JSON {
+        var o = JSONObjectBuilder()
+        o.add("bundle", request.bundle)
+        o.add("size", Int64(request.size))
+        o.add("members", JSON.array(members.map { m in
+            var e = JSONObjectBuilder()
+            e.add("id", m.id)
+            e.add("created", m.created)
+            return e.json
+        }))
+        return o.json
     }
 }
 
@@ -33,14 +61,15 @@ extension Runtime {
         try validateContainerID(memberID(r.name, r.size - 1))
         try store.ensureRoot()
         let bundle = try realPath(r.bundle, stage: .config)
-        var o = JSONObjectBuilder()
-        o.add("bundle", bundle)
-        o.add("size", Int64(r.size))
-        try writeFileAtomically(poolFile(r.name), o.json.serialized(), stage: .state)
-        try refill(PoolRequest(name: r.name, bundle: bundle, size: r.size))
+        let lock = try lockPool(r.name, existing: false)
+        defer { lock.close() }
+        let members = pathExists(poolFile(r.name)) ? try loadPool(r.name).members : []
+        let record = PoolRecord(request: PoolRequest(name: r.name, bundle: bundle, size: r.size), members: members)
+        try writeFileAtomically(poolFile(r.name), record.json.serialized(), stage: .state)
+        try refillLocked(r.name)
     }
 
-    func loadPool(_ name: String) throws(SwiftletError) -> PoolRequest {
+    func loadPool(_ name: String) throws(SwiftletError) -> PoolRecord {
         try validateContainerID(name)
         let text: String
         do throws(SwiftletError) {
@@ -49,41 +78,99 @@ extension Runtime {
             throw SwiftletError(.state, "pool does not exist: " + name + " (create it with pool fill)", errno: ENOENT)
         }
         let n = Node(try JSON.parse(text, source: "pool"), path: "pool")
-        return PoolRequest(name: name, bundle: try n.required("bundle").string(), size: try n.required("size").int())
+        var members: [PoolMember] = []
+        if let list = n["members"] {
+            for item in try list.array() {
+                let id = try item.required("id").string()
+                try validateContainerID(id)
+                members.append(PoolMember(id: id, created: try item.required("created").string()))
+            }
+        }
+        let request = PoolRequest(name: name, bundle: try n.required("bundle").string(), size: try n.required("size").int())
+        return PoolRecord(request: request, members: members)
     }
 
-    /// The pool's members: NAME-<n> for any n, sorted by n.
-    func members(_ name: String) -> [(index: Int, id: String)] {
-        var found: [(index: Int, id: String)] = []
-        let prefix = name + "-"
-        for id in store.ids() where id.hasBytePrefix(prefix) {
-            if let n = parseInt(String(id.utf8.dropFirst(prefix.utf8.count))!), n >= 0 { found.append((n, id)) }
+    func poolLockFile(_ name: String) -> String { store.root + "/.pool-" + name + ".lock" }
+
+    /// Serialises the writers of one pool's record (fill, refill, drain) across processes. The
+    /// lock file goes with the pool at drain; a waiter that wakes on a removed file retries.
+    /// With `existing`, a pool that is gone (drained meanwhile) is an error and leaves no lock file.
+    func lockPool(_ name: String, existing: Bool) throws(SwiftletError) -> FileDescriptor {
+        let path = poolLockFile(name)
+        while true {
+            let fd = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600, stage: .state)
+            while flock(fd.raw, LOCK_EX) != 0 {
+                if cl_errno() == EINTR { continue }
+                let e = SwiftletError.system(.state, "lock " + path)
+                fd.close()
+                throw e
+            }
+            var held = stat()
+            var named = stat()
+            guard fstat(fd.raw, &held) == 0, lstat(path, &named) == 0, held.st_ino == named.st_ino,
+                  held.st_dev == named.st_dev else {
+                fd.close()
+                continue
+            }
+            if existing && !pathExists(poolFile(name)) {
+                unlink(path)
+                fd.close()
+                throw SwiftletError(.state, "pool does not exist: " + name + " (create it with pool fill)", errno: ENOENT)
+            }
+            return fd
+        }
+    }
+
+    /// The recorded members that still are the containers the pool created, sorted by n.
+    func members(_ record: PoolRecord) -> [(index: Int, member: PoolMember, container: Container)] {
+        var found: [(index: Int, member: PoolMember, container: Container)] = []
+        let prefix = record.request.name + "-"
+        for m in record.members where m.id.hasBytePrefix(prefix) {
+            guard let n = parseInt(String(m.id.utf8.dropFirst(prefix.utf8.count))!), n >= 0,
+                  let c = try? load(m.id), let r = c.record, r.created.bytesEqual(m.created) else { continue }
+            found.append((n, m, c))
         }
         return found.sorted { $0.index < $1.index }
     }
 
     /// Deletes members that have stopped, then creates members at the lowest free indices
     /// until `size` of them wait in `created` (members still running keep their names).
-    func refill(_ pool: PoolRequest) throws(SwiftletError) {
+    /// Each new member is recorded as soon as it exists.
+    func refill(_ name: String) throws(SwiftletError) {
+        let lock = try lockPool(name, existing: true)
+        defer { lock.close() }
+        try refillLocked(name)
+    }
+
+    private func refillLocked(_ name: String) throws(SwiftletError) {
+        var record = try loadPool(name)
+        var kept: [PoolMember] = []
         var taken: [Int] = []
         var ready = 0
-        for m in members(pool.name) {
-            guard let c = try? load(m.id) else { continue }
-            if c.status == .stopped {
-                try delete(m.id, force: true)
+        for m in members(record) {
+            if m.container.status == .stopped {
+                try delete(m.member.id, force: true)
                 continue
             }
+            kept.append(m.member)
             taken.append(m.index)
-            if c.status == .created { ready += 1 }
+            if m.container.status == .created { ready += 1 }
         }
+        record.members = kept
+        try writeFileAtomically(poolFile(name), record.json.serialized(), stage: .state)
         var index = 0
-        while ready < pool.size {
-            while taken.contains(index) { index += 1 }
-            let created = try create(CreateRequest(id: memberID(pool.name, index), bundle: pool.bundle))
+        while ready < record.request.size {
+            // An index whose name another container already uses is not the pool's to take.
+            while taken.contains(index) || pathExists(store.directory(memberID(name, index))) { index += 1 }
+            let id = memberID(name, index)
+            let created = try create(CreateRequest(id: id, bundle: record.request.bundle))
             created.signals.restore()
             created.pidfd.close()
             taken.append(index)
             ready += 1
+            guard let stamp = (try? load(id))?.record?.created else { continue }
+            record.members.append(PoolMember(id: id, created: stamp))
+            try writeFileAtomically(poolFile(name), record.json.serialized(), stage: .state)
         }
     }
 
@@ -92,9 +179,9 @@ extension Runtime {
     public func startFromPool(_ name: String, replacement: StartRequest) throws(SwiftletError) -> String {
         let pool = try loadPool(name)
         var chosen: String? = nil
-        for m in members(name) {
-            let id = m.id
-            guard let c = try? load(id), c.status == .created else { continue }
+        for m in members(pool) {
+            let id = m.member.id
+            guard m.container.status == .created else { continue }
             var r = replacement
             r.id = id
             do throws(SwiftletError) {
@@ -117,11 +204,14 @@ extension Runtime {
     /// Deletes every member and the pool record.
     public func drainPool(_ name: String) throws(SwiftletError) {
         _ = try loadPool(name)
-        for m in members(name) { try delete(m.id, force: true) }
+        let lock = try lockPool(name, existing: true)
+        defer { lock.close() }
+        for m in members(try loadPool(name)) { try delete(m.member.id, force: true) }
         unlink(poolFile(name))
+        unlink(poolLockFile(name))
     }
 
-    func refillInBackground(_ pool: PoolRequest) {
+    func refillInBackground(_ pool: PoolRecord) {
         let pid = fork()
         if pid != 0 { return }
         // The child: its own session, no terminal, nothing of the caller's stdio kept open
@@ -137,10 +227,11 @@ extension Runtime {
         do throws(SwiftletError) {
             // The members' inits are clones of whatever runs the refill: that must be the
             // read-only image of the runtime, which `pool fill` is started from.
+            let r = pool.request
             try RuntimeImage.reexec(arguments: [commandName()] + globalArguments
-                                    + ["pool", "fill", "--bundle", pool.bundle, "--size", String(pool.size), pool.name])
+                                    + ["pool", "fill", "--bundle", r.bundle, "--size", String(r.size), r.name])
         } catch {
-            logger.error("pool " + pool.name + ": refill: " + error.description)
+            logger.error("pool " + pool.request.name + ": refill: " + error.description)
             _exit(1)
         }
     }

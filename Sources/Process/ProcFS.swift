@@ -6,28 +6,36 @@ import Syscalls
 /// access (CVE-2025-52881): the directory must be procfs, and the file is resolved
 /// beneath it refusing every symlink.
 public enum ProcFS {
-    /// `path` (e.g. "/proc" or "/proc/sys"), checked to be on procfs.
+    /// `path` (e.g. "/proc" or "/proc/sys"), checked to be on procfs; "/proc" must also be
+    /// the root of its procfs mount.
     public static func openDirectory(_ path: String) throws(SwiftletError) -> FileDescriptor {
-        let dir = try FileDescriptor.open(path, O_RDONLY | O_DIRECTORY, stage: .process)
-        var type: Int64 = 0
-        var flags: UInt64 = 0
-        if cl_fstatfs_info(dir.raw, &type, &flags) != 0 {
-            let e = SwiftletError.system(.process, "statfs " + path)
+        let dir = try FileDescriptor.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, stage: .process)
+        var st = stat()
+        let isRoot = fstat(dir.raw, &st) == 0 && UInt64(st.st_ino) == 1   // PROC_ROOT_INO
+        guard isProcfs(dir.raw), isRoot || !path.bytesEqual("/proc") else {
             dir.close()
-            throw e
-        }
-        if type != 0x9fa0 {   // PROC_SUPER_MAGIC
-            dir.close()
-            throw SwiftletError(.process, path + " is not on procfs", errno: EINVAL)
+            throw SwiftletError(.process, path + " is not " + (path.bytesEqual("/proc") ? "the root of a procfs mount" : "on procfs"),
+                                errno: EINVAL)
         }
         return dir
     }
 
-    /// `relative` below `dir`, symlinks refused (O_NOFOLLOW on the last part before Linux 5.6).
+    public static func isProcfs(_ fd: Int32) -> Bool {
+        var type: Int64 = 0
+        var flags: UInt64 = 0
+        return cl_fstatfs_info(fd, &type, &flags) == 0 && type == 0x9fa0   // PROC_SUPER_MAGIC
+    }
+
+    /// `relative` below `dir`: no symlink followed, no mount crossed (O_NOFOLLOW on the
+    /// last part and a procfs check before Linux 5.6).
     public static func open(_ relative: String, in dir: FileDescriptor, flags: Int32) throws(SwiftletError) -> FileDescriptor {
-        var fd = cl_openat2_beneath(dir.raw, relative, flags)
+        var fd = cl_openat2_procfs(dir.raw, relative, flags)
         if fd < 0 && cl_errno() == ENOSYS {
             fd = cl_openat(dir.raw, relative, flags | O_NOFOLLOW | O_CLOEXEC, 0)
+            if fd >= 0 && !isProcfs(fd) {
+                close(fd)
+                throw SwiftletError(.process, "/proc/" + relative + " is not on procfs", errno: EINVAL)
+            }
         }
         if fd < 0 { throw .system(.process, "open /proc/" + relative) }
         return FileDescriptor(fd)

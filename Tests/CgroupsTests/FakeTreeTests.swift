@@ -253,7 +253,7 @@ private func trimmed(_ s: String?) -> String? { s?.trimmingCharacters(in: .white
         net.classID = 0x100001
         net.priorities = [("eth0", 5)]
         r.network = net
-        r.devices = DevicePolicy.containerRules([], devices: [])
+        r.devices = DevicePolicy.containerRules([])
         try m.apply(r)
 
         let g = "/sys/fs/cgroup/"

@@ -159,7 +159,7 @@ func devicesScript(_ checks: [(String, String)]) -> String {
         cpu.cpus = "0"
         cpu.shares = 512
         r.cpu = cpu
-        r.devices = DevicePolicy.containerRules([rule(true, "c", 1, 11, "r")], devices: [])
+        r.devices = DevicePolicy.containerRules([rule(true, "c", 1, 11, "r")])
         let blkio = layout.v1Hierarchy(for: "blkio")
         if blkio != nil {
             var io = BlockIOSpec()
@@ -328,7 +328,7 @@ func devicesScript(_ checks: [(String, String)]) -> String {
         #expect(m.v2Path == unified.path + "/" + id)
 
         var r = ResourcesSpec()
-        r.devices = DevicePolicy.containerRules([rule(true, "c", 1, 11, "r")], devices: [])
+        r.devices = DevicePolicy.containerRules([rule(true, "c", 1, 11, "r")])
         try m.apply(r)
         try m.apply(r)   // an update replaces the program instead of stacking another
         #expect(try DeviceFilter.attachedCount(on: m.v2Path!) == 1)

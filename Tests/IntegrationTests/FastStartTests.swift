@@ -112,4 +112,39 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after drain")
         }
     }
+
+    @Test("pool fill, start and drain never touch a container the pool did not create, whatever its name")
+    func poolIgnoresContainersNamedLikeMembers() throws {
+        try withContainer("poolname") { c in
+            placeholder(c)
+            let name = c.id + "-p"
+            // Containers created independently, named as members would be.
+            let strangers = [name + "-0", name + "-7"]
+            for id in strangers {
+                let created = try c.create(id: id)
+                try #require(created.succeeded, "\(created.summary)")
+            }
+            let pids = strangers.map { c.state($0)?["pid"] as? Int }
+            defer { c.runtime(["pool", "drain", name], timeout: 30) }
+            let fill = c.runtime(["pool", "fill", "--bundle", c.bundle, "--size", "2", name])
+            #expect(fill.succeeded, "\(fill.summary)")
+            let list = c.runtime(["list", "--format", "json"])
+            let all = (try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8))) as? [[String: Any]] ?? []
+            let members = all.compactMap { $0["id"] as? String }.filter { $0.hasPrefix(name + "-") && !strangers.contains($0) }
+            #expect(members.count == 2, "the pool must create two members of its own: \(list.stdout)")
+            let started = c.runtime(["pool", "start", "--arg", "sh", "--arg", "-c", "--arg", "echo end > /out", name])
+            #expect(started.succeeded, "\(started.summary)")
+            let chosen = started.stdout.trimmingCharacters(in: .newlines)
+            #expect(members.contains(chosen), "pool start chose \(chosen), not one of its members \(members)")
+            let drain = c.runtime(["pool", "drain", name])
+            #expect(drain.succeeded, "\(drain.summary)")
+            for (id, pid) in zip(strangers, pids) {
+                #expect(c.status(id) == "created", "\(id) was touched by the pool: \(c.status(id) ?? "gone")")
+                #expect(c.state(id)?["pid"] as? Int == pid, "\(id) runs another process")
+            }
+            for id in members { #expect(c.state(id) == nil, "member \(id) survived drain") }
+            for id in strangers { c.runtime(["delete", "--force", id]) }
+            #expect(c.stateEntries().isEmpty, "left in the state dir: \(c.stateEntries())")
+        }
+    }
 }

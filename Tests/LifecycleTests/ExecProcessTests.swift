@@ -106,13 +106,20 @@ private func error(_ body: () throws -> Void) -> String? {
         #expect(p.capabilities?.inheritable == ["CAP_KILL"])
     }
 
+    @Test func labelFlagsSetTheLabelsOfTheProcess() throws {
+        // Whether this host can apply them is decided later, as for labels from a file.
+        let p = try merged { $0.apparmorProfile = "unconfined"; $0.processLabel = "system_u:system_r:container_t:s0" }
+        #expect(p.apparmorProfile == "unconfined")
+        #expect(p.selinuxLabel == "system_u:system_r:container_t:s0")
+        var base = baseProcess()
+        base.apparmorProfile = "from-config"
+        #expect(try merged(base: base) { $0.apparmorProfile = "" }.apparmorProfile == "from-config")
+    }
+
     @Test func refusals() {
         #expect(error { _ = try merged([]) }?.contains("exec args cannot be empty") == true)
         #expect(error { _ = try merged { $0.cwd = "relative" } }?.contains("must be an absolute path") == true)
         #expect(error { _ = try merged { $0.env = ["NOEQUALS"] } }?.contains("expected NAME=VALUE") == true)
-        #expect(error { _ = try merged { $0.apparmorProfile = "unconfined" } }?.contains("AppArmor is not supported") == true)
-        #expect(error { _ = try merged { $0.processLabel = "system_u:system_r:container_t:s0" } }?
-            .contains("SELinux is not supported") == true)
         #expect(error { _ = try merged(base: nil) }?.contains("process: required") == true)
         // Empty values are what clients pass when they mean "none".
         #expect(error { _ = try merged { $0.apparmorProfile = ""; $0.processLabel = "" } } == nil)

@@ -45,6 +45,9 @@ int cl_getrlimit_pid(pid_t pid, int resource, uint64_t *soft, uint64_t *hard);
 void cl_reset_signals(void);
 /* openat2(2) confined below dirfd, refusing every symlink (fails with ENOSYS before Linux 5.6). */
 int cl_openat2_beneath(int dirfd, const char *path, int flags);
+/* cl_openat2_beneath that also crosses no mount point: for files below a verified procfs,
+ * where something mounted over a file would redirect the write. */
+int cl_openat2_procfs(int dirfd, const char *path, int flags);
 /* openat2(2) with dirfd as "/": symlinks and ".." never lead out of it (a rootfs). */
 int cl_openat2_in_root(int dirfd, const char *path, int flags);
 

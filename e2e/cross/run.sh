@@ -5,7 +5,7 @@
 #   `features`, and `create` of bundles whose full config.json is valid or invalid in a known
 #   way (same one-line error and exit status), then a real container with `run`.
 # The emulator is called explicitly (qemu-ARCH-static BINARY); no binfmt handler is registered.
-# usage: tests/cross/run.sh [DIST]   (default: dist)   Run as root (for the container step).
+# usage: e2e/cross/run.sh [DIST]   (default: dist)   Run as root (for the container step).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 dist=$(cd "${1:-$here/../../dist}" && pwd) || exit 1

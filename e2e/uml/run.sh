@@ -11,7 +11,7 @@
 # loopback, no /proc/config.gz. With the filter, clone3 fails with ENOSYS and CLONE_NEW*
 # with EPERM in the guest kernel itself.
 #
-# usage: tests/uml/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
+# usage: e2e/uml/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
 # Needs root only for nothing: UML runs unprivileged, but CI runs it as root.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,8 +38,8 @@ cp "$swiftlet" "$jail/swiftlet"
 
 # The guest's launcher that makes its kernel refuse namespaces (static: the jail has no libc),
 # and the host's, which works around UML 6.1 on hosts with a large XSAVE area (see refuse.c).
-cc -O2 -static -o "$jail/refuse" "$top/tests/primitive/refuse.c" -lseccomp
-cc -O2 -o "$work/refuse" "$top/tests/primitive/refuse.c" -lseccomp
+cc -O2 -static -o "$jail/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
+cc -O2 -o "$work/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
 
 rootfs=$jail/bundle/rootfs
 mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,etc}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the OCI runtime-tools validation suite (../shared/conformance/run.sh, beside this
 # repository) against RUNTIME and fails if any test listed in expected-pass.txt did not pass.
-# usage: tests/conformance/check.sh RUNTIME [run.sh options...]
+# usage: e2e/conformance/check.sh RUNTIME [run.sh options...]
 # env: CONFORMANCE_RUN  path of run.sh (default: <repo>/../shared/conformance/run.sh)
 set -uo pipefail
 

@@ -23,8 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-ok()   { echo "  ok    $*"; }
+failures=0 passes=0
+ok()   { echo "  ok    $*"; passes=$((passes + 1)); }
 fail() { echo "  FAIL  $*"; failures=$((failures + 1)); }
 
 # Config variants: the full config (accepted) and copies broken in one known place each.
@@ -135,4 +135,5 @@ PY
 done
 
 echo "== cross binaries under qemu-user: $failures failure(s)"
+echo "cross: $passes passed, $failures failed"
 [ $failures = 0 ]

@@ -70,6 +70,8 @@ check)
   done
   ours=0 others=0
   while read -r kind what rest; do
+    # util-linux keeps its mount table state in /run/mount from the first mount(8) or unshare(1) on.
+    if [ "$kind $what" = "path /run/mount" ]; then echo "leftovers: (util-linux state, kept by design) $kind $what"; continue; fi
     # The last run of digits after a dash in the name, if any, and whether it runs now.
     pid=$(grep -oE -- '-[0-9]{2,}' <<<"$what" | tail -n 1 | tr -d -)
     if [ "$kind" != process ] && [ -n "$pid" ] && [ -d "/proc/$pid" ]; then

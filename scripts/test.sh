@@ -61,11 +61,13 @@ swift_stage() {
   # One line per test function (not per argument of a parameterized test, nor the run's total).
   sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^[^ ]+ Test ' | grep -vE '^[^ ]+ Test (case |run with )' > "$log.tests"
   local passed failed skipped
-  passed=$(grep -cE ' passed after ' "$log.tests")
-  failed=$(grep -cE ' failed after ' "$log.tests")
-  skipped=$(grep -cE ' skipped|was cancelled' "$log.tests")
+  # The outcome follows the test's name, "x()", "display name" (which may contain any word)
+  # or "x(_:) with N test cases".
+  passed=$(grep -cE '(\)|"|cases?) passed after ' "$log.tests")
+  failed=$(grep -cE '(\)|"|cases?) failed after ' "$log.tests")
+  skipped=$(grep -cE '(\)|"|cases?) (skipped|was cancelled)' "$log.tests")
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # crashed or did not build
-  grep -E ' skipped|was cancelled' "$log.tests" | sed "s/^/$name: skip: /"
+  grep -E '(\)|"|cases?) (skipped|was cancelled)' "$log.tests" | sed "s/^/$name: skip: /"
   echo "$name: $passed passed, $failed failed, $skipped skipped" | tee -a "$run_dir/summary"
   [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]
 }

@@ -9,8 +9,8 @@
 # which carry their pid or "swiftlet"), processes of
 # the runtime or of a container (a root other than the host's), network namespaces and
 # veth interfaces. An item naming the pid of a process that is still running (tests put
-# their pid in every name) belongs to another run on a shared machine and is reported,
-# not counted; this run's test processes have ended by the time the check runs. The
+# their pid in every name), or a new parent of such an item, belongs to another run on a
+# shared machine and is reported, not counted; this run's test processes have ended by the time the check runs. The
 # cgroups beside the shell's own (a per-command cgroup some machines make) are not compared.
 set -uo pipefail
 
@@ -68,14 +68,32 @@ check)
     [ -s "$dir/host.new" ] && [ "$SECONDS" -lt "$deadline" ] || break
     sleep 0.5
   done
+  # Whose is an item: another run's if its name carries the pid of a live process (a
+  # dash, 2+ digits, then a non-alphanumeric or the end), or if it is a new parent of one.
+  live_pid_in() {
+    local pid
+    for pid in $(grep -oE -- '-[0-9]{2,}([^0-9A-Za-z]|$)' <<<"$1" | tr -cd '0-9\n'); do
+      [ -d "/proc/$pid" ] && { echo "$pid"; return 0; }
+    done
+    return 1
+  }
+  others_paths=()
+  while read -r kind what rest; do
+    [ "$kind" != process ] && live_pid_in "$what" >/dev/null && others_paths+=("$what")
+  done < "$dir/host.new"
   ours=0 others=0
   while read -r kind what rest; do
     # util-linux keeps its mount table state in /run/mount from the first mount(8) or unshare(1) on.
     if [ "$kind $what" = "path /run/mount" ]; then echo "leftovers: (util-linux state, kept by design) $kind $what"; continue; fi
-    # The last run of digits after a dash in the name, if any, and whether it runs now.
-    pid=$(grep -oE -- '-[0-9]{2,}' <<<"$what" | tail -n 1 | tr -d -)
-    if [ "$kind" != process ] && [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
-      echo "leftovers: (another run, pid $pid alive) $kind $what $rest"
+    owner=
+    if [ "$kind" != process ]; then
+      if pid=$(live_pid_in "$what"); then owner="pid $pid alive"
+      else
+        for o in "${others_paths[@]}"; do case $o in "$what"/*) owner="parent of $o"; break ;; esac; done
+      fi
+    fi
+    if [ -n "$owner" ]; then
+      echo "leftovers: (another run: $owner) $kind $what $rest"
       others=$((others + 1))
     else
       echo "leftovers: LEFT BEHIND: $kind $what $rest"

@@ -42,18 +42,22 @@ let package = Package(
         // The executable only parses argv and prints.
         .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "Agent", "JSON", "OCISpec", "Syscalls", "CLinux", "Mounts"]),
 
+        // What every test target shares: the binary and bundle locations, the kernel facts
+        // tests derive expectations from, and skipping with a reason. Test targets only.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+
         // Unit tests (swift-testing), one suite per module; the standard build only.
-        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec", "JSON"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI"]),
-        .testTarget(name: "MountsTests", dependencies: ["Mounts", "Devices", "OCISpec", "Syscalls"]),
-        .testTarget(name: "ProcessTests", dependencies: ["Process", "Capabilities", "Hooks", "OCISpec", "Syscalls"]),
-        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "OCISpec", "JSON"]),
-        .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec", "JSON"]),
-        .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "OCISpec", "JSON"]),
-        .testTarget(name: "CheckTests", dependencies: ["Check", "JSON"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "JSON", "Seccomp"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
+        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec", "JSON", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),
+        .testTarget(name: "MountsTests", dependencies: ["Mounts", "Devices", "OCISpec", "Syscalls", "TestSupport"]),
+        .testTarget(name: "ProcessTests", dependencies: ["Process", "Capabilities", "Hooks", "OCISpec", "Syscalls", "TestSupport"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "OCISpec", "JSON", "TestSupport"]),
+        .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec", "JSON", "TestSupport"]),
+        .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "OCISpec", "JSON", "TestSupport"]),
+        .testTarget(name: "CheckTests", dependencies: ["Check", "JSON", "TestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "JSON", "Seccomp", "TestSupport"]),
         // Root-only tests that drive the shipped binary (SWIFTLET_BINARY) through real containers.
-        .testTarget(name: "IntegrationTests", dependencies: []),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
     ]
 )

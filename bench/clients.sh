@@ -7,7 +7,7 @@
 #   RUNS=N (default 30 per runtime and client, split over ROUNDS=3 series; runtimes are
 #   rotated between series so that load drifts hit all alike), OUT=FILE (default stdout)
 # podman, containerd, the image and every state directory are this run's own (as in
-# tests/clients) and removed at the end.
+# e2e/clients) and removed at the end.
 set -euo pipefail
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(dirname "$bench")
@@ -32,7 +32,7 @@ hidden=${SWIFTLET_CLIENTS_HIDDEN:-no}
 
 . "$top/scripts/deps.sh"
 ensure_packages podman containerd crun runc hyperfine jq busybox-static
-. "$top/tests/clients/lib.sh"
+. "$top/e2e/clients/lib.sh"
 
 swiftlet=${1:-$top/dist/swiftlet}
 case $swiftlet in /*) ;; *) swiftlet=$PWD/$swiftlet ;; esac
@@ -60,7 +60,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# podman, configured as tests/clients/podman.sh does.
+# podman, configured as e2e/clients/podman.sh does.
 mkdir -p "$work/podman/tmp" "$work/podman/net"
 ulimits=
 if (( ! ($(awk '/^CapBnd:/ { print "0x" $2 }' /proc/self/status) >> 24 & 1) )); then
@@ -82,7 +82,7 @@ printf 'unqualified-search-registries = []\n' > "$work/podman/registries.conf"
 printf '[storage]\ndriver = "vfs"\nrunroot = "%s"\ngraphroot = "%s"\n' "$work/podman/runroot" "$work/podman/root" > "$work/podman/storage.conf"
 export CONTAINERS_CONF=$work/podman/containers.conf CONTAINERS_REGISTRIES_CONF=$work/podman/registries.conf \
   CONTAINERS_STORAGE_CONF=$work/podman/storage.conf
-bash "$top/tests/clients/image.sh" "$work/busybox.tar" "$image" >/dev/null
+bash "$top/e2e/clients/image.sh" "$work/busybox.tar" "$image" >/dev/null
 $pm load -q -i "$work/busybox.tar" >/dev/null
 
 containerd_config "$work" ""

@@ -21,6 +21,6 @@ ensure_packages() {
 BUILD_PACKAGES=(make binutils libc6-dev libstdc++-12-dev libseccomp-dev)
 # What `make` needs for the aarch64, armv7 and riscv64 binaries: Debian's cross gcc and glibc
 # (libseccomp for each is fetched by scripts/cross-seccomp.sh; gperf and dpkg-dev build it
-# for riscv64). tests/cross/run.sh also needs qemu-user-static and python3.
+# for riscv64). e2e/cross/run.sh also needs qemu-user-static and python3.
 CROSS_PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
                 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gperf dpkg-dev)

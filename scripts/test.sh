@@ -1,52 +1,147 @@
 #!/usr/bin/env bash
-# The whole check, on a fresh Debian 12 machine with Swift at /opt/swift (run as root):
-# installs what is missing, builds the three binaries (make), prints their sizes, builds the
-# busybox test bundle, runs the OCI conformance suite (tests/conformance/check.sh) and the
-# primitive-container checks in a User Mode Linux guest (tests/uml/run.sh), then the
-# unit and integration tests (swift test). The swift test output comes last; the exit status
-# is non-zero if any stage failed.
+# Runs swiftlet's checks on a Debian 12 machine with Swift at /opt/swift (as root), in stages:
+#   unit         the in-process tests of Tests/<Module>Tests (swift test, without the binary-driven suites; runs unprivileged too)
+#   integration  the suites that drive dist/swiftlet through real containers
+#   conformance  the OCI runtime-tools validation suite (e2e/conformance/check.sh)
+#   cross        the aarch64, armv7 and riscv64 binaries under qemu-user (e2e/cross/run.sh)
+#   uml          primitive containers in a User Mode Linux guest (e2e/uml/run.sh)
+#   clients      podman, containerd (ctr) and the CRI path (e2e/clients/run.sh)
+#   leftovers    what the run left on the host: compared with a snapshot taken before the first stage
+# usage: scripts/test.sh [STAGE...]   with no STAGE: every stage, as CI runs it (.ci/run).
+# Each stage installs and builds only what it needs, and ends with its own
+# "STAGE: N passed, N failed, N skipped" line; the exit status is non-zero if any failed.
 # env: SWIFTLET_TEST_RUNTIME  runtime under test (default: dist/swiftlet)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (containers need it)" >&2; exit 1; }
-ensure_packages "${BUILD_PACKAGES[@]}" "${CROSS_PACKAGES[@]}" qemu-user-static python3 busybox-static golang-go iproute2 util-linux user-mode-linux gcc \
-  podman containerd python3-venv ||
-  { echo "test.sh: installing packages failed" >&2; exit 1; }
-
-echo "== make"
-make || { echo "test.sh: make failed" >&2; exit 1; }
-echo "== sizes (stripped)"
-make -s sizes
+all_stages=(unit integration conformance cross uml clients leftovers)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
+for s in "${stages[@]}"; do
+  [[ " ${all_stages[*]} " == *" $s "* ]] || { echo "test.sh: unknown stage '$s' (stages: ${all_stages[*]})" >&2; exit 2; }
+done
+# unit alone runs unprivileged too (its root-only tests then skip, saying so).
+if [ "$(id -u)" != 0 ] && [ "${stages[*]}" != unit ]; then
+  echo "test.sh: run as root (containers need it); only the unit stage runs unprivileged" >&2; exit 1
+fi
 
 runtime=${SWIFTLET_TEST_RUNTIME:-$PWD/dist/swiftlet}
 export SWIFTLET_TEST_BUNDLE=$PWD/.build-fixtures/bundle
-echo "== test bundle"
-bash scripts/make-bundle.sh "$SWIFTLET_TEST_BUNDLE" "$runtime" || { echo "test.sh: making the bundle failed" >&2; exit 1; }
-echo "== foreign-architecture rootfs fixtures (busybox-static arm64, armhf, mipsel)"
-for arch in arm64 armhf mipsel; do
-  bash scripts/foreign-rootfs.sh "$arch" "$PWD/.build-fixtures/foreign/$arch" || { echo "test.sh: fetching busybox-static:$arch failed" >&2; exit 1; }
+# Suites that drive the binary; everything else in Tests/ runs in-process (the unit stage).
+integration_suites='^(IntegrationTests\.|LifecycleTests\.ExecBinaryTests|AgentTests\.Agent(Scenario|Helper)Tests)'
+run_dir=$(mktemp -d /tmp/swiftlet-test-run.XXXXXX)
+trap 'rm -rf "$run_dir"' EXIT
+
+# The leftovers snapshot comes before anything a stage creates.
+if [[ " ${stages[*]} " == *" leftovers "* ]]; then
+  bash scripts/leftovers.sh snapshot "$run_dir" || { echo "test.sh: host snapshot failed" >&2; exit 1; }
+fi
+
+need_runtime() {
+  if [ "$runtime" = "$PWD/dist/swiftlet" ]; then
+    ensure_packages "${BUILD_PACKAGES[@]}" && make dist/swiftlet || return 1
+  fi
+  [ -x "$runtime" ] || { echo "test.sh: no runtime at $runtime" >&2; return 1; }
+}
+need_bundle() {
+  ensure_packages busybox-static && bash scripts/make-bundle.sh "$SWIFTLET_TEST_BUNDLE" "$runtime" >/dev/null
+}
+need_tests_built() {
+  [ -n "${tests_built:-}" ] && return 0
+  if [ "$(id -u)" = 0 ]; then ensure_packages "${BUILD_PACKAGES[@]}" || return 1; fi
+  swift build --build-tests && tests_built=1
+}
+
+# swift-testing prints one line per test: "✔ Test x() passed", "✘ Test x() failed",
+# "➜ Test x() skipped: reason" (a suite or test not enabled here) or "➜ Test x() was
+# cancelled after …: reason" (a test that called skip() because the kernel lacks its feature).
+swift_stage() {
+  local name=$1; shift
+  need_tests_built || return 1
+  local log=$run_dir/$name.log
+  SWIFTLET_BINARY=$runtime swift test --skip-build "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  # One line per test function (not per argument of a parameterized test, nor the run's total).
+  sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^[^ ]+ Test ' | grep -vE '^[^ ]+ Test (case |run with )' > "$log.tests"
+  local passed failed skipped
+  # The outcome follows the test's name, "x()", "display name" (which may contain any word)
+  # or "x(_:) with N test cases".
+  passed=$(grep -cE '(\)|"|cases?) passed after ' "$log.tests")
+  failed=$(grep -cE '(\)|"|cases?) failed after ' "$log.tests")
+  skipped=$(grep -cE '(\)|"|cases?) (skipped|was cancelled)' "$log.tests")
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # crashed or did not build
+  grep -E '(\)|"|cases?) (skipped|was cancelled)' "$log.tests" | sed "s/^/$name: skip: /"
+  echo "$name: $passed passed, $failed failed, $skipped skipped" | tee -a "$run_dir/summary"
+  [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]
+}
+
+# A shell stage: its script ends with "STAGE: N passed, M failed[, K skipped]", or (clients)
+# prints one such line per suite, summed here; a stage that prints none counts as one check.
+shell_stage() {
+  local name=$1; shift
+  local log=$run_dir/$name.log
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local counts passed failed skipped
+  counts=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1)
+  [ -n "$counts" ] || counts=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log")
+  passed=$(grep -oE '[0-9]+ passed' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
+  failed=$(grep -oE '[0-9]+ failed' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
+  skipped=$(grep -oE '[0-9]+ skipped' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
+  if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    if [ "$rc" -eq 0 ]; then passed=1; else failed=1; fi
+  fi
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  echo "$name: $passed passed, $failed failed, $skipped skipped" | tee -a "$run_dir/summary"
+  [ "$rc" -eq 0 ]
+}
+
+stage_unit() { swift_stage unit --skip "$integration_suites"; }
+stage_integration() {
+  need_runtime && need_bundle || return 1
+  swift_stage integration --filter "$integration_suites"
+}
+stage_conformance() {
+  ensure_packages golang-go && need_runtime || return 1
+  shell_stage conformance bash e2e/conformance/check.sh "$runtime"
+}
+stage_cross() {
+  ensure_packages "${BUILD_PACKAGES[@]}" "${CROSS_PACKAGES[@]}" qemu-user-static python3 || return 1
+  make || return 1
+  make -s sizes
+  for arch in arm64 armhf mipsel; do
+    bash scripts/foreign-rootfs.sh "$arch" "$PWD/.build-fixtures/foreign/$arch" || return 1
+  done
+  shell_stage cross bash e2e/cross/run.sh "$PWD/dist"
+}
+stage_uml() {
+  ensure_packages user-mode-linux busybox-static gcc && need_runtime || return 1
+  shell_stage uml bash e2e/uml/run.sh "$PWD/dist/swiftlet"
+}
+stage_clients() {
+  ensure_packages podman containerd python3-venv iproute2 util-linux && need_runtime && need_bundle || return 1
+  shell_stage clients bash e2e/clients/run.sh "$runtime"
+}
+stage_leftovers() {
+  bash scripts/leftovers.sh check "$run_dir" | tee "$run_dir/leftovers.log"
+  local rc=${PIPESTATUS[0]}
+  grep '^leftovers: [0-9]' "$run_dir/leftovers.log" >> "$run_dir/summary"
+  return "$rc"
+}
+
+failed=() timings=()
+for s in "${stages[@]}"; do
+  echo "== $s"
+  start=$(date +%s)
+  "stage_$s" || failed+=("$s")
+  took=$(( $(date +%s) - start ))
+  timings+=("$s ${took}s")
+  echo "== $s took ${took} s"
 done
 
-failed=()
-echo "== cross-built binaries (aarch64, armv7, riscv64) under qemu-user (tests/cross/run.sh)"
-bash tests/cross/run.sh "$PWD/dist" || failed+=(cross)
-
-echo "== conformance (runtime-tools validation suite) against $runtime"
-bash tests/conformance/check.sh "$runtime" || failed+=(conformance)
-
-echo "== primitive containers in a User Mode Linux 6.1 guest (tests/uml/run.sh)"
-bash tests/uml/run.sh "$PWD/dist/swiftlet" || failed+=(uml)
-
-echo "== clients: podman, containerd (ctr), the CRI path (tests/clients/run.sh)"
-bash tests/clients/run.sh "$runtime" || failed+=(clients)
-
-echo "== swift build --build-tests"
-swift build --build-tests || { echo "test.sh: building the tests failed" >&2; exit 1; }
-
-[ ${#failed[@]} -eq 0 ] && echo "== earlier stages passed" || echo "== earlier stages FAILED: ${failed[*]}"
-echo "== swift test (unit + integration, SWIFTLET_BINARY=$runtime)"
-SWIFTLET_BINARY=$runtime swift test --skip-build
-status=$?
-[ $status -eq 0 ] && [ ${#failed[@]} -eq 0 ] || exit 1
+echo "== summary"
+[ -f "$run_dir/summary" ] && sed 's/^/  /' "$run_dir/summary"
+printf '  %s\n' "${timings[@]}"
+[ ${#failed[@]} -eq 0 ] || { echo "== FAILED: ${failed[*]}"; exit 1; }
+echo "== all stages passed"

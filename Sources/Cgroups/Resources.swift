@@ -271,13 +271,21 @@ extension CgroupManager {
 
     private func applyBlkioV1(_ d: CgroupDir, _ b: BlockIOSpec) throws(SwiftletError) {
         // Since Linux 5.0 only BFQ implements weights, under blkio.bfq.*.
+        // A kernel without BFQ and CFQ has neither file: as runc, that is an error naming the
+        // field and the file, not a weight silently dropped.
         let bfq = d.has("blkio.bfq.weight")
-        if let w = b.weight, w != 0 { try d.write(bfq ? "blkio.bfq.weight" : "blkio.weight", String(w)) }
-        if let w = b.leafWeight, w != 0 { try d.write("blkio.leaf_weight", String(w)) }
+        do throws(SwiftletError) {
+            if let w = b.weight, w != 0 { try d.write(bfq ? "blkio.bfq.weight" : "blkio.weight", String(w)) }
+        } catch { throw error.context("linux.resources.blockIO.weight") }
+        do throws(SwiftletError) {
+            if let w = b.leafWeight, w != 0 { try d.write("blkio.leaf_weight", String(w)) }
+        } catch { throw error.context("linux.resources.blockIO.leafWeight") }
         for wd in b.weightDevice {
             let dev = try deviceNumber(wd.major, wd.minor, "weightDevice")
-            if let w = wd.weight { try d.write(bfq ? "blkio.bfq.weight_device" : "blkio.weight_device", dev + " " + String(w)) }
-            if let w = wd.leafWeight { try d.write("blkio.leaf_weight_device", dev + " " + String(w)) }
+            do throws(SwiftletError) {
+                if let w = wd.weight { try d.write(bfq ? "blkio.bfq.weight_device" : "blkio.weight_device", dev + " " + String(w)) }
+                if let w = wd.leafWeight { try d.write("blkio.leaf_weight_device", dev + " " + String(w)) }
+            } catch { throw error.context("linux.resources.blockIO.weightDevice") }
         }
         try throttle(d, "blkio.throttle.read_bps_device", b.throttleReadBpsDevice, nil)
         try throttle(d, "blkio.throttle.write_bps_device", b.throttleWriteBpsDevice, nil)

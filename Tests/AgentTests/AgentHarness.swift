@@ -1,30 +1,21 @@
 // Runs `swiftlet agent` and containers in user namespaces whose mount/umount2/mknod/mknodat
-// notify it. Root only; the runtime is SWIFTLET_BINARY, else the repository's debug build.
+// notify it. Root only; the runtime is SWIFTLET_BINARY, else dist/swiftlet.
 import Foundation
 import Testing
+import TestSupport
 
 enum AgentEnvironment {
-    static let repositoryRoot: String = {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-    }()
-    static let runtime: String = {
-        if let path = ProcessInfo.processInfo.environment["SWIFTLET_BINARY"], !path.isEmpty {
-            return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        }
-        return repositoryRoot + "/.build/debug/swiftlet"
-    }()
-    static var enabled: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: runtime) }
+    static let repositoryRoot = TestLocations.repositoryRoot
+    /// SWIFTLET_BINARY, else dist/swiftlet (TestSupport's one finder).
+    static let runtime: String = TestLocations.binary ?? TestLocations.repositoryRoot + "/dist/swiftlet"
+    static var enabled: Bool { getuid() == 0 && TestLocations.binary != nil }
 
-    /// A busybox rootfs: SWIFTLET_TEST_BUNDLE, the integration fixture, or /tmp/bb.
+    /// The busybox rootfs of the test bundle (SWIFTLET_TEST_BUNDLE, else .build-fixtures/bundle), built on first use.
     static func rootfs() throws -> String {
-        var candidates: [String] = []
-        if let b = ProcessInfo.processInfo.environment["SWIFTLET_TEST_BUNDLE"] { candidates.append(b + "/rootfs") }
-        candidates += [repositoryRoot + "/.build-fixtures/bundle/rootfs", "/tmp/bb/rootfs"]
-        for c in candidates where FileManager.default.isExecutableFile(atPath: c + "/bin/busybox") { return c }
-        let made = run("/bin/bash", [repositoryRoot + "/scripts/make-bundle.sh", repositoryRoot + "/.build-fixtures/bundle"], timeout: 180)
+        if let built = TestLocations.builtRootfs { return built }
+        let made = run("/bin/bash", [repositoryRoot + "/scripts/make-bundle.sh", TestLocations.bundle], timeout: 180)
         guard made.status == 0 else { throw AgentTestFailure("no busybox rootfs: \(made.stderr)") }
-        return repositoryRoot + "/.build-fixtures/bundle/rootfs"
+        return TestLocations.bundle + "/rootfs"
     }
 
     /// The static notify helper (bench/agent/notify-helper.c), built once per test process

@@ -1,6 +1,7 @@
 import Foundation
 import OCISpec
 import Testing
+import TestSupport
 @testable import Cgroups
 
 /// Runs a device program the way the kernel would (for the opcodes the generator emits), so
@@ -168,7 +169,7 @@ func rule(_ allow: Bool, _ type: String?, _ major: Int64?, _ minor: Int64?, _ ac
     }
 
     @Test func programsLoadIntoTheKernel() throws {
-        try #require(getuid() == 0, "BPF_PROG_LOAD needs root")
+        try requireRoot()  // BPF_PROG_LOAD of a cgroup device program needs CAP_SYS_ADMIN
         var many = DevicePolicy.containerRules([])
         for i in 0..<300 { many.append(rule(true, "b", 7, Int64(i), "rw")) }
         let policies = [

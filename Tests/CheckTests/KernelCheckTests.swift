@@ -2,33 +2,47 @@ import Foundation
 import CLinux
 import JSON
 import Testing
+import TestSupport
 @testable import Check
 
-private let isRoot = getuid() == 0
 
-/// The real check on this machine: root on kernel 6.18 with hybrid cgroups.
+/// The real check on this kernel, against the facts the tests derive their expectations
+/// from (TestSupport's KernelFacts, probed independently): the two must agree.
 @Suite(.serialized) struct KernelCheckTests {
-    @Test(.enabled(if: isRoot)) func rootOnThisKernelGetsFullOCI() {
+    @Test func reportAgreesWithTheKernelFacts() throws {
+        try requireRoot()
         let report = KernelCheck.run()
-        let failures = report.probes.filter { !$0.available }.map { $0.name + ": " + $0.detail }
-        #expect(report.isolationLevel == .full, "\(failures)")
         #expect(report.privileged)
-        for kind in ["mount", "pid", "network", "ipc", "uts", "user", "cgroup", "time"] {
+        var missing: [String] = []
+        for (kind, file) in [("mount", "mnt"), ("pid", "pid"), ("network", "net"), ("ipc", "ipc"), ("uts", "uts"),
+                             ("user", "user"), ("cgroup", "cgroup"), ("time", "time")] {
             let probe = report.probe("namespace." + kind)
-            #expect(probe?.available == true, "namespace.\(kind): \(probe?.detail ?? "not run")")
+            let has = KernelFacts.hasNamespace(file)
+            #expect(probe?.available == has, "namespace.\(kind): \(probe?.detail ?? "not run"); /proc/self/ns/\(file) \(has ? "exists" : "is missing")")
+            if !has { missing.append("namespace." + kind) }
         }
-        #expect(report.probe("seccomp")?.available == true)
-        #expect(report.probe("seccomp.notify")?.available == true)
+        let notify = KernelFacts.seccompActions.contains("user_notif")
+        #expect(report.probe("seccomp")?.available == KernelFacts.seccompActions.contains("errno"))
+        #expect(report.probe("seccomp.notify")?.available == notify, "actions_avail: \(KernelFacts.seccompActions)")
+        if !notify { missing.append("seccomp.notify") }
         #expect(report.probe("no_new_privs")?.available == true)
         #expect(report.probe("pivot_root")?.available == true)
-        #expect(report.probe("idmapped_mounts")?.available == true)
-        #expect(report.probe("overlayfs")?.available == true)
-        #expect(report.probe("mount_api")?.available == true)
-        #expect(report.cgroupMode == "hybrid")
-        #expect(report.cgroupV1Controllers.contains("memory"))
-        #expect(report.cgroupV2Controllers.contains("hugetlb"))
+        // fsopen (430) and mount_setattr (442) are what the mount API and idmapped-mount probes need.
+        #expect(report.probe("mount_api")?.available == KernelFacts.hasSyscall(430))
+        #expect(report.probe("idmapped_mounts")?.available == KernelFacts.hasMountSetattr)
+        if !KernelFacts.hasMountSetattr { missing.append("idmapped_mounts") }
+        #expect(report.cgroupMode == KernelFacts.cgroupMode)
+        let v1 = Set(KernelFacts.v1.flatMap(\.controllers).filter { !$0.hasPrefix("name=") })
+        #expect(Set(report.cgroupV1Controllers) == v1)
+        #expect(report.cgroupV2Controllers == (KernelFacts.unified?.controllers ?? []))
+        #expect(report.binfmtMounted == KernelFacts.binfmtMounted)
         #expect(report.lastCapability == (try? String(contentsOfProcFile: "/proc/sys/kernel/cap_last_cap")).flatMap { Int($0) })
-        #expect(report.text.contains("isolation: full OCI\n"))
+        if missing.isEmpty {
+            #expect(report.isolationLevel == .full, "\(report.probes.filter { !$0.available }.map { $0.name + ": " + $0.detail })")
+            #expect(report.text.contains("isolation: full OCI\n"))
+        } else {
+            #expect(report.isolationLevel != .full, "this kernel lacks \(missing)")
+        }
         // Every probe is a fork and a few syscalls: the whole check stays well under a second.
         #expect(report.elapsedNanoseconds < 1_000_000_000, "took \(report.elapsedNanoseconds / 1_000_000) ms")
     }
@@ -95,7 +109,8 @@ private let isRoot = getuid() == 0
     /// A kernel without namespaces, for real: the check runs in a child under a seccomp
     /// filter that fails unshare/clone with any CLONE_NEW* flag (and clone3, whose flags
     /// a filter cannot see) the way a locked-down or namespace-less kernel would.
-    @Test(.enabled(if: isRoot)) func withoutNamespacesTheReportTurnsToChroot() throws {
+    @Test func withoutNamespacesTheReportTurnsToChroot() throws {
+        try requireRoot()
         let result = runInChild { out in
             guard cl_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 else { writeAll(out, "nnp failed"); return }
             let filter = namespaceDenyingFilter()
@@ -125,7 +140,8 @@ private let isRoot = getuid() == 0
 
     /// In a chroot (a directory, not a mount) pivot_root cannot work and the kernel refuses
     /// user namespaces; overlayfs still works as it needs no host directory.
-    @Test(.enabled(if: isRoot)) func inAChrootPivotRootIsReportedUnusable() throws {
+    @Test func inAChrootPivotRootIsReportedUnusable() throws {
+        try requireRoot()
         let dir = NSTemporaryDirectory() + "check-chroot-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir + "/proc", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -232,7 +248,8 @@ struct ProcError: Error {}
 /// The same check for an unprivileged caller: uid/gid 65534 without capabilities, in a
 /// child (dumpable again, as a process started by that user would be).
 @Suite(.serialized) struct UnprivilegedCheckTests {
-    @Test(.enabled(if: isRoot)) func anUnprivilegedCallerGetsNamespacesThroughAUserNamespace() throws {
+    @Test func anUnprivilegedCallerGetsNamespacesThroughAUserNamespace() throws {
+        try requireRoot()
         let result = runInChild { out in
             guard setgroups(0, nil) == 0, setresgid(65534, 65534, 65534) == 0, setresuid(65534, 65534, 65534) == 0
             else { writeAll(out, "drop failed"); return }

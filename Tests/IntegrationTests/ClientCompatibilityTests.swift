@@ -1,5 +1,5 @@
 // What runc's clients (containerd's shim, podman) rely on beyond the OCI lifecycle;
-// tests/clients drives the clients themselves.
+// e2e/clients drives the clients themselves.
 import Foundation
 import Testing
 

@@ -1,21 +1,16 @@
-// Harness for the integration tests: drives the runtime binary named by SWIFTLET_BINARY
-// (any runc-compatible CLI) through real containers built from a busybox rootfs fixture.
+// Harness for the integration tests: drives the runtime binary (SWIFTLET_BINARY, else
+// dist/swiftlet; any runc-compatible CLI) through real containers built from a busybox
+// rootfs fixture.
 import Foundation
 import Testing
+@_exported import TestSupport
 
 enum Environment {
-    static let runtime: String? = {
-        guard let path = ProcessInfo.processInfo.environment["SWIFTLET_BINARY"], !path.isEmpty else { return nil }
-        return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    }()
+    /// SWIFTLET_BINARY, else dist/swiftlet (TestSupport's one finder).
+    static let runtime: String? = TestLocations.binary
     static let isRoot = getuid() == 0
     static var enabled: Bool { runtime != nil && isRoot }
-
-    /// Repository root, found from this file's location (Tests/IntegrationTests/Harness.swift).
-    static let repositoryRoot: String = {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-    }()
+    static let repositoryRoot = TestLocations.repositoryRoot
 }
 
 struct Failure: Error, CustomStringConvertible {
@@ -152,8 +147,7 @@ enum Fixture {
     /// A bundle made by scripts/make-bundle.sh; only its rootfs is used. Built on first use
     /// unless SWIFTLET_TEST_BUNDLE names one (scripts/test.sh builds it beforehand).
     static let rootfs: Result<String, Failure> = {
-        let environment = ProcessInfo.processInfo.environment
-        let bundle = environment["SWIFTLET_TEST_BUNDLE"] ?? Environment.repositoryRoot + "/.build-fixtures/bundle"
+        let bundle = TestLocations.bundle
         let rootfs = bundle + "/rootfs"
         if FileManager.default.isExecutableFile(atPath: rootfs + "/bin/busybox") { return .success(rootfs) }
         let script = Environment.repositoryRoot + "/scripts/make-bundle.sh"
@@ -162,51 +156,8 @@ enum Fixture {
         return .success(rootfs)
     }()
 
-    /// runc 1.1.5's `spec` output with terminal off: every test edits a copy of this.
-    static let defaultConfig = #"""
-    {
-      "ociVersion": "1.0.2-dev",
-      "process": {
-        "terminal": false,
-        "user": { "uid": 0, "gid": 0 },
-        "args": [ "sh" ],
-        "env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" ],
-        "cwd": "/",
-        "capabilities": {
-          "bounding": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-          "effective": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-          "permitted": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-          "ambient": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ]
-        },
-        "rlimits": [ { "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 } ],
-        "noNewPrivileges": true
-      },
-      "root": { "path": "rootfs", "readonly": true },
-      "hostname": "runc",
-      "mounts": [
-        { "destination": "/proc", "type": "proc", "source": "proc" },
-        { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-          "options": [ "nosuid", "strictatime", "mode=755", "size=65536k" ] },
-        { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
-          "options": [ "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5" ] },
-        { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-          "options": [ "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" ] },
-        { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-          "options": [ "nosuid", "noexec", "nodev" ] },
-        { "destination": "/sys", "type": "sysfs", "source": "sysfs",
-          "options": [ "nosuid", "noexec", "nodev", "ro" ] },
-        { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-          "options": [ "nosuid", "noexec", "nodev", "relatime", "ro" ] }
-      ],
-      "linux": {
-        "resources": { "devices": [ { "allow": false, "access": "rwm" } ] },
-        "namespaces": [ { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" } ],
-        "maskedPaths": [ "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                         "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi" ],
-        "readonlyPaths": [ "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" ]
-      }
-    }
-    """#
+    /// The base config every test edits a copy of (TestSupport's one builder).
+    static var defaultConfig: String { BaseConfig.json }
 }
 
 // MARK: - A container under test
@@ -223,7 +174,7 @@ final class TestContainer {
     private var otherIDs: [String] = []
 
     init(_ name: String) throws {
-        guard Environment.runtime != nil else { throw Failure("SWIFTLET_BINARY is not set") }
+        guard Environment.runtime != nil else { throw Failure("no runtime: set SWIFTLET_BINARY or run make dist/swiftlet") }
         let rootfs = try Fixture.rootfs.get()
         let pid = getpid()
         id = "it-\(name)-\(pid)"

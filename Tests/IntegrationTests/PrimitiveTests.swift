@@ -1,6 +1,6 @@
 // Primitive (chroot) containers: requested with org.swiftlet.isolation, or taken as the
 // fallback when the kernel really refuses namespaces (a seccomp filter around the runtime,
-// tests/primitive/refuse.c), or when cgroupfs is really absent from the runtime's view.
+// e2e/primitive/refuse.c), or when cgroupfs is really absent from the runtime's view.
 import Foundation
 import Testing
 
@@ -19,11 +19,11 @@ extension TestContainer {
         set { config["annotations"] = newValue }
     }
 
-    /// tests/primitive/refuse.c built into this test's work dir.
+    /// e2e/primitive/refuse.c built into this test's work dir.
     func buildRefuse() throws -> String {
         let output = workDir + "/refuse"
         let built = runCommand("/usr/bin/cc", ["-O2", "-o", output,
-                                               Environment.repositoryRoot + "/tests/primitive/refuse.c", "-lseccomp"],
+                                               Environment.repositoryRoot + "/e2e/primitive/refuse.c", "-lseccomp"],
                                timeout: 60)
         try #require(built.succeeded, "building refuse.c failed: \(built.summary)")
         return output

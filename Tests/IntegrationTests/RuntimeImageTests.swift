@@ -13,11 +13,11 @@ extension TestContainer {
         return copy
     }
 
-    /// tests/security/exe-attack.c built statically into the rootfs as /attack, and the
+    /// e2e/security/exe-attack.c built statically into the rootfs as /attack, and the
     /// script /victim whose interpreter is "/proc/self/exe".
     func installAttack() throws {
         let built = runCommand("/usr/bin/cc", ["-static", "-O2", "-o", rootfs + "/attack",
-                                               Environment.repositoryRoot + "/tests/security/exe-attack.c"], timeout: 60)
+                                               Environment.repositoryRoot + "/e2e/security/exe-attack.c"], timeout: 60)
         try #require(built.succeeded, "building exe-attack.c failed: \(built.summary)")
         try "#!/proc/self/exe\n".write(toFile: rootfs + "/victim", atomically: true, encoding: .utf8)
         chmod(rootfs + "/victim", 0o755)

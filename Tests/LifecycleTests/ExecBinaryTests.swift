@@ -1,26 +1,16 @@
-// `exec` end to end: drives the swiftlet binary (SWIFTLET_BINARY, else
-// .build-exec/debug/swiftlet) as root against a running busybox container.
+// `exec` end to end: drives the swiftlet binary (SWIFTLET_BINARY, else dist/swiftlet)
+// as root against a running busybox container.
 import Foundation
 import Testing
+import TestSupport
 
 enum ExecEnvironment {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-
-    static let binary: String? = {
-        let env = ProcessInfo.processInfo.environment["SWIFTLET_BINARY"] ?? ""
-        let candidates = env.isEmpty ? [repositoryRoot + "/.build-exec/debug/swiftlet"]
-            : [env.hasPrefix("/") ? env : FileManager.default.currentDirectoryPath + "/" + env]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
-
-    /// A busybox rootfs: SWIFTLET_TEST_BUNDLE's, else the one scripts/make-bundle.sh leaves
-    /// in .build-fixtures. Containers use it read-only, so they share it.
-    static let rootfs: String? = {
-        var bundles = [repositoryRoot + "/.build-fixtures/bundle"]
-        if let b = ProcessInfo.processInfo.environment["SWIFTLET_TEST_BUNDLE"], !b.isEmpty { bundles.insert(b, at: 0) }
-        return bundles.map { $0 + "/rootfs" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/bin/busybox") }
-    }()
+    static let repositoryRoot = TestLocations.repositoryRoot
+    /// SWIFTLET_BINARY, else dist/swiftlet (TestSupport's one finder).
+    static let binary: String? = TestLocations.binary
+    /// The busybox rootfs scripts/make-bundle.sh leaves (SWIFTLET_TEST_BUNDLE, else
+    /// .build-fixtures/bundle). Containers use it read-only, so they share it.
+    static let rootfs: String? = TestLocations.builtRootfs
 
     static var ready: Bool { getuid() == 0 && binary != nil && rootfs != nil }
 }
@@ -72,8 +62,7 @@ final class RunningContainer {
         root = "/run/swiftlet-exec-test-\(getpid())-\(name)"
         bundle = NSTemporaryDirectory() + "swiftlet-exec-test-\(getpid())/\(name)"
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
-        let config = RunningContainer.config.replacingOccurrences(of: "@ROOTFS@", with: rootfs)
-        try config.write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
+        try RunningContainer.config(rootfs: rootfs).write(to: URL(fileURLWithPath: bundle + "/config.json"))
         let run = try swiftlet(["run", "--detach", "--bundle", bundle, id])
         if run.status != 0 {
             close()
@@ -109,44 +98,17 @@ final class RunningContainer {
         rmdir(NSTemporaryDirectory() + "swiftlet-exec-test-\(getpid())")   // once every test's bundle is gone
     }
 
-    static let config = #"""
-    {
-      "ociVersion": "1.0.2-dev",
-      "process": {
-        "terminal": false,
-        "user": { "uid": 0, "gid": 0 },
-        "args": [ "sleep", "1000" ],
-        "env": [ "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" ],
-        "cwd": "/",
-        "capabilities": {
-          "bounding": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-          "effective": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-          "permitted": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ],
-          "ambient": [ "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" ]
-        },
-        "rlimits": [ { "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 } ],
-        "noNewPrivileges": true
-      },
-      "root": { "path": "@ROOTFS@", "readonly": true },
-      "hostname": "exectest",
-      "mounts": [
-        { "destination": "/proc", "type": "proc", "source": "proc" },
-        { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-          "options": [ "nosuid", "strictatime", "mode=755", "size=65536k" ] },
-        { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
-          "options": [ "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5" ] },
-        { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-          "options": [ "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" ] },
-        { "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": [ "nosuid", "nodev", "mode=1777" ] }
-      ],
-      "linux": {
-        "resources": { "devices": [ { "allow": false, "access": "rwm" } ] },
-        "namespaces": [ { "type": "pid" }, { "type": "network" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" } ],
-        "maskedPaths": [ "/proc/kcore", "/proc/keys", "/sys/firmware" ],
-        "readonlyPaths": [ "/proc/sys", "/proc/sysrq-trigger" ]
-      }
+    /// The base config with a long-running init, its own hostname and a writable /tmp.
+    static func config(rootfs: String) throws -> Data {
+        var config = BaseConfig.object(rootfs: rootfs)
+        var process = config["process"] as? [String: Any] ?? [:]
+        process["args"] = ["sleep", "1000"]
+        config["process"] = process
+        config["hostname"] = "exectest"
+        config["mounts"] = (config["mounts"] as? [[String: Any]] ?? [])
+            + [["destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]]]
+        return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
     }
-    """#
 }
 
 struct Failure: Error, CustomStringConvertible {
@@ -168,7 +130,7 @@ func statusField(_ text: String, _ key: String) -> String? {
 }
 
 @Suite(.serialized, .enabled(if: ExecEnvironment.ready,
-                             "needs root, a swiftlet binary (SWIFTLET_BINARY or .build-exec/debug/swiftlet) and a busybox rootfs (.build-fixtures/bundle or SWIFTLET_TEST_BUNDLE)"))
+                             "needs root, a swiftlet binary (SWIFTLET_BINARY or dist/swiftlet) and a busybox rootfs (.build-fixtures/bundle or SWIFTLET_TEST_BUNDLE)"))
 struct ExecBinaryTests {
     @Test func execRunsAsTheConfiguredUser() throws {
         try withRunningContainer("id") { c in

@@ -4,6 +4,7 @@ import Foundation
 import OCISpec
 import Syscalls
 import Testing
+import TestSupport
 @testable import Base
 @testable import Mounts
 
@@ -451,9 +452,16 @@ struct RootfsTests {
         #expect(runScenario("sharedRoot", b.argument) == "shared")
     }
 
+    /// Where the kernel has mount_setattr (5.12+) the bind is id-mapped; where it has not,
+    /// the mount fails with one line naming it (nothing is mounted unmapped).
     @Test func idMappedBindMount() {
         let b = Bundle()
-        #expect(runScenario("idmap", b.argument) == "100000:200000")
+        let out = runScenario("idmap", b.argument)
+        if KernelFacts.hasMountSetattr {
+            #expect(out == "100000:200000")
+        } else {
+            #expect(out.contains("set id mapping on bind mount") && !out.contains("\n"), "\(out)")
+        }
     }
 
     @Test func bindOfAFileCreatesAFileMountPoint() {

@@ -11,7 +11,7 @@
 # loopback, no /proc/config.gz. With the filter, clone3 fails with ENOSYS and CLONE_NEW*
 # with EPERM in the guest kernel itself.
 #
-# usage: tests/uml/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
+# usage: e2e/uml/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
 # Needs root only for nothing: UML runs unprivileged, but CI runs it as root.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,8 +38,8 @@ cp "$swiftlet" "$jail/swiftlet"
 
 # The guest's launcher that makes its kernel refuse namespaces (static: the jail has no libc),
 # and the host's, which works around UML 6.1 on hosts with a large XSAVE area (see refuse.c).
-cc -O2 -static -o "$jail/refuse" "$top/tests/primitive/refuse.c" -lseccomp
-cc -O2 -o "$work/refuse" "$top/tests/primitive/refuse.c" -lseccomp
+cc -O2 -static -o "$jail/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
+cc -O2 -o "$work/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
 
 rootfs=$jail/bundle/rootfs
 mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,etc}
@@ -159,10 +159,10 @@ sed -n '/== swiftlet check/,$p' "$log" | grep -v '^RESULT' || true
 echo "== guest ran for $(( (end - start) / 1000000 )) ms"
 
 result() { sed -n "s/^RESULT $1 //p" "$log" | head -1 | tr -d '\r'; }
-failures=0
+failures=0 passes=0
 expect() { # name, description, test command...
   local name=$1 what=$2; shift 2
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what: $(result "$name")"; failures=$((failures + 1)); fi
+  if "$@"; then echo "ok   $what"; passes=$((passes + 1)); else echo "FAIL $what: $(result "$name")"; failures=$((failures + 1)); fi
 }
 has() { case "$(result "$1")" in *"$2"*) return 0;; *) return 1;; esac; }
 is() { [ "$(result "$1")" = "$2" ]; }
@@ -199,6 +199,7 @@ expect full-output "... in a pid namespace of its own" \
   bash -c '[ -n "$1" ] && [ "${1%% *}" != "$0" ]' "$(result hostpidns)" "$(result full-output)"
 expect state-dirs-end "nothing left in the state root" is state-dirs-end 0
 
+echo "uml: $passes passed, $failures failed"
 if [ $failures -ne 0 ]; then
   echo "== uml: $failures check(s) failed; guest console:"
   tail -60 "$log"

@@ -5,7 +5,7 @@
 #   `features`, and `create` of bundles whose full config.json is valid or invalid in a known
 #   way (same one-line error and exit status), then a real container with `run`.
 # The emulator is called explicitly (qemu-ARCH-static BINARY); no binfmt handler is registered.
-# usage: tests/cross/run.sh [DIST]   (default: dist)   Run as root (for the container step).
+# usage: e2e/cross/run.sh [DIST]   (default: dist)   Run as root (for the container step).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 dist=$(cd "${1:-$here/../../dist}" && pwd) || exit 1
@@ -23,8 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-ok()   { echo "  ok    $*"; }
+failures=0 passes=0
+ok()   { echo "  ok    $*"; passes=$((passes + 1)); }
 fail() { echo "  FAIL  $*"; failures=$((failures + 1)); }
 
 # Config variants: the full config (accepted) and copies broken in one known place each.
@@ -135,4 +135,5 @@ PY
 done
 
 echo "== cross binaries under qemu-user: $failures failure(s)"
+echo "cross: $passes passed, $failures failed"
 [ $failures = 0 ]

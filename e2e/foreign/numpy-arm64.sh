@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The seed scenario, end to end (slow: tens of minutes under emulation; opt-in):
-#   SWIFTLET_SLOW_TESTS=1 bash tests/foreign/numpy-arm64.sh [RUNTIME]
+#   SWIFTLET_SLOW_TESTS=1 bash e2e/foreign/numpy-arm64.sh [RUNTIME]
 # 1. a Debian 12 arm64 rootfs from `debootstrap --foreign --variant=minbase
 #    --include=python3-numpy`, its second stage run inside a swiftlet container (user
 #    namespace mapping root to root, so the private binfmt_misc route runs every arm64
@@ -8,7 +8,7 @@
 # 2. that rootfs run as a full container (once without a user namespace: the emulator is
 #    exec'ed explicitly; once with one: private binfmt_misc) and as a primitive container
 #    (annotation org.swiftlet.isolation=chroot): `apt-get --version` and the LeNet-style
-#    forward pass of tests/foreign/lenet.py, which prints its time per inference.
+#    forward pass of e2e/foreign/lenet.py, which prints its time per inference.
 # RUNTIME defaults to $SWIFTLET_BINARY, else dist/swiftlet. Run as root. Exit status is
 # non-zero if any step fails; everything made is removed (except the cached tarball).
 set -euo pipefail
@@ -70,7 +70,7 @@ c["mounts"].append({"destination": "/opt/lenet.py", "type": "bind",
 json.dump(c, open(path, "w"), indent=1)
 EOF
 }
-export LENET=$repo/tests/foreign/lenet.py
+export LENET=$repo/e2e/foreign/lenet.py
 
 # run NAME BUNDLE: swiftlet run with --debug, output on our stdout; returns its status.
 run() {

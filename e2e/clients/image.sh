@@ -51,7 +51,7 @@ cat > "$work/config.json" <<CONFIG
 {"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z",
  "config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":[${cmd%,}],"WorkingDir":"/"},
  "rootfs":{"type":"layers","diff_ids":["$diff_id"]},
- "history":[{"created":"1970-01-01T00:00:00Z","created_by":"tests/clients/image.sh"}]}
+ "history":[{"created":"1970-01-01T00:00:00Z","created_by":"e2e/clients/image.sh"}]}
 CONFIG
 config_name=$(sha256sum "$work/config.json" | cut -d' ' -f1).json
 mv "$work/config.json" "$work/archive/$config_name"

@@ -40,7 +40,7 @@ let package = Package(
             "Capabilities", "Process", "Hooks", "Cgroups", "Seccomp", "Terminal", "CLinux",
         ]),
         // The executable only parses argv and prints.
-        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "Agent", "JSON", "OCISpec", "Syscalls", "CLinux", "Mounts"]),
+        .executableTarget(name: "swiftlet", dependencies: ["Base", "CLI", "Lifecycle", "Check", "Agent", "JSON", "OCISpec", "Syscalls", "CLinux"]),
 
         // What every test target shares: the binary and bundle locations, the kernel facts
         // tests derive expectations from, and skipping with a reason. Test targets only.

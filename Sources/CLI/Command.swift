@@ -23,18 +23,6 @@ public enum ListFormat: Equatable, Sendable { case table, json }
 /// `check` output.
 public enum ReportFormat: Equatable, Sendable { case text, json }
 
-extension Verb {
-    /// Verbs whose clones become container processes: they must run from a read-only
-    /// image of the runtime (CVE-2019-5736).
-    public var startsContainerProcesses: Bool {
-        switch self {
-        case .create, .run, .exec: return true
-        case .pool(let o): return o.action == .fill
-        default: return false
-        }
-    }
-}
-
 public struct GlobalOptions: Equatable, Sendable {
     /// State directory; nil when not given (the caller picks /run/swiftlet or the XDG one).
     public var root: String? = nil

@@ -56,6 +56,10 @@ extension Runtime {
         spec.mounts = Labels.labelledMounts(spec.mounts, mountLabel: linux.mountLabel)
 
         // Signals that would kill us half-way are held back and turned into a clean abort.
+        // The init is a clone of this process: from here on it must be the read-only image
+        // of the runtime (re-executes this command once; nothing above has side effects).
+        try RuntimeImage.ensureProtected()
+
         let signals = try SignalGuard.block()
         var undo = CreateUndo(store: store)
         do throws(SwiftletError) {

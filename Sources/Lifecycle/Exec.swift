@@ -3,6 +3,7 @@ import CLinux
 import Capabilities
 import Cgroups
 import JSON
+import Mounts
 import Namespaces
 import OCISpec
 import Process
@@ -45,6 +46,9 @@ extension Runtime {
 
         let dir = store.directory(r.id)
         guard isDirectory(dir) else { throw SwiftletError(.state, "container does not exist: " + r.id, errno: ENOENT) }
+        // The exec process is a clone of this one: it must run the read-only image of the
+        // runtime (re-executes this command once).
+        try RuntimeImage.ensureProtected()
         // Held until the process runs: a concurrent delete must not pull the cgroup or the
         // init away half-way.
         var lock: ContainerLock? = try ContainerLock.acquire(dir)

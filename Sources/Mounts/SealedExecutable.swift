@@ -74,9 +74,9 @@ public enum RuntimeImage {
         return nil
     }
 
-    /// Called first thing by verbs that start container processes: unless this image is
-    /// protected already, re-executes the same command from a protected image (never
-    /// returns then). The first image started that way checks its protection and fails
+    /// Called by verbs that start container processes before their first side effect:
+    /// unless this image is protected already, re-executes the same command from a
+    /// protected image (never returns then). The first image started that way checks its protection and fails
     /// closed, so a kernel that offers neither route cannot send us round in circles.
     public static func ensureProtected() throws(SwiftletError) {
         if getenv(marker) != nil {
@@ -104,7 +104,10 @@ public enum RuntimeImage {
         } while e == EINTR
         argv?.free()
         unsetenv(marker)
-        throw SwiftletError(.mounts, "re-execute the runtime from a read-only image", errno: e)
+        // ENOEXEC: the kernel cannot run this binary itself (an emulator runs it): its clones
+        // would run the emulator's host file, so no container process may be started.
+        throw SwiftletError(.mounts, "re-execute the runtime from a read-only image"
+                            + (e == ENOEXEC ? " (is it running under an emulator?)" : ""), errno: e)
     }
 
     /// An fd of the runtime's executable that no one can write through.

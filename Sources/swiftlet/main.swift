@@ -6,7 +6,6 @@ import CLinux
 import Check
 import JSON
 import Lifecycle
-import Mounts
 import OCISpec
 import Syscalls
 
@@ -33,7 +32,6 @@ func main() -> Int32 {
     let logger = Logger(path: g.log, format: g.logFormat == .json ? .json : .text, debug: g.debug)
     let runtime = Runtime(root: g.root ?? "/run/swiftlet", logger: logger, systemdCgroup: g.systemdCgroup)
     do throws(SwiftletError) {
-        if command.verb.startsContainerProcesses { try RuntimeImage.ensureProtected() }
         return try execute(command.verb, runtime: runtime)
     } catch {
         logger.error(error.description)

@@ -450,8 +450,12 @@ final class AgentLoop {
         guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
         if let d = generic(mountNr, entry: entry) { return d }
         if entry.mounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mount rule") }
+        let disk = entry.mounts.contains { $0.devices != nil }
+        var extra: Task.Extra = []
+        if entry.namesUids { extra.insert(.uidMap) }
+        if disk { extra.insert(.cgroup) }
         let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace, extra: extra) {
         case .task(let t): task = t
         case .answer(let d): return d
         }
@@ -471,6 +475,8 @@ final class AgentLoop {
         switch source { case .text(let s, _): request.source = s; case .null: break; default: return copyFailure(source) }
         switch fstype { case .text(let s, _): request.fstype = s; case .null: break; default: return copyFailure(fstype) }
         switch data { case .text(let s, _): request.data = s; case .null: break; default: return copyFailure(data) }
+        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
+        request.caller = callerFacts(task, creds, entry: entry)
         let helper = task.userNamespace >= 0 ? c.userHelper : c.hostHelper
         switch resolve(targetText, task: task, dirfd: AT_FDCWD, helper: helper) {
         case .success(let p): request.target = p
@@ -482,23 +488,98 @@ final class AgentLoop {
             case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
             }
         }
+        // A disk file system's source is never looked up by the kernel in the container:
+        // the agent opens it below the task's root without following a symlink, and what
+        // it found (a block device, its numbers) is what the rule and the mount use.
+        var deviceFD: Int32 = -1
+        defer { if deviceFD >= 0 { _ = close(deviceFD) } }
+        if flags & msBind == 0, let type = request.fstype, !isPseudoFileSystem(type), let s = request.source {
+            switch resolve(s, task: task, dirfd: AT_FDCWD, helper: helper) {
+            case .success(let p): request.devicePath = p
+            case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
+            }
+            deviceFD = cl_agent_open_beneath(task.root, request.devicePath!, O_PATH)
+            var major: UInt32 = 0, minor: UInt32 = 0
+            if deviceFD >= 0 && cl_agent_block_device(deviceFD, &major, &minor) == 0 {
+                request.device = BlockDevice(major: major, minor: minor)
+                logArgs.add("device", .string(String(major) + ":" + String(minor)))
+            }
+        }
         switch checkMount(request, rules: entry.mounts) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: request.target)
         case .allowed(let rule):
+            var procFD: Int32 = -1
+            defer { if procFD >= 0 { _ = close(procFD) } }
+            if let device = request.device {
+                if let refusal = deviceCgroupRefusal(task, device, write: flags & msRdonly == 0) {
+                    return Decision(answer: .error(EPERM), decision: "deny", rule: rule, reason: refusal, path: request.target)
+                }
+                procFD = cl_agent_open_procfs()
+                if procFD < 0 {
+                    return Decision(answer: .error(EPERM), decision: "deny", rule: rule, reason: "no procfs", path: request.target)
+                }
+            }
+            let dev = request.device.map { cl_makedev($0.major, $0.minor) } ?? 0
             return perform(c, id: id, task: task, helper: helper, rule: rule, path: request.target) {
-                performMount(task, request, helper: helper)
+                performMount(task, request, helper: helper, deviceFD: deviceFD, dev: dev, procFD: procFD)
             }
         }
     }
 
-    func performMount(_ task: Task, _ r: MountRequest, helper: ContainerHelper) -> Int32 {
+    /// The caller as rule conditions see it.
+    func callerFacts(_ task: Task, _ creds: TaskCredentials, entry: ContainerPolicy) -> CallerFacts {
+        var uid: UInt32? = nil
+        if entry.namesUids, let map = task.read(task.uidMap) { uid = idInNamespace(creds.euid, map: map) }
+        return CallerFacts(uid: uid, capabilities: creds.capEff, noNewPrivileges: creds.noNewPrivs)
+    }
+
+    /// Why the task's device cgroup would refuse it `device` (read, and write unless
+    /// read-only), nil if it grants it. Read from the cgroup v1 devices controller;
+    /// without one (a cgroup2-only host, whose eBPF device programs cannot be read back),
+    /// or with a list in default-allow mode (whose denials are not listed), refused.
+    func deviceCgroupRefusal(_ task: Task, _ device: BlockDevice, write: Bool) -> String? {
+        guard let text = task.read(task.cgroup) else { return "cannot read the caller's cgroup" }
+        var path: String? = nil
+        for line in String(decoding: text, as: UTF8.self).split(byte: 10) {
+            // "ID:controllers:path"; the path may hold colons itself.
+            let fields = line.split(byte: UInt8(ascii: ":"))
+            if fields.count >= 3, fields[1].split(byte: UInt8(ascii: ",")).contains(where: { $0.bytesEqual("devices") }) {
+                path = join(Array(fields[2...]), ":")
+            }
+        }
+        guard let path, path.hasBytePrefix("/"), normalizePath(path, cwd: "/")?.bytesEqual(path) == true else {
+            return "no cgroup v1 devices controller for the caller: its device cgroup cannot be read"
+        }
+        let hierarchy = cl_open("/sys/fs/cgroup/devices", O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
+        if hierarchy < 0 { return "no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices" }
+        defer { _ = close(hierarchy) }
+        let list = cl_agent_open_beneath(hierarchy, path + "/devices.list", O_RDONLY)
+        if list < 0 { return "cannot read devices.list of the caller's cgroup" }
+        defer { _ = close(list) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { CLinux.read(list, $0.baseAddress, $0.count) }
+            if n < 0 { return "cannot read devices.list of the caller's cgroup" }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        switch deviceListAllows(String(decoding: bytes, as: UTF8.self), device: device, write: write) {
+        case .some(true): return nil
+        case .some(false): return "device " + String(device.major) + ":" + String(device.minor) + " refused by the caller's device cgroup"
+        case nil: return "the caller's device cgroup allows by default; its exceptions cannot be read"
+        }
+    }
+
+    func performMount(_ task: Task, _ r: MountRequest, helper: ContainerHelper, deviceFD: Int32, dev: UInt64, procFD: Int32) -> Int32 {
         withOptionalCString(r.source) { source in
             withOptionalCString(r.bindSource) { bindSource in
                 withOptionalCString(r.fstype) { fstype in
                     withOptionalCString(r.data) { data in
                         cl_agent_mount(&helper.raw, task.root, r.target, source, bindSource,
-                                       fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) }, helperTimeoutMS)
+                                       fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) },
+                                       deviceFD, dev, procFD, helperTimeoutMS)
                     }
                 }
             }
@@ -513,11 +594,12 @@ final class AgentLoop {
         if let d = generic(umount2Nr, entry: entry) { return d }
         if entry.umounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no umount2 rule") }
         let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace, extra: entry.namesUids ? [.uidMap] : []) {
         case .task(let t): task = t
         case .answer(let d): return d
         }
         defer { task.close() }
+        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
         let target = task.string(at: args[0])
         logArgs.add("target", target.json)
         guard case .text(let targetText, _) = target else { return copyFailure(target) }
@@ -528,7 +610,7 @@ final class AgentLoop {
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
         }
         // UMOUNT_NOFOLLOW is always added by the helper; asking for it is harmless.
-        switch checkUmount(target: path, flags: flags & ~8, rules: entry.umounts) {
+        switch checkUmount(target: path, flags: flags & ~8, rules: entry.umounts, caller: callerFacts(task, creds, entry: entry)) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
         case .allowed(let rule):
@@ -562,11 +644,12 @@ final class AgentLoop {
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
         }
         let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: false) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: false, extra: entry.namesUids ? [.uidMap] : []) {
         case .task(let t): task = t
         case .answer(let d): return d
         }
         defer { task.close() }
+        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
         let pathArg = task.string(at: a[0])
         logArgs.add("path", pathArg.json)
         guard case .text(let pathText, _) = pathArg else { return copyFailure(pathArg) }
@@ -575,18 +658,20 @@ final class AgentLoop {
         case .success(let p): path = p
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve path")
         }
-        switch checkMknod(path: path, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods) {
+        switch checkMknod(path: path, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods,
+                          caller: callerFacts(task, creds, entry: entry)) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
         case .allowed(let rule):
-            guard let creds = task.credentials() else {
-                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
-            }
             // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
             let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
+            let groups = join(creds.groups.map { String($0) }, " ")
+            if groups.utf8.count >= 4096 {
+                return Decision(answer: .error(EPERM), decision: "deny", reason: "too many supplementary groups", path: path)
+            }
             return perform(c, id: id, task: task, helper: c.hostHelper, rule: rule, path: path) {
                 cl_agent_mknod(&c.hostHelper.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
-                               creds.uid, creds.gid, helperTimeoutMS)
+                               creds.fsuid, creds.fsgid, groups, helperTimeoutMS)
             }
         }
     }
@@ -597,9 +682,9 @@ final class AgentLoop {
     }
 
     /// The task behind a notification, or the answer when it cannot be reached.
-    func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool) -> Reached {
+    func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool, extra: Task.Extra = []) -> Reached {
         switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: withUserNamespace,
-                         ownUserNamespace: ownUserNamespace) {
+                         ownUserNamespace: ownUserNamespace, extra: extra) {
         case .task(let t): return .task(t)
         case .gone: return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
         case .failed(let e): return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e)))

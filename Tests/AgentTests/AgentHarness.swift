@@ -143,8 +143,10 @@ final class AgentWorld {
     }
 
     /// A bundle for container `id` in a user namespace, whose script is `sh -c script`.
+    /// `user` is the process's uid and gid in the container; `adjust` edits the config last.
     func bundle(_ id: String, script: String, notify: [String] = ["mount", "umount2", "mknod", "mknodat"],
-                annotations: [String: String] = [:]) throws -> String {
+                annotations: [String: String] = [:], user: (uid: Int, gid: Int) = (0, 0),
+                adjust: (inout [String: Any]) -> Void = { _ in }) throws -> String {
         let bundle = dir + "/" + id
         let rootfs = try AgentEnvironment.rootfs()
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
@@ -155,10 +157,10 @@ final class AgentWorld {
         try FileManager.default.copyItem(atPath: helper, toPath: bundle + "/rootfs/notify-helper")
         var seccomp: [String: Any] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": socket, "listenerMetadata": "meta-" + id]
         if !notify.isEmpty { seccomp["syscalls"] = [["names": notify, "action": "SCMP_ACT_NOTIFY"]] }
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "ociVersion": "1.3.0",
             "process": [
-                "terminal": false, "user": ["uid": 0, "gid": 0], "args": ["sh", "-c", script],
+                "terminal": false, "user": ["uid": user.uid, "gid": user.gid], "args": ["sh", "-c", script],
                 "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/",
                 "capabilities": ["bounding": ["CAP_SYS_ADMIN", "CAP_MKNOD"], "effective": ["CAP_SYS_ADMIN", "CAP_MKNOD"],
                                  "permitted": ["CAP_SYS_ADMIN", "CAP_MKNOD"]],
@@ -178,6 +180,7 @@ final class AgentWorld {
                 "seccomp": seccomp,
             ],
         ]
+        adjust(&config)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted])
         try data.write(to: URL(fileURLWithPath: bundle + "/config.json"))
         ids.append(id)

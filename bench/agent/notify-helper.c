@@ -1,6 +1,9 @@
 /* Runs inside a container whose mount/umount2/mknod/mknodat are SCMP_ACT_NOTIFY.
  * Static (cc -static -O2 -pthread), since the test rootfs has no libc.
  *   notify-helper mount PATH          mount tmpfs on PATH; prints "mount PATH errno=N"
+ *   notify-helper mountfs SRC PATH TYPE FLAGS
+ *                                     mount(SRC, PATH, TYPE, FLAGS (hex), NULL); prints
+ *                                      "mountfs PATH errno=N"
  *   notify-helper race N              TOCTOU: N mounts on /foo while a thread flips the
  *                                      path to /bar; prints "race attempts=N ok=K"
  *   notify-helper bench N PATH        N mknod(PATH, c 1:5) round trips (denied by policy,
@@ -56,6 +59,11 @@ int main(int argc, char **argv) {
         printf("mount %s errno=%d\n", argv[2], rc == 0 ? 0 : errno);
         return 0;
     }
+    if (argc == 6 && !strcmp(argv[1], "mountfs")) {
+        int rc = mount(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 16), NULL);
+        printf("mountfs %s errno=%d\n", argv[3], rc == 0 ? 0 : errno);
+        return 0;
+    }
     if (argc == 3 && !strcmp(argv[1], "race")) {
         int n = atoi(argv[2]), ok = 0;
         pthread_t t;
@@ -95,6 +103,6 @@ int main(int argc, char **argv) {
         printf("unexpected=%d\n", unexpected);
         return 0;
     }
-    fprintf(stderr, "usage: notify-helper mount PATH | race N | bench N PATH\n");
+    fprintf(stderr, "usage: notify-helper mount PATH | mountfs SRC PATH TYPE FLAGS | race N | bench N PATH\n");
     return 2;
 }

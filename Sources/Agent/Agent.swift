@@ -1,18 +1,22 @@
 import Base
 import CLinux
 import JSON
+import Seccomp
 import Syscalls
 
-/// `swiftlet agent --socket PATH --policy FILE [--log FILE]`: accepts seccomp listener
-/// connections from swiftlet on `socket`, and answers every notified system call of every
+/// `swiftlet [--root DIR] agent --socket PATH --policy FILE [--log FILE]`: accepts seccomp
+/// listener connections from swiftlet on `socket` (root's alone, mode 0600), attaches a
+/// notify fd only under the id whose token is in swiftlet's state directory `stateRoot`
+/// (see checkAttach), and answers every notified system call of every
 /// attached container by `policy`, in one single-threaded epoll loop. SIGHUP reloads the
 /// policy (a bad file keeps the old one); SIGTERM/SIGINT stop the agent, after which the
 /// containers' notified calls fail with ENOSYS (the kernel's answer without a listener).
 /// Returns the exit code.
-public func runAgent(socket: String, policy policyPath: String, log logPath: String?) throws(SwiftletError) -> Int32 {
+public func runAgent(socket: String, policy policyPath: String, log logPath: String?,
+                     stateRoot: String) throws(SwiftletError) -> Int32 {
     let policy = try AgentPolicy.load(path: policyPath)
     let log = try AgentLog(path: logPath)
-    let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log)
+    let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log, stateRoot: stateRoot)
     return agent.run()
 }
 
@@ -70,6 +74,8 @@ struct Decision {
 final class AgentLoop {
     let socketPath: String
     let policyPath: String
+    /// swiftlet's state directory (its --root), where create writes each container's token.
+    let stateRoot: String
     var policy: AgentPolicy
     let log: AgentLog
     let epoll: Int32
@@ -87,8 +93,9 @@ final class AgentLoop {
     static let connectionKind: UInt64 = 3
     static let containerKind: UInt64 = 4
 
-    init(socketPath: String, policyPath: String, policy: AgentPolicy, log: AgentLog) throws(SwiftletError) {
+    init(socketPath: String, policyPath: String, policy: AgentPolicy, log: AgentLog, stateRoot: String) throws(SwiftletError) {
         self.socketPath = socketPath
+        self.stateRoot = stateRoot
         self.policyPath = policyPath
         self.policy = policy
         self.log = log
@@ -109,11 +116,17 @@ final class AgentLoop {
         signals = cl_agent_signalfd()
         if signals < 0 { throw .system(.agent, "signalfd") }
         try removeStaleSocket(socketPath)
-        listener = try UnixSocket.listen(path: socketPath, backlog: 128, stage: .agent)
-        // swiftlet connects from inside the container's user namespace (as its root, a
-        // mapped host uid), so the file must be connectable by anyone; who may attach is
-        // checked per connection instead (peerIsTrusted).
-        _ = chmod(socketPath, 0o666)
+        // swiftlet connects from the host, as root: nobody else needs the socket. The umask
+        // keeps it root's from bind(2) on, not only from the chmod.
+        let mask = umask(0o177)
+        do throws(SwiftletError) {
+            listener = try UnixSocket.listen(path: socketPath, backlog: 128, stage: .agent)
+        } catch {
+            umask(mask)
+            throw error
+        }
+        umask(mask)
+        if chmod(socketPath, 0o600) != 0 { throw .system(.agent, "chmod 0600 " + socketPath) }
         if cl_agent_epoll_add(epoll, listener.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.listenerToken) != 0
             || cl_agent_epoll_add(epoll, signals, UInt32(EPOLLIN.rawValue), AgentLoop.signalToken) != 0 {
             throw .system(.agent, "epoll_ctl")
@@ -245,21 +258,15 @@ final class AgentLoop {
         }
     }
 
-    /// Only root, or a process in a user namespace that root created (a container the
-    /// root runtime set up), may attach: an unprivileged user could otherwise claim a
-    /// container id and have the agent create device nodes as host root in a mount
-    /// namespace of their own. nil when the peer is trusted.
+    /// Only root may attach (the socket is root's; this also holds if its mode is
+    /// loosened): an unprivileged user could otherwise have the agent act as host root in
+    /// namespaces of their own. Which container an fd belongs to is its token's to say
+    /// (checkAttach). nil when the peer is root.
     func peerRefusal(_ conn: UnixSocket) -> String? {
         var pid: Int32 = 0, uid: UInt32 = 0
         if cl_agent_peer_credentials(conn.fd.raw, &pid, &uid) != 0 { return "cannot read peer credentials" }
         if uid == 0 { return nil }
-        let ns = cl_open("/proc/" + String(pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
-        if ns < 0 { return "cannot inspect peer pid " + String(pid) }
-        defer { _ = close(ns) }
-        var owner: UInt32 = 0
-        if cl_agent_userns_owner(ns, &owner) != 0 { return "cannot inspect peer pid " + String(pid) }
-        if owner == 0, let identity = fileIdentity(ns), identity != ownUserNamespace { return nil }
-        return "refused connection from uid " + String(uid) + " (pid " + String(pid) + "): not root and not in a user namespace root created"
+        return "refused connection from uid " + String(uid) + " (pid " + String(pid) + "): not root"
     }
 
     func readConnection(_ slot: Int) {
@@ -289,6 +296,9 @@ final class AgentLoop {
         let fd = p.fd
         p.fd = nil
         dropConnection(slot)
+        // swiftlet connects before it knows whether a filter with notify rules gets loaded
+        // (create connects before the init exists): a silent close is no error.
+        if p.bytes.isEmpty && fd == nil { return }
         guard let json = parsed else {
             logError("container process state is not valid JSON", errno: EINVAL)
             if let fd { _ = close(fd) }
@@ -303,13 +313,13 @@ final class AgentLoop {
 
     func attach(_ json: JSON, fd: Int32) {
         let root = Node(json, path: "container process state")
-        let id: String, pid: Int32, annotations: [(String, String)], metadata: String?
+        let id: String, pid: Int32, claimedMetadata: String?, token: String?
         do throws(SwiftletError) {
             let state = try root.required("state")
             id = try state.required("id").string()
             if let n = root["pid"] { pid = try n.int32() } else if let n = state["pid"] { pid = try n.int32() } else { pid = 0 }
-            annotations = try state["annotations"]?.stringMap() ?? []
-            metadata = try root["metadata"]?.string()
+            claimedMetadata = try root["metadata"]?.string()
+            token = try root[agentTokenMember]?.string()
             let fds = try root.required("fds").strings()
             guard fds.count == 1, fds[0].bytesEqual("seccompFd") else {
                 throw root.error("fds: expected [\"seccompFd\"]")
@@ -322,6 +332,14 @@ final class AgentLoop {
         // A seccomp notify fd knows SECCOMP_IOCTL_NOTIF_ID_VALID: ENOENT for an unknown id.
         if cl_agent_notif_id_valid(fd, 0) == 0 || cl_errno() != ENOENT {
             logError("the fd of container " + id + " is not a seccomp notify fd", errno: EBADF)
+            _ = close(fd)
+            return
+        }
+        let annotations: [(String, String)], metadata: String?
+        switch checkAttach(stateRoot: stateRoot, id: id, token: token, claimedMetadata: claimedMetadata) {
+        case .accepted(let a, let m): (annotations, metadata) = (a, m)
+        case .refused(let reason):
+            logError("refused attach: " + reason, errno: EPERM)
             _ = close(fd)
             return
         }

@@ -99,13 +99,6 @@ int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid) {
     return 0;
 }
 
-int cl_agent_userns_owner(int nsfd, uint32_t *uid) {
-    uid_t owner;
-    if (ioctl(nsfd, _IO(0xb7, 0x4) /* NS_GET_OWNER_UID */, &owner) < 0) return -1;
-    *uid = owner;
-    return 0;
-}
-
 /* ---- memory ---- */
 
 /* Bounds of the executable's own code, from the linker (weak: absent, nothing is done). */

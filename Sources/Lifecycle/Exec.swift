@@ -102,7 +102,8 @@ extension Runtime {
             namespaces: target.namespaces, root: target.root, channel: childEnd, console: fds.console,
             joinsCgroupLate: c.status == .paused,
             listener: fds.listener, listenerMetadata: linux.seccomp?.listenerMetadata, state: state,
-            preserveFDs: r.preserveFDs, signalMask: signals.previous)
+            preserveFDs: r.preserveFDs, signalMask: signals.previous,
+            agentToken: fds.listener == nil ? nil : readAgentToken(stateDirectory: c.directory))
         let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
         childEnd.close()
         // Only the child needs its end of the console socket.

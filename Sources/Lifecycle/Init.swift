@@ -37,6 +37,9 @@ struct InitContext: @unchecked Sendable {
     var primitive: Bool = false
     /// v1 `tasks` files of the container's cgroup, written by the init to join it.
     var cgroupJoinFDs: [Int32] = []
+    /// The connection to the seccomp agent (made by create) and the container's attach token.
+    var listener: FileDescriptor? = nil
+    var agentToken: String? = nil
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
@@ -51,7 +54,7 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.stateDir.raw] + (c.console.map { [$0.fd.raw] } ?? []),
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.stateDir.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? []),
                                  preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
@@ -165,11 +168,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
     }
 
-    var listener: FileDescriptor? = nil
-    if let s = linux.seccomp, let path = s.listenerPath {
-        // Connected now, while the host path is reachable: failing to reach the agent fails create.
-        listener = try connectListener(path: path)
-    }
+    let listener = c.listener
 
     try c.channel.send(.runHooks)
     _ = try c.channel.expect(.hooksDone, while: "running prestart and createRuntime hooks")
@@ -273,7 +272,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
         // capabilities are dropped. With it, load it as late as possible.
         if let seccomp, !process.noNewPrivileges {
-            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux, token: c.agentToken)
         }
         // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
         // dropped silently, as runc does: the container's stderr belongs to the container.
@@ -284,7 +283,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         }
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
         if let seccomp, process.noNewPrivileges {
-            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux, token: c.agentToken)
         }
         listener?.close()
         try foreign?.execIfForeign(path: executable, args: process.args, env: env, preserve: c.preserveFDs, keep: started)
@@ -347,13 +346,13 @@ private func place(_ process: ProcessSpec, cpus: String?) throws(SwiftletError) 
 /// Loads the filter; a notify fd goes to the listener with the container's process state
 /// (config-linux.md, "listenerPath").
 private func loadSeccomp(_ program: SeccompProgram, listener: FileDescriptor?, state: ContainerState,
-                         linux: LinuxSpec) throws(SwiftletError) {
+                         linux: LinuxSpec, token: String?) throws(SwiftletError) {
     guard let notify = try program.load() else { return }
     guard let listener else {
         throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
     }
     let message = containerProcessStateJSON(pid: state.pid, metadata: linux.seccomp?.listenerMetadata,
-                                            stateJSON: state.json.serialized())
+                                            stateJSON: state.json.serialized(), agentToken: token)
     try sendToListener(socket: listener, notifyFD: notify, processStateJSON: message)
     close(notify)
 }

@@ -118,7 +118,7 @@ final class AgentWorld {
     }
 
     func startAgent() throws {
-        agent = start(AgentEnvironment.runtime, ["agent", "--socket", socket, "--policy", policyPath, "--log", logPath])
+        agent = start(AgentEnvironment.runtime, ["--root", stateRoot, "agent", "--socket", socket, "--policy", policyPath, "--log", logPath])
         guard eventually({ FileManager.default.fileExists(atPath: socket) }) else {
             let r = agent!.wait(timeout: 1)
             throw AgentTestFailure("agent did not start: \(r.stderr)")
@@ -204,6 +204,16 @@ final class AgentWorld {
 }
 
 func start(_ executable: String, _ arguments: [String]) -> Started { Started(executable, arguments) }
+
+/// A bundle adjustment: no user namespace, so the container's root is host root (a block
+/// device node in the container is usable at all; a root-only socket is reachable).
+func withoutUserNamespace(_ config: inout [String: Any]) {
+    var linux = config["linux"] as! [String: Any]
+    linux["namespaces"] = [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]]
+    linux.removeValue(forKey: "uidMappings")
+    linux.removeValue(forKey: "gidMappings")
+    config["linux"] = linux
+}
 
 func withWorld(_ name: String, policy: String, _ body: (AgentWorld) throws -> Void) throws {
     let world = try AgentWorld(name, policy: policy)

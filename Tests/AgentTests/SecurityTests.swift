@@ -6,16 +6,6 @@ import Testing
 
 private let pid = getpid()
 
-/// A container without a user namespace (its root is host root): the case where a block
-/// device node in the container is usable at all.
-private func withoutUserNamespace(_ config: inout [String: Any]) {
-    var linux = config["linux"] as! [String: Any]
-    linux["namespaces"] = [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]]
-    linux.removeValue(forKey: "uidMappings")
-    linux.removeValue(forKey: "gidMappings")
-    config["linux"] = linux
-}
-
 private func stdoutLines(_ ran: Ran) -> [String] { ran.stdout.split(separator: "\n").map(String.init) }
 
 @Suite(.serialized, .enabled(if: AgentEnvironment.enabled, "needs root and the swiftlet binary"))

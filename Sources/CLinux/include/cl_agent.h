@@ -37,8 +37,6 @@ void cl_agent_release_code(void);
 
 /* SO_PEERCRED of a connected unix socket. */
 int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);
-/* NS_GET_OWNER_UID: the uid (in our namespace) that created the user namespace `nsfd`. */
-int cl_agent_userns_owner(int nsfd, uint32_t *uid);
 
 /* The helper that acts for a container: a child of the agent, forked once per container
  * (per kind: with or without its user namespace), non-dumpable, killed when the agent

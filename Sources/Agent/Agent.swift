@@ -4,18 +4,20 @@ import JSON
 import Seccomp
 import Syscalls
 
-/// `swiftlet [--root DIR] agent --socket PATH --policy FILE [--log FILE]`: accepts seccomp
+/// `swiftlet [--root DIR] agent --socket PATH --policy FILE [--log FILE [--log-max-size SIZE]]`: accepts seccomp
 /// listener connections from swiftlet on `socket` (root's alone, mode 0600), attaches a
 /// notify fd only under the id whose token is in swiftlet's state directory `stateRoot`
 /// (see checkAttach), and answers every notified system call of every
 /// attached container by `policy`, in one single-threaded epoll loop. SIGHUP reloads the
 /// policy (a bad file keeps the old one); SIGTERM/SIGINT stop the agent, after which the
 /// containers' notified calls fail with ENOSYS (the kernel's answer without a listener).
+/// Each container's decisions are logged within a budget (DecisionThrottle); the log
+/// file is renamed to FILE.1 before it grows past `logMaxBytes` (default 16 MiB, 0: never).
 /// Returns the exit code.
-public func runAgent(socket: String, policy policyPath: String, log logPath: String?,
+public func runAgent(socket: String, policy policyPath: String, log logPath: String?, logMaxBytes: Int64?,
                      stateRoot: String) throws(SwiftletError) -> Int32 {
     let policy = try AgentPolicy.load(path: policyPath)
-    let log = try AgentLog(path: logPath)
+    let log = try AgentLog(path: logPath, maxBytes: logMaxBytes ?? AgentLog.defaultMaxBytes)
     let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log, stateRoot: stateRoot)
     return agent.run()
 }
@@ -34,6 +36,8 @@ final class AttachedContainer {
     /// container's user namespace (mount and umount2 with `userNamespace`).
     let hostHelper = ContainerHelper()
     let userHelper = ContainerHelper()
+    /// What its decisions may still put in the log in this window.
+    var throttle = DecisionThrottle()
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id
@@ -146,7 +150,7 @@ final class AgentLoop {
         // needed again; what the loop uses comes back on first use.
         cl_agent_release_code()
         while true {
-            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, -1)
+            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, summaryTimeoutMS())
             if n < 0 {
                 if cl_errno() == EINTR { continue }
                 logError("epoll_wait", errno: cl_errno())
@@ -175,6 +179,7 @@ final class AgentLoop {
                     }
                 }
             }
+            summarizeEndedWindows()
         }
     }
 
@@ -226,6 +231,7 @@ final class AgentLoop {
     func shutdown() {
         for c in containers {
             guard let c else { continue }
+            summarize(c)
             c.hostHelper.stop()
             c.userHelper.stop()
             _ = close(c.notifyFD)
@@ -363,6 +369,7 @@ final class AgentLoop {
 
     func detach(_ slot: Int, reason: String) {
         guard let c = containers[slot] else { return }
+        summarize(c)
         _ = cl_agent_epoll_del(epoll, c.notifyFD)
         _ = close(c.notifyFD)
         c.hostHelper.stop()
@@ -442,7 +449,42 @@ final class AgentLoop {
         case .gone:
             record.add("result", "gone")
         }
-        log.write(record)
+        logDecision(c, record)
+    }
+
+    // MARK: Log budget
+
+    /// Logs a decision within the container's budget (DecisionThrottle), or counts it.
+    func logDecision(_ c: AttachedContainer, _ record: JSONObjectBuilder) {
+        let now = cl_monotonic_ns()
+        if c.throttle.windowEnded(at: now) { summarize(c) }
+        if c.throttle.admit(record, at: now) { log.write(record) }
+    }
+
+    /// Ends the container's window: its counted decisions become summary lines.
+    func summarize(_ c: AttachedContainer) {
+        for line in c.throttle.close(container: c.id) { log.write(line) }
+    }
+
+    func summarizeEndedWindows() {
+        let now = cl_monotonic_ns()
+        for c in containers {
+            if let c, c.throttle.hasSummary, c.throttle.windowEnded(at: now) { summarize(c) }
+        }
+    }
+
+    /// How long epoll may wait: until the first window with counted decisions ends, so that
+    /// a container that went quiet still gets its summary; -1 without any.
+    func summaryTimeoutMS() -> Int32 {
+        var first: Int64? = nil
+        for c in containers {
+            guard let c, c.throttle.hasSummary else { continue }
+            let end = c.throttle.windowStart + DecisionThrottle.windowNS
+            if first == nil || end < first! { first = end }
+        }
+        guard let first else { return -1 }
+        let ms = (first - cl_monotonic_ns()) / 1_000_000 + 1
+        return Int32(clamping: max(ms, 0))
     }
 
     /// False when the notification went away before the answer (ENOENT).
@@ -792,19 +834,34 @@ func removeStaleSocket(_ path: String) throws(SwiftletError) {
 }
 
 /// Decisions and events as JSON lines, one write(2) each (O_APPEND keeps lines whole).
+/// A log file that a line would take past `maxBytes` is renamed to FILE.1 (replacing the
+/// previous one) and started anew, so the log never takes more than twice `maxBytes`.
 final class AgentLog {
-    let fd: Int32
+    static let defaultMaxBytes: Int64 = 16 << 20
+    var fd: Int32
+    let path: String?
+    let maxBytes: Int64
+    var size: Int64 = 0
 
-    init(path: String?) throws(SwiftletError) {
+    init(path: String?, maxBytes: Int64) throws(SwiftletError) {
+        self.path = path
+        self.maxBytes = maxBytes
         guard let path else { fd = 2; return }
         fd = cl_open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw .system(.agent, "open log " + path) }
+        size = AgentLog.fileSize(fd)
+    }
+
+    static func fileSize(_ fd: Int32) -> Int64 {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
     }
 
     func write(_ record: JSONObjectBuilder) {
         var members = [JSON.Member("time", .int(cl_realtime_ns()))]
         members.append(contentsOf: record.members)
         let line = Array((JSON.object(members).serialized() + "\n").utf8)
+        if let path, maxBytes > 0, size > 0, size + Int64(line.count) > maxBytes { rotate(path) }
         var offset = 0
         while offset < line.count {
             let n = line.withUnsafeBytes { CLinux.write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -813,6 +870,22 @@ final class AgentLog {
                 return
             }
             offset += n
+            size += Int64(n)
         }
+    }
+
+    func rotate(_ path: String) {
+        let fresh = rename(path, path + ".1") == 0
+            ? cl_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) : -1
+        if fresh < 0 {
+            // Neither renamed nor started anew: start the file itself over, so that it
+            // stays bounded.
+            _ = ftruncate(fd, 0)
+            size = 0
+            return
+        }
+        _ = close(fd)
+        fd = fresh
+        size = AgentLog.fileSize(fd)
     }
 }

@@ -117,8 +117,8 @@ final class AgentWorld {
         try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
     }
 
-    func startAgent() throws {
-        agent = start(AgentEnvironment.runtime, ["--root", stateRoot, "agent", "--socket", socket, "--policy", policyPath, "--log", logPath])
+    func startAgent(_ extra: [String] = []) throws {
+        agent = start(AgentEnvironment.runtime, ["--root", stateRoot, "agent", "--socket", socket, "--policy", policyPath, "--log", logPath] + extra)
         guard eventually({ FileManager.default.fileExists(atPath: socket) }) else {
             let r = agent!.wait(timeout: 1)
             throw AgentTestFailure("agent did not start: \(r.stderr)")
@@ -140,6 +140,13 @@ final class AgentWorld {
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             return o["container"] as? String == id && o["decision"] != nil ? o : nil
         }
+    }
+
+    /// How many calls of container `id` the log accounts for: each decision line once, each
+    /// "repeated" summary by its count.
+    func calls(_ id: String, syscall: String? = nil) -> Int {
+        decisions(id).filter { syscall == nil || $0["syscall"] as? String == syscall }
+            .reduce(0) { $0 + (($1["times"] as? Int) ?? 1) }
     }
 
     /// A bundle for container `id` in a user namespace, whose script is `sh -c script`.

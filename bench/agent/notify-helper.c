@@ -9,6 +9,8 @@
  *   notify-helper bench N PATH        N mknod(PATH, c 1:5) round trips (denied by policy,
  *                                      answered from the agent's decision alone) and N
  *                                      mknod of a fifo the agent creates; prints p50/p99 in ns
+ *   notify-helper flood N             N identical mknod(/flood, c 1:5) calls as fast as the agent
+ *                                      answers them (0: until killed); prints "flood calls=N"
  *   notify-helper impostor SOCKET ID [TOKEN]
  *                                     loads its own filter notifying mount, sends its notify fd
  *                                      to the agent at SOCKET claiming container ID (with TOKEN
@@ -158,8 +160,14 @@ int main(int argc, char **argv) {
         printf("unexpected=%d\n", unexpected);
         return 0;
     }
+    if (argc == 3 && !strcmp(argv[1], "flood")) {
+        long n = atol(argv[2]), k = 0;
+        for (; n == 0 || k < n; k++) mknod("/flood", S_IFCHR | 0600, makedev(1, 5));
+        printf("flood calls=%ld\n", k);
+        return 0;
+    }
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "impostor")) return impostor(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
     fprintf(stderr, "usage: notify-helper mount PATH | mountfs SRC PATH TYPE FLAGS | race N | bench N PATH"
-                    " | impostor SOCKET ID [TOKEN]\n");
+                    " | flood N | impostor SOCKET ID [TOKEN]\n");
     return 2;
 }

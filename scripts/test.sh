@@ -29,7 +29,7 @@ fi
 runtime=${SWIFTLET_TEST_RUNTIME:-$PWD/dist/swiftlet}
 export SWIFTLET_TEST_BUNDLE=$PWD/.build-fixtures/bundle
 # Suites that drive the binary; everything else in Tests/ runs in-process (the unit stage).
-integration_suites='^(IntegrationTests\.|LifecycleTests\.ExecBinaryTests|AgentTests\.Agent(Scenario|Helper)Tests)'
+integration_suites='^(IntegrationTests\.|LifecycleTests\.ExecBinaryTests|AgentTests\.Agent(Scenario|Helper|Attach|Log|Security)Tests)'
 run_dir=$(mktemp -d /tmp/swiftlet-test-run.XXXXXX)
 trap 'rm -rf "$run_dir"' EXIT
 

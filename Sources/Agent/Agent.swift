@@ -1,18 +1,24 @@
 import Base
 import CLinux
 import JSON
+import Seccomp
 import Syscalls
 
-/// `swiftlet agent --socket PATH --policy FILE [--log FILE]`: accepts seccomp listener
-/// connections from swiftlet on `socket`, and answers every notified system call of every
+/// `swiftlet [--root DIR] agent --socket PATH --policy FILE [--log FILE [--log-max-size SIZE]]`: accepts seccomp
+/// listener connections from swiftlet on `socket` (root's alone, mode 0600), attaches a
+/// notify fd only under the id whose token is in swiftlet's state directory `stateRoot`
+/// (see checkAttach), and answers every notified system call of every
 /// attached container by `policy`, in one single-threaded epoll loop. SIGHUP reloads the
 /// policy (a bad file keeps the old one); SIGTERM/SIGINT stop the agent, after which the
 /// containers' notified calls fail with ENOSYS (the kernel's answer without a listener).
+/// Each container's decisions are logged within a budget (DecisionThrottle); the log
+/// file is renamed to FILE.1 before it grows past `logMaxBytes` (default 16 MiB, 0: never).
 /// Returns the exit code.
-public func runAgent(socket: String, policy policyPath: String, log logPath: String?) throws(SwiftletError) -> Int32 {
+public func runAgent(socket: String, policy policyPath: String, log logPath: String?, logMaxBytes: Int64?,
+                     stateRoot: String) throws(SwiftletError) -> Int32 {
     let policy = try AgentPolicy.load(path: policyPath)
-    let log = try AgentLog(path: logPath)
-    let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log)
+    let log = try AgentLog(path: logPath, maxBytes: logMaxBytes ?? AgentLog.defaultMaxBytes)
+    let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log, stateRoot: stateRoot)
     return agent.run()
 }
 
@@ -30,6 +36,8 @@ final class AttachedContainer {
     /// container's user namespace (mount and umount2 with `userNamespace`).
     let hostHelper = ContainerHelper()
     let userHelper = ContainerHelper()
+    /// What its decisions may still put in the log in this window.
+    var throttle = DecisionThrottle()
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id
@@ -70,6 +78,8 @@ struct Decision {
 final class AgentLoop {
     let socketPath: String
     let policyPath: String
+    /// swiftlet's state directory (its --root), where create writes each container's token.
+    let stateRoot: String
     var policy: AgentPolicy
     let log: AgentLog
     let epoll: Int32
@@ -87,8 +97,9 @@ final class AgentLoop {
     static let connectionKind: UInt64 = 3
     static let containerKind: UInt64 = 4
 
-    init(socketPath: String, policyPath: String, policy: AgentPolicy, log: AgentLog) throws(SwiftletError) {
+    init(socketPath: String, policyPath: String, policy: AgentPolicy, log: AgentLog, stateRoot: String) throws(SwiftletError) {
         self.socketPath = socketPath
+        self.stateRoot = stateRoot
         self.policyPath = policyPath
         self.policy = policy
         self.log = log
@@ -109,11 +120,17 @@ final class AgentLoop {
         signals = cl_agent_signalfd()
         if signals < 0 { throw .system(.agent, "signalfd") }
         try removeStaleSocket(socketPath)
-        listener = try UnixSocket.listen(path: socketPath, backlog: 128, stage: .agent)
-        // swiftlet connects from inside the container's user namespace (as its root, a
-        // mapped host uid), so the file must be connectable by anyone; who may attach is
-        // checked per connection instead (peerIsTrusted).
-        _ = chmod(socketPath, 0o666)
+        // swiftlet connects from the host, as root: nobody else needs the socket. The umask
+        // keeps it root's from bind(2) on, not only from the chmod.
+        let mask = umask(0o177)
+        do throws(SwiftletError) {
+            listener = try UnixSocket.listen(path: socketPath, backlog: 128, stage: .agent)
+        } catch {
+            umask(mask)
+            throw error
+        }
+        umask(mask)
+        if chmod(socketPath, 0o600) != 0 { throw .system(.agent, "chmod 0600 " + socketPath) }
         if cl_agent_epoll_add(epoll, listener.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.listenerToken) != 0
             || cl_agent_epoll_add(epoll, signals, UInt32(EPOLLIN.rawValue), AgentLoop.signalToken) != 0 {
             throw .system(.agent, "epoll_ctl")
@@ -133,7 +150,7 @@ final class AgentLoop {
         // needed again; what the loop uses comes back on first use.
         cl_agent_release_code()
         while true {
-            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, -1)
+            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, summaryTimeoutMS())
             if n < 0 {
                 if cl_errno() == EINTR { continue }
                 logError("epoll_wait", errno: cl_errno())
@@ -162,6 +179,7 @@ final class AgentLoop {
                     }
                 }
             }
+            summarizeEndedWindows()
         }
     }
 
@@ -213,6 +231,7 @@ final class AgentLoop {
     func shutdown() {
         for c in containers {
             guard let c else { continue }
+            summarize(c)
             c.hostHelper.stop()
             c.userHelper.stop()
             _ = close(c.notifyFD)
@@ -245,21 +264,15 @@ final class AgentLoop {
         }
     }
 
-    /// Only root, or a process in a user namespace that root created (a container the
-    /// root runtime set up), may attach: an unprivileged user could otherwise claim a
-    /// container id and have the agent create device nodes as host root in a mount
-    /// namespace of their own. nil when the peer is trusted.
+    /// Only root may attach (the socket is root's; this also holds if its mode is
+    /// loosened): an unprivileged user could otherwise have the agent act as host root in
+    /// namespaces of their own. Which container an fd belongs to is its token's to say
+    /// (checkAttach). nil when the peer is root.
     func peerRefusal(_ conn: UnixSocket) -> String? {
         var pid: Int32 = 0, uid: UInt32 = 0
         if cl_agent_peer_credentials(conn.fd.raw, &pid, &uid) != 0 { return "cannot read peer credentials" }
         if uid == 0 { return nil }
-        let ns = cl_open("/proc/" + String(pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
-        if ns < 0 { return "cannot inspect peer pid " + String(pid) }
-        defer { _ = close(ns) }
-        var owner: UInt32 = 0
-        if cl_agent_userns_owner(ns, &owner) != 0 { return "cannot inspect peer pid " + String(pid) }
-        if owner == 0, let identity = fileIdentity(ns), identity != ownUserNamespace { return nil }
-        return "refused connection from uid " + String(uid) + " (pid " + String(pid) + "): not root and not in a user namespace root created"
+        return "refused connection from uid " + String(uid) + " (pid " + String(pid) + "): not root"
     }
 
     func readConnection(_ slot: Int) {
@@ -289,6 +302,9 @@ final class AgentLoop {
         let fd = p.fd
         p.fd = nil
         dropConnection(slot)
+        // swiftlet connects before it knows whether a filter with notify rules gets loaded
+        // (create connects before the init exists): a silent close is no error.
+        if p.bytes.isEmpty && fd == nil { return }
         guard let json = parsed else {
             logError("container process state is not valid JSON", errno: EINVAL)
             if let fd { _ = close(fd) }
@@ -303,13 +319,13 @@ final class AgentLoop {
 
     func attach(_ json: JSON, fd: Int32) {
         let root = Node(json, path: "container process state")
-        let id: String, pid: Int32, annotations: [(String, String)], metadata: String?
+        let id: String, pid: Int32, claimedMetadata: String?, token: String?
         do throws(SwiftletError) {
             let state = try root.required("state")
             id = try state.required("id").string()
             if let n = root["pid"] { pid = try n.int32() } else if let n = state["pid"] { pid = try n.int32() } else { pid = 0 }
-            annotations = try state["annotations"]?.stringMap() ?? []
-            metadata = try root["metadata"]?.string()
+            claimedMetadata = try root["metadata"]?.string()
+            token = try root[agentTokenMember]?.string()
             let fds = try root.required("fds").strings()
             guard fds.count == 1, fds[0].bytesEqual("seccompFd") else {
                 throw root.error("fds: expected [\"seccompFd\"]")
@@ -322,6 +338,14 @@ final class AgentLoop {
         // A seccomp notify fd knows SECCOMP_IOCTL_NOTIF_ID_VALID: ENOENT for an unknown id.
         if cl_agent_notif_id_valid(fd, 0) == 0 || cl_errno() != ENOENT {
             logError("the fd of container " + id + " is not a seccomp notify fd", errno: EBADF)
+            _ = close(fd)
+            return
+        }
+        let annotations: [(String, String)], metadata: String?
+        switch checkAttach(stateRoot: stateRoot, id: id, token: token, claimedMetadata: claimedMetadata) {
+        case .accepted(let a, let m): (annotations, metadata) = (a, m)
+        case .refused(let reason):
+            logError("refused attach: " + reason, errno: EPERM)
             _ = close(fd)
             return
         }
@@ -345,6 +369,7 @@ final class AgentLoop {
 
     func detach(_ slot: Int, reason: String) {
         guard let c = containers[slot] else { return }
+        summarize(c)
         _ = cl_agent_epoll_del(epoll, c.notifyFD)
         _ = close(c.notifyFD)
         c.hostHelper.stop()
@@ -424,7 +449,42 @@ final class AgentLoop {
         case .gone:
             record.add("result", "gone")
         }
-        log.write(record)
+        logDecision(c, record)
+    }
+
+    // MARK: Log budget
+
+    /// Logs a decision within the container's budget (DecisionThrottle), or counts it.
+    func logDecision(_ c: AttachedContainer, _ record: JSONObjectBuilder) {
+        let now = cl_monotonic_ns()
+        if c.throttle.windowEnded(at: now) { summarize(c) }
+        if c.throttle.admit(record, at: now) { log.write(record) }
+    }
+
+    /// Ends the container's window: its counted decisions become summary lines.
+    func summarize(_ c: AttachedContainer) {
+        for line in c.throttle.close(container: c.id) { log.write(line) }
+    }
+
+    func summarizeEndedWindows() {
+        let now = cl_monotonic_ns()
+        for c in containers {
+            if let c, c.throttle.hasSummary, c.throttle.windowEnded(at: now) { summarize(c) }
+        }
+    }
+
+    /// How long epoll may wait: until the first window with counted decisions ends, so that
+    /// a container that went quiet still gets its summary; -1 without any.
+    func summaryTimeoutMS() -> Int32 {
+        var first: Int64? = nil
+        for c in containers {
+            guard let c, c.throttle.hasSummary else { continue }
+            let end = c.throttle.windowStart + DecisionThrottle.windowNS
+            if first == nil || end < first! { first = end }
+        }
+        guard let first else { return -1 }
+        let ms = (first - cl_monotonic_ns()) / 1_000_000 + 1
+        return Int32(clamping: max(ms, 0))
     }
 
     /// False when the notification went away before the answer (ENOENT).
@@ -450,8 +510,12 @@ final class AgentLoop {
         guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
         if let d = generic(mountNr, entry: entry) { return d }
         if entry.mounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mount rule") }
+        let disk = entry.mounts.contains { $0.devices != nil }
+        var extra: Task.Extra = []
+        if entry.namesUids { extra.insert(.uidMap) }
+        if disk { extra.insert(.cgroup) }
         let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace, extra: extra) {
         case .task(let t): task = t
         case .answer(let d): return d
         }
@@ -471,6 +535,8 @@ final class AgentLoop {
         switch source { case .text(let s, _): request.source = s; case .null: break; default: return copyFailure(source) }
         switch fstype { case .text(let s, _): request.fstype = s; case .null: break; default: return copyFailure(fstype) }
         switch data { case .text(let s, _): request.data = s; case .null: break; default: return copyFailure(data) }
+        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
+        request.caller = callerFacts(task, creds, entry: entry)
         let helper = task.userNamespace >= 0 ? c.userHelper : c.hostHelper
         switch resolve(targetText, task: task, dirfd: AT_FDCWD, helper: helper) {
         case .success(let p): request.target = p
@@ -482,23 +548,98 @@ final class AgentLoop {
             case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
             }
         }
+        // A disk file system's source is never looked up by the kernel in the container:
+        // the agent opens it below the task's root without following a symlink, and what
+        // it found (a block device, its numbers) is what the rule and the mount use.
+        var deviceFD: Int32 = -1
+        defer { if deviceFD >= 0 { _ = close(deviceFD) } }
+        if flags & msBind == 0, let type = request.fstype, !isPseudoFileSystem(type), let s = request.source {
+            switch resolve(s, task: task, dirfd: AT_FDCWD, helper: helper) {
+            case .success(let p): request.devicePath = p
+            case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
+            }
+            deviceFD = cl_agent_open_beneath(task.root, request.devicePath!, O_PATH)
+            var major: UInt32 = 0, minor: UInt32 = 0
+            if deviceFD >= 0 && cl_agent_block_device(deviceFD, &major, &minor) == 0 {
+                request.device = BlockDevice(major: major, minor: minor)
+                logArgs.add("device", .string(String(major) + ":" + String(minor)))
+            }
+        }
         switch checkMount(request, rules: entry.mounts) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: request.target)
         case .allowed(let rule):
+            var procFD: Int32 = -1
+            defer { if procFD >= 0 { _ = close(procFD) } }
+            if let device = request.device {
+                if let refusal = deviceCgroupRefusal(task, device, write: flags & msRdonly == 0) {
+                    return Decision(answer: .error(EPERM), decision: "deny", rule: rule, reason: refusal, path: request.target)
+                }
+                procFD = cl_agent_open_procfs()
+                if procFD < 0 {
+                    return Decision(answer: .error(EPERM), decision: "deny", rule: rule, reason: "no procfs", path: request.target)
+                }
+            }
+            let dev = request.device.map { cl_makedev($0.major, $0.minor) } ?? 0
             return perform(c, id: id, task: task, helper: helper, rule: rule, path: request.target) {
-                performMount(task, request, helper: helper)
+                performMount(task, request, helper: helper, deviceFD: deviceFD, dev: dev, procFD: procFD)
             }
         }
     }
 
-    func performMount(_ task: Task, _ r: MountRequest, helper: ContainerHelper) -> Int32 {
+    /// The caller as rule conditions see it.
+    func callerFacts(_ task: Task, _ creds: TaskCredentials, entry: ContainerPolicy) -> CallerFacts {
+        var uid: UInt32? = nil
+        if entry.namesUids, let map = task.read(task.uidMap) { uid = idInNamespace(creds.euid, map: map) }
+        return CallerFacts(uid: uid, capabilities: creds.capEff, noNewPrivileges: creds.noNewPrivs)
+    }
+
+    /// Why the task's device cgroup would refuse it `device` (read, and write unless
+    /// read-only), nil if it grants it. Read from the cgroup v1 devices controller;
+    /// without one (a cgroup2-only host, whose eBPF device programs cannot be read back),
+    /// or with a list in default-allow mode (whose denials are not listed), refused.
+    func deviceCgroupRefusal(_ task: Task, _ device: BlockDevice, write: Bool) -> String? {
+        guard let text = task.read(task.cgroup) else { return "cannot read the caller's cgroup" }
+        var path: String? = nil
+        for line in String(decoding: text, as: UTF8.self).split(byte: 10) {
+            // "ID:controllers:path"; the path may hold colons itself.
+            let fields = line.split(byte: UInt8(ascii: ":"))
+            if fields.count >= 3, fields[1].split(byte: UInt8(ascii: ",")).contains(where: { $0.bytesEqual("devices") }) {
+                path = join(Array(fields[2...]), ":")
+            }
+        }
+        guard let path, path.hasBytePrefix("/"), normalizePath(path, cwd: "/")?.bytesEqual(path) == true else {
+            return "no cgroup v1 devices controller for the caller: its device cgroup cannot be read"
+        }
+        let hierarchy = cl_open("/sys/fs/cgroup/devices", O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
+        if hierarchy < 0 { return "no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices" }
+        defer { _ = close(hierarchy) }
+        let list = cl_agent_open_beneath(hierarchy, path + "/devices.list", O_RDONLY)
+        if list < 0 { return "cannot read devices.list of the caller's cgroup" }
+        defer { _ = close(list) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { CLinux.read(list, $0.baseAddress, $0.count) }
+            if n < 0 { return "cannot read devices.list of the caller's cgroup" }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        switch deviceListAllows(String(decoding: bytes, as: UTF8.self), device: device, write: write) {
+        case .some(true): return nil
+        case .some(false): return "device " + String(device.major) + ":" + String(device.minor) + " refused by the caller's device cgroup"
+        case nil: return "the caller's device cgroup allows by default; its exceptions cannot be read"
+        }
+    }
+
+    func performMount(_ task: Task, _ r: MountRequest, helper: ContainerHelper, deviceFD: Int32, dev: UInt64, procFD: Int32) -> Int32 {
         withOptionalCString(r.source) { source in
             withOptionalCString(r.bindSource) { bindSource in
                 withOptionalCString(r.fstype) { fstype in
                     withOptionalCString(r.data) { data in
                         cl_agent_mount(&helper.raw, task.root, r.target, source, bindSource,
-                                       fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) }, helperTimeoutMS)
+                                       fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) },
+                                       deviceFD, dev, procFD, helperTimeoutMS)
                     }
                 }
             }
@@ -513,11 +654,12 @@ final class AgentLoop {
         if let d = generic(umount2Nr, entry: entry) { return d }
         if entry.umounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no umount2 rule") }
         let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace, extra: entry.namesUids ? [.uidMap] : []) {
         case .task(let t): task = t
         case .answer(let d): return d
         }
         defer { task.close() }
+        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
         let target = task.string(at: args[0])
         logArgs.add("target", target.json)
         guard case .text(let targetText, _) = target else { return copyFailure(target) }
@@ -528,7 +670,7 @@ final class AgentLoop {
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
         }
         // UMOUNT_NOFOLLOW is always added by the helper; asking for it is harmless.
-        switch checkUmount(target: path, flags: flags & ~8, rules: entry.umounts) {
+        switch checkUmount(target: path, flags: flags & ~8, rules: entry.umounts, caller: callerFacts(task, creds, entry: entry)) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
         case .allowed(let rule):
@@ -562,11 +704,12 @@ final class AgentLoop {
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
         }
         let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: false) {
+        switch reach(c, pid: pid, id: id, withUserNamespace: false, extra: entry.namesUids ? [.uidMap] : []) {
         case .task(let t): task = t
         case .answer(let d): return d
         }
         defer { task.close() }
+        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
         let pathArg = task.string(at: a[0])
         logArgs.add("path", pathArg.json)
         guard case .text(let pathText, _) = pathArg else { return copyFailure(pathArg) }
@@ -575,18 +718,20 @@ final class AgentLoop {
         case .success(let p): path = p
         case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve path")
         }
-        switch checkMknod(path: path, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods) {
+        switch checkMknod(path: path, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods,
+                          caller: callerFacts(task, creds, entry: entry)) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
         case .allowed(let rule):
-            guard let creds = task.credentials() else {
-                return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
-            }
             // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
             let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
+            let groups = join(creds.groups.map { String($0) }, " ")
+            if groups.utf8.count >= 4096 {
+                return Decision(answer: .error(EPERM), decision: "deny", reason: "too many supplementary groups", path: path)
+            }
             return perform(c, id: id, task: task, helper: c.hostHelper, rule: rule, path: path) {
                 cl_agent_mknod(&c.hostHelper.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
-                               creds.uid, creds.gid, helperTimeoutMS)
+                               creds.fsuid, creds.fsgid, groups, helperTimeoutMS)
             }
         }
     }
@@ -597,9 +742,9 @@ final class AgentLoop {
     }
 
     /// The task behind a notification, or the answer when it cannot be reached.
-    func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool) -> Reached {
+    func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool, extra: Task.Extra = []) -> Reached {
         switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: withUserNamespace,
-                         ownUserNamespace: ownUserNamespace) {
+                         ownUserNamespace: ownUserNamespace, extra: extra) {
         case .task(let t): return .task(t)
         case .gone: return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
         case .failed(let e): return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e)))
@@ -689,19 +834,34 @@ func removeStaleSocket(_ path: String) throws(SwiftletError) {
 }
 
 /// Decisions and events as JSON lines, one write(2) each (O_APPEND keeps lines whole).
+/// A log file that a line would take past `maxBytes` is renamed to FILE.1 (replacing the
+/// previous one) and started anew, so the log never takes more than twice `maxBytes`.
 final class AgentLog {
-    let fd: Int32
+    static let defaultMaxBytes: Int64 = 16 << 20
+    var fd: Int32
+    let path: String?
+    let maxBytes: Int64
+    var size: Int64 = 0
 
-    init(path: String?) throws(SwiftletError) {
+    init(path: String?, maxBytes: Int64) throws(SwiftletError) {
+        self.path = path
+        self.maxBytes = maxBytes
         guard let path else { fd = 2; return }
         fd = cl_open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 { throw .system(.agent, "open log " + path) }
+        size = AgentLog.fileSize(fd)
+    }
+
+    static func fileSize(_ fd: Int32) -> Int64 {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
     }
 
     func write(_ record: JSONObjectBuilder) {
         var members = [JSON.Member("time", .int(cl_realtime_ns()))]
         members.append(contentsOf: record.members)
         let line = Array((JSON.object(members).serialized() + "\n").utf8)
+        if let path, maxBytes > 0, size > 0, size + Int64(line.count) > maxBytes { rotate(path) }
         var offset = 0
         while offset < line.count {
             let n = line.withUnsafeBytes { CLinux.write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -710,6 +870,22 @@ final class AgentLog {
                 return
             }
             offset += n
+            size += Int64(n)
         }
+    }
+
+    func rotate(_ path: String) {
+        let fresh = rename(path, path + ".1") == 0
+            ? cl_open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) : -1
+        if fresh < 0 {
+            // Neither renamed nor started anew: start the file itself over, so that it
+            // stays bounded.
+            _ = ftruncate(fd, 0)
+            size = 0
+            return
+        }
+        _ = close(fd)
+        fd = fresh
+        size = AgentLog.fileSize(fd)
     }
 }

@@ -16,14 +16,24 @@ public struct MountRequest: Sendable {
     public var data: String?
     /// For MS_BIND: the source as a normalized container path.
     public var bindSource: String?
+    /// For a disk file system: the source as a normalized container path, and the block
+    /// device found there (opened without following symlinks); nil if it is none.
+    public var devicePath: String?
+    public var device: BlockDevice?
+    /// Who asks; nil when unknown (rules with a caller condition then refuse).
+    public var caller: CallerFacts?
 
-    public init(source: String?, target: String, fstype: String?, flags: UInt64, data: String?, bindSource: String? = nil) {
+    public init(source: String?, target: String, fstype: String?, flags: UInt64, data: String?, bindSource: String? = nil,
+                devicePath: String? = nil, device: BlockDevice? = nil, caller: CallerFacts? = nil) {
         self.source = source
         self.target = target
         self.fstype = fstype
         self.flags = flags
         self.data = data
         self.bindSource = bindSource
+        self.devicePath = devicePath
+        self.device = device
+        self.caller = caller
     }
 }
 
@@ -42,7 +52,15 @@ public func checkMount(_ r: MountRequest, rules: [MountRule]) -> RuleCheck {
             reason = "destination " + r.target + " is outside every rule"
             continue
         }
+        if let condition = rule.caller, let refusal = condition.refusal(r.caller) {
+            reason = refusal + " by " + rule.name
+            continue
+        }
         guard r.flags & ~rule.flags == 0 else { reason = "flags not allowed by " + rule.name; continue }
+        guard r.flags & rule.required == rule.required else {
+            reason = "flags required by " + rule.name + " missing: " + mountFlagList(rule.required & ~r.flags)
+            continue
+        }
         if r.flags & msBind != 0 {
             guard r.flags & ~bindFlags == 0 else { reason = "flags cannot be applied to a bind mount"; continue }
             guard let source = r.bindSource else { reason = "bind mount without a source"; continue }
@@ -55,7 +73,16 @@ public func checkMount(_ r: MountRequest, rules: [MountRule]) -> RuleCheck {
                 reason = "file system type not allowed by " + rule.name
                 continue
             }
-            if let sources = rule.sources, !sources.contains(where: { globMatch($0, r.source ?? "") }) {
+            if let devices = rule.devices {
+                guard let path = r.devicePath, let device = r.device, devices.contains(device) else {
+                    reason = "source is not a block device allowed by " + rule.name
+                    continue
+                }
+                if let sources = rule.sources, !sources.contains(where: { globMatch($0, path) }) {
+                    reason = "source " + path + " not allowed by " + rule.name
+                    continue
+                }
+            } else if let sources = rule.sources, !sources.contains(where: { globMatch($0, r.source ?? "") }) {
                 reason = "source not allowed by " + rule.name
                 continue
             }
@@ -74,7 +101,7 @@ public func checkMount(_ r: MountRequest, rules: [MountRule]) -> RuleCheck {
     return .denied(reason: reason)
 }
 
-public func checkUmount(target: String, flags: Int32, rules: [UmountRule]) -> RuleCheck {
+public func checkUmount(target: String, flags: Int32, rules: [UmountRule], caller: CallerFacts? = nil) -> RuleCheck {
     if rules.isEmpty { return .denied(reason: "no umount2 rule for this container") }
     if target.bytesEqual("/") { return .denied(reason: "the root cannot be unmounted") }
     var reason = ""
@@ -84,13 +111,18 @@ public func checkUmount(target: String, flags: Int32, rules: [UmountRule]) -> Ru
             continue
         }
         guard flags & ~rule.flags == 0 else { reason = "flags not allowed by " + rule.name; continue }
+        if let condition = rule.caller, let refusal = condition.refusal(caller) {
+            reason = refusal + " by " + rule.name
+            continue
+        }
         return .allowed(rule: rule.name)
     }
     return .denied(reason: reason)
 }
 
-/// A nil path checks type and device only.
-public func checkMknod(path: String?, kind: NodeKind, major: UInt32, minor: UInt32, rules: [MknodRule]) -> RuleCheck {
+/// A nil path checks type and device only (and not the caller).
+public func checkMknod(path: String?, kind: NodeKind, major: UInt32, minor: UInt32, rules: [MknodRule],
+                       caller: CallerFacts? = nil) -> RuleCheck {
     if rules.isEmpty { return .denied(reason: "no mknod rule for this container") }
     var reason = "type " + kind.letter + " not allowed"
     for rule in rules where rule.kind == kind {
@@ -102,9 +134,39 @@ public func checkMknod(path: String?, kind: NodeKind, major: UInt32, minor: UInt
             reason = "path " + path + " is outside every rule"
             continue
         }
+        if path != nil, let condition = rule.caller, let refusal = condition.refusal(caller) {
+            reason = refusal + " by " + rule.name
+            continue
+        }
         return .allowed(rule: rule.name)
     }
     return .denied(reason: reason)
+}
+
+/// The names of MS_* flags, comma-separated.
+func mountFlagList(_ flags: UInt64) -> String {
+    join(mountFlagNames.filter { flags & $0.value != 0 }.map { $0.name }, ",")
+}
+
+/// Whether a cgroup v1 `devices.list` grants block device `device` for reading (and
+/// writing): one listed exception must cover all of it, as the kernel requires. nil when
+/// the list is in default-allow mode ("a *:* rwm"): its deny exceptions are not listed.
+public func deviceListAllows(_ list: String, device: BlockDevice, write: Bool) -> Bool? {
+    for line in list.split(byte: 10) {
+        let parts = line.split(byte: 32)
+        guard parts.count == 3 else { continue }
+        let numbers = parts[1].split(byte: UInt8(ascii: ":"))
+        guard numbers.count == 2 else { continue }
+        if parts[0].bytesEqual("a") && numbers[0].bytesEqual("*") && numbers[1].bytesEqual("*") && parts[2].bytesEqual("rwm") {
+            return nil
+        }
+        guard parts[0].bytesEqual("a") || parts[0].bytesEqual("b") else { continue }
+        func matches(_ field: String, _ value: UInt32) -> Bool { field.bytesEqual("*") || field.bytesEqual(String(value)) }
+        guard matches(numbers[0], device.major), matches(numbers[1], device.minor) else { continue }
+        let access = Array(parts[2].utf8)
+        if access.contains(UInt8(ascii: "r")) && (!write || access.contains(UInt8(ascii: "w"))) { return true }
+    }
+    return false
 }
 
 /// `path` equals `prefix` or lies below it, by whole components (/foobar is not below /foo).

@@ -1,6 +1,7 @@
 import Base
 import CLinux
 import JSON
+import OCISpec
 import Syscalls
 
 /// The agent's policy: which container may make which notified system call, loaded from
@@ -88,6 +89,12 @@ public struct ContainerPolicy: Sendable {
     public var mknods: [MknodRule]
     public var syscalls: [SyscallRule]
 
+    /// Whether a caller condition names uids (the caller's uid_map is then read).
+    public var namesUids: Bool {
+        mounts.contains { $0.caller?.uids != nil } || umounts.contains { $0.caller?.uids != nil }
+            || mknods.contains { $0.caller?.uids != nil }
+    }
+
     /// The generic rule for syscall number `nr`, if any.
     public func syscallRule(_ nr: Int32) -> SyscallRule? {
         for r in syscalls where r.numbers.contains(nr) { return r }
@@ -138,19 +145,26 @@ public struct ContainerPolicy: Sendable {
 public struct MountRule: Sendable {
     public var name: String
     public var fstypes: [String]
-    /// Globs over the source; nil allows any. For bind mounts the source is a path in the
-    /// container, normalized like the destination.
+    /// Globs over the source; nil allows any. For bind mounts and disk file systems the
+    /// source is a path in the container, normalized like the destination.
     public var sources: [String]?
     public var destination: String
     public var exact: Bool
-    /// The MS_* flags a request may carry.
+    /// The MS_* flags a request may carry (`required` included).
     public var flags: UInt64
+    /// The MS_* flags a request must carry.
+    public var required: UInt64
     /// Globs each comma-separated item of the data (mount options) must match; none
     /// allows no data at all.
     public var options: [String]
+    /// For disk file systems: the block devices (major, minor) the source may be. The
+    /// source is opened in the container without following symlinks and must be one of
+    /// them; nil for pseudo file systems and binds.
+    public var devices: [BlockDevice]?
+    public var caller: CallerCondition?
 
     init(_ node: Node) throws(SwiftletError) {
-        try checkKeys(node, ["fstype", "source", "destination", "exact", "flags", "options"])
+        try checkKeys(node, ["fstype", "source", "destination", "exact", "flags", "requiredFlags", "options", "devices", "caller"])
         name = node.path.split(byte: 32).last ?? node.path
         fstypes = try node.required("fstype").strings()
         if fstypes.isEmpty { throw node.error("fstype: lists no file system type") }
@@ -159,27 +173,159 @@ public struct MountRule: Sendable {
         let destinationNode = try node.required("destination")
         destination = try parseRulePath(destinationNode)
         exact = try node["exact"]?.bool() ?? false
-        flags = 0
-        if let flagsNode = node["flags"] {
-            for n in try flagsNode.array() {
-                let text = try n.string()
-                guard let known = mountFlagNames.first(where: { $0.name.bytesEqual(text) }) else {
-                    throw n.error("unknown mount flag " + jsonQuoted(text))
-                }
-                guard known.supported else {
-                    throw n.error("mount flag " + jsonQuoted(text) + " is not supported by the agent")
-                }
-                flags |= known.value
-            }
-        }
+        required = try parseMountFlags(node["requiredFlags"])
+        flags = try parseMountFlags(node["flags"]) | required
         options = try node["options"]?.strings() ?? []
+        caller = try node["caller"].map { (n) throws(SwiftletError) in try CallerCondition(n) }
         if flags & msBind != 0, fstypes.count > 1 || !fstypes[0].bytesEqual("bind") {
             throw node.error("flags: \"bind\" needs fstype [\"bind\"] (a bind mount has no file system type)")
         }
         if flags & msBind == 0, fstypes.contains(where: { $0.bytesEqual("bind") }) {
             throw node.error("fstype: \"bind\" needs the \"bind\" flag")
         }
+        if flags & msBind != 0, required & ~bindFlags != 0 {
+            throw node.error("requiredFlags: a bind mount can only be made with bind, rec, silent, ro, nosuid, nodev, noexec")
+        }
+        if flags & msBind == 0, required & msRec != 0 {
+            throw node.error("requiredFlags: \"rec\" applies to bind mounts only")
+        }
+        if let devicesNode = node["devices"] {
+            var list: [BlockDevice] = []
+            for n in try devicesNode.array() { list.append(try BlockDevice(n)) }
+            if list.isEmpty { throw devicesNode.error("lists no device") }
+            devices = list
+        } else {
+            devices = nil
+        }
+        if flags & msBind == 0 {
+            let disk = fstypes.filter { !isPseudoFileSystem($0) }
+            if !disk.isEmpty && disk.count != fstypes.count {
+                throw node.error("fstype: mixes disk and pseudo file systems; write one rule for each")
+            }
+            if !disk.isEmpty && devices == nil {
+                throw node.error("fstype: " + jsonQuoted(disk[0])
+                                 + " mounts a block device: list the devices it may be in \"devices\" ([{\"major\": M, \"minor\": N}])")
+            }
+            if disk.isEmpty && devices != nil {
+                throw node.error("devices: " + jsonQuoted(fstypes[0]) + " has no block device")
+            }
+        } else if devices != nil {
+            throw node.error("devices: a bind mount has no block device")
+        }
     }
+}
+
+/// A block device number pair, as in /proc/partitions.
+public struct BlockDevice: Equatable, Sendable {
+    public var major: UInt32
+    public var minor: UInt32
+
+    public init(major: UInt32, minor: UInt32) { self.major = major; self.minor = minor }
+
+    init(_ node: Node) throws(SwiftletError) {
+        try checkKeys(node, ["major", "minor"])
+        major = try node.required("major").uint32()
+        minor = try node.required("minor").uint32()
+        if major >= 1 << 12 { throw node.error("major: " + String(major) + " is out of range (0-4095)") }
+        if minor >= 1 << 20 { throw node.error("minor: " + String(minor) + " is out of range (0-1048575)") }
+    }
+}
+
+/// File systems without a block device: their source is a name, never looked up. Every
+/// other type is treated as a disk file system, whose source the kernel would open.
+let pseudoFileSystems = [
+    "tmpfs", "ramfs", "proc", "sysfs", "mqueue", "devpts", "cgroup", "cgroup2", "hugetlbfs",
+    "tracefs", "debugfs", "securityfs", "configfs", "bpf", "pstore", "fusectl", "binfmt_misc", "efivarfs",
+]
+
+public func isPseudoFileSystem(_ fstype: String) -> Bool {
+    pseudoFileSystems.contains { $0.bytesEqual(fstype) }
+}
+
+/// Which callers a rule serves, from /proc/PID/status (and uid_map) of the calling task
+/// when the call arrives. Every given condition must hold.
+public struct CallerCondition: Equatable, Sendable {
+    /// Effective uids as the caller's own user namespace sees them.
+    public var uids: [UInt32]?
+    /// Capability bits that must all be in the caller's effective set (in its namespace).
+    public var capabilities: UInt64
+    /// false: only callers without no_new_privs; true: only with it; nil: either.
+    public var noNewPrivileges: Bool?
+
+    public init(uids: [UInt32]? = nil, capabilities: UInt64 = 0, noNewPrivileges: Bool? = nil) {
+        self.uids = uids
+        self.capabilities = capabilities
+        self.noNewPrivileges = noNewPrivileges
+    }
+
+    init(_ node: Node) throws(SwiftletError) {
+        try checkKeys(node, ["uids", "capabilities", "noNewPrivileges"])
+        if let n = node["uids"] {
+            var list: [UInt32] = []
+            for u in try n.array() { list.append(try u.uint32()) }
+            if list.isEmpty { throw n.error("lists no uid (leave it out to allow any)") }
+            uids = list
+        } else {
+            uids = nil
+        }
+        capabilities = 0
+        if let n = node["capabilities"] {
+            for c in try n.array() {
+                let text = try c.string()
+                guard let bit = knownCapabilityNames.firstIndex(where: { $0.bytesEqual(text) }) else {
+                    throw c.error("unknown capability " + jsonQuoted(text))
+                }
+                capabilities |= 1 << UInt64(bit)
+            }
+        }
+        noNewPrivileges = try node["noNewPrivileges"]?.bool()
+        if uids == nil && capabilities == 0 && noNewPrivileges == nil { throw node.error("sets no condition") }
+    }
+
+    /// nil when `facts` meet every condition, else why not.
+    public func refusal(_ facts: CallerFacts?) -> String? {
+        guard let facts else { return "caller unknown" }
+        if let uids {
+            guard let uid = facts.uid, uids.contains(uid) else {
+                return "caller uid " + (facts.uid.map { String($0) } ?? "(unmapped)") + " not served"
+            }
+        }
+        if facts.capabilities & capabilities != capabilities { return "caller lacks a required capability" }
+        if let noNewPrivileges, noNewPrivileges != facts.noNewPrivileges {
+            return noNewPrivileges ? "caller without no_new_privs not served" : "caller with no_new_privs not served"
+        }
+        return nil
+    }
+}
+
+/// The calling task as a caller condition sees it.
+public struct CallerFacts: Sendable {
+    /// The effective uid in the caller's user namespace, nil when unknown or unmapped.
+    public var uid: UInt32?
+    public var capabilities: UInt64
+    public var noNewPrivileges: Bool
+
+    public init(uid: UInt32?, capabilities: UInt64, noNewPrivileges: Bool) {
+        self.uid = uid
+        self.capabilities = capabilities
+        self.noNewPrivileges = noNewPrivileges
+    }
+}
+
+func parseMountFlags(_ node: Node?) throws(SwiftletError) -> UInt64 {
+    guard let node else { return 0 }
+    var flags: UInt64 = 0
+    for n in try node.array() {
+        let text = try n.string()
+        guard let known = mountFlagNames.first(where: { $0.name.bytesEqual(text) }) else {
+            throw n.error("unknown mount flag " + jsonQuoted(text))
+        }
+        guard known.supported else {
+            throw n.error("mount flag " + jsonQuoted(text) + " is not supported by the agent")
+        }
+        flags |= known.value
+    }
+    return flags
 }
 
 public struct UmountRule: Sendable {
@@ -188,9 +334,11 @@ public struct UmountRule: Sendable {
     public var exact: Bool
     /// The MNT_* / UMOUNT_* flags a request may carry.
     public var flags: Int32
+    public var caller: CallerCondition?
 
     init(_ node: Node) throws(SwiftletError) {
-        try checkKeys(node, ["destination", "exact", "flags"])
+        try checkKeys(node, ["destination", "exact", "flags", "caller"])
+        caller = try node["caller"].map { (n) throws(SwiftletError) in try CallerCondition(n) }
         name = node.path.split(byte: 32).last ?? node.path
         destination = try parseRulePath(try node.required("destination"))
         exact = try node["exact"]?.bool() ?? false
@@ -255,9 +403,11 @@ public struct MknodRule: Sendable {
     public var minor: UInt32?
     public var path: String
     public var exact: Bool
+    public var caller: CallerCondition?
 
     init(_ node: Node) throws(SwiftletError) {
-        try checkKeys(node, ["type", "major", "minor", "path", "exact"])
+        try checkKeys(node, ["type", "major", "minor", "path", "exact", "caller"])
+        caller = try node["caller"].map { (n) throws(SwiftletError) in try CallerCondition(n) }
         name = node.path.split(byte: 32).last ?? node.path
         let typeNode = try node.required("type")
         let type = try typeNode.string()

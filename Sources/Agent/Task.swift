@@ -13,6 +13,18 @@ struct Task {
     let mountNamespace: Int32
     /// -1 when the task shares the agent's user namespace (setns to it would fail).
     let userNamespace: Int32
+    /// /proc/PID/status: credentials, capabilities and no_new_privs of the caller.
+    let status: Int32
+    /// /proc/PID/uid_map and /proc/PID/cgroup, -1 unless asked for (see Extra).
+    let uidMap: Int32
+    let cgroup: Int32
+
+    /// Files opened only for the checks that need them.
+    struct Extra: OptionSet {
+        let rawValue: Int
+        static let uidMap = Extra(rawValue: 1)
+        static let cgroup = Extra(rawValue: 2)
+    }
 
     enum Opened {
         case task(Task)
@@ -22,7 +34,7 @@ struct Task {
     }
 
     static func open(pid: UInt32, notifyFD: Int32, id: UInt64, withUserNamespace: Bool,
-                     ownUserNamespace: (UInt64, UInt64)) -> Opened {
+                     ownUserNamespace: (UInt64, UInt64), extra: Extra = []) -> Opened {
         let base = "/proc/" + String(pid) + "/"
         var failure: Int32 = 0
         func openOrRecord(_ name: String, _ flags: Int32) -> Int32 {
@@ -41,7 +53,11 @@ struct Task {
                 user = -1
             }
         }
-        let task = Task(pid: pid, mem: mem, root: root, mountNamespace: mnt, userNamespace: user)
+        let status = openOrRecord("status", O_RDONLY)
+        let uidMap = extra.contains(.uidMap) ? openOrRecord("uid_map", O_RDONLY) : -1
+        let cgroup = extra.contains(.cgroup) ? openOrRecord("cgroup", O_RDONLY) : -1
+        let task = Task(pid: pid, mem: mem, root: root, mountNamespace: mnt, userNamespace: user,
+                        status: status, uidMap: uidMap, cgroup: cgroup)
         if cl_agent_notif_id_valid(notifyFD, id) != 0 {
             task.close()
             return .gone
@@ -54,7 +70,7 @@ struct Task {
     }
 
     func close() {
-        for fd in [mem, root, mountNamespace, userNamespace] where fd >= 0 { _ = CLinux.close(fd) }
+        for fd in [mem, root, mountNamespace, userNamespace, status, uidMap, cgroup] where fd >= 0 { _ = CLinux.close(fd) }
     }
 
     /// Reads a NUL-terminated string at `address` from the task's memory, page by page so
@@ -78,33 +94,27 @@ struct Task {
         return .tooLong
     }
 
-    /// Umask and the filesystem uid/gid (host ids) of the task, from /proc/PID/status.
-    func credentials() -> (umask: UInt32, uid: UInt32, gid: UInt32)? {
-        let fd = cl_open("/proc/" + String(pid) + "/status", O_RDONLY | O_CLOEXEC, 0)
-        if fd < 0 { return nil }
-        defer { _ = CLinux.close(fd) }
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    /// What /proc/PID/status says of the caller (opened with the task, read when needed),
+    /// nil when unreadable (the task is gone).
+    func credentials() -> TaskCredentials? {
+        var buf = [UInt8](repeating: 0, count: 8192)
+        let n = buf.withUnsafeMutableBytes { pread(status, $0.baseAddress, $0.count, 0) }
         if n <= 0 { return nil }
-        // Scanned as bytes: this runs for every performed call, and splitting the file
-        // into Strings cost more than the rest of the call.
-        var umask: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil
-        var lineStart = 0
-        while lineStart < n {
-            var lineEnd = lineStart
-            while lineEnd < n && buf[lineEnd] != 10 { lineEnd += 1 }
-            if statusKey(buf, lineStart, lineEnd, "Umask:") {
-                umask = statusNumber(buf, from: lineStart + 6, to: lineEnd, field: 0, base: 8)
-            } else if statusKey(buf, lineStart, lineEnd, "Uid:") {
-                uid = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 3, base: 10)
-            } else if statusKey(buf, lineStart, lineEnd, "Gid:") {
-                gid = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 3, base: 10)
-            }
-            if umask != nil && uid != nil && gid != nil { break }
-            lineStart = lineEnd + 1
+        return TaskCredentials(status: buf, count: n)
+    }
+
+    /// The whole of a small /proc file opened with the task, nil if unreadable.
+    func read(_ fd: Int32) -> [UInt8]? {
+        if fd < 0 { return nil }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while out.count < 1 << 16 {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(out.count)) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
         }
-        guard let umask, let uid, let gid else { return nil }
-        return (umask, uid, gid)
+        return out
     }
 
     /// The container path of the task's cwd (dirfd == AT_FDCWD) or of its fd `dirfd`,
@@ -127,6 +137,87 @@ struct Task {
         let end = buf.firstIndex(of: 0) ?? buf.count
         return .success(String(decoding: buf[0..<end], as: UTF8.self))
     }
+}
+
+/// The caller's identity as /proc/PID/status gives it (host ids, as the agent sees them).
+struct TaskCredentials {
+    var umask: UInt32 = 0
+    /// Effective and filesystem ids.
+    var euid: UInt32 = 0, fsuid: UInt32 = 0, fsgid: UInt32 = 0
+    /// Supplementary groups.
+    var groups: [UInt32] = []
+    /// Effective capabilities, in the task's own user namespace.
+    var capEff: UInt64 = 0
+    var noNewPrivs = false
+
+    /// Scanned as bytes: this runs for every performed call, and splitting the file into
+    /// Strings cost more than the rest of the call.
+    init?(status buf: [UInt8], count n: Int) {
+        var seen = 0
+        var lineStart = 0
+        while lineStart < n {
+            var lineEnd = lineStart
+            while lineEnd < n && buf[lineEnd] != 10 { lineEnd += 1 }
+            if statusKey(buf, lineStart, lineEnd, "Umask:") {
+                guard let v = statusNumber(buf, from: lineStart + 6, to: lineEnd, field: 0, base: 8) else { return nil }
+                umask = v; seen |= 1
+            } else if statusKey(buf, lineStart, lineEnd, "Uid:") {
+                guard let e = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 1, base: 10),
+                      let f = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 3, base: 10) else { return nil }
+                euid = e; fsuid = f; seen |= 2
+            } else if statusKey(buf, lineStart, lineEnd, "Gid:") {
+                guard let f = statusNumber(buf, from: lineStart + 4, to: lineEnd, field: 3, base: 10) else { return nil }
+                fsgid = f; seen |= 4
+            } else if statusKey(buf, lineStart, lineEnd, "Groups:") {
+                var k = 0
+                while let g = statusNumber(buf, from: lineStart + 7, to: lineEnd, field: k, base: 10) { groups.append(g); k += 1 }
+                seen |= 8
+            } else if statusKey(buf, lineStart, lineEnd, "NoNewPrivs:") {
+                guard let v = statusNumber(buf, from: lineStart + 11, to: lineEnd, field: 0, base: 10) else { return nil }
+                noNewPrivs = v != 0; seen |= 16
+            } else if statusKey(buf, lineStart, lineEnd, "CapEff:") {
+                guard let hi = statusHex(buf, from: lineStart + 7, to: lineEnd) else { return nil }
+                capEff = hi; seen |= 32
+            }
+            if seen == 63 { return }
+            lineStart = lineEnd + 1
+        }
+        return nil
+    }
+}
+
+/// The hex number after blanks in bytes[from..<to] (CapEff: 000001ffffffffff).
+func statusHex(_ bytes: [UInt8], from: Int, to: Int) -> UInt64? {
+    var i = from
+    while i < to && (bytes[i] == 9 || bytes[i] == 32) { i += 1 }
+    var value: UInt64 = 0, digits = 0
+    while i < to && digits < 16 {
+        let c = bytes[i]
+        let d: UInt64
+        if c >= 48 && c <= 57 { d = UInt64(c - 48) } else if c >= 97 && c <= 102 { d = UInt64(c - 87) } else { break }
+        value = value << 4 | d
+        digits += 1
+        i += 1
+    }
+    return digits > 0 ? value : nil
+}
+
+/// The id inside the user namespace for host id `host`, by a uid_map/gid_map as read
+/// from the agent's namespace; nil when unmapped.
+func idInNamespace(_ host: UInt32, map: [UInt8]) -> UInt32? {
+    var lineStart = 0
+    while lineStart < map.count {
+        var lineEnd = lineStart
+        while lineEnd < map.count && map[lineEnd] != 10 { lineEnd += 1 }
+        if let inside = statusNumber(map, from: lineStart, to: lineEnd, field: 0, base: 10),
+           let outside = statusNumber(map, from: lineStart, to: lineEnd, field: 1, base: 10),
+           let count = statusNumber(map, from: lineStart, to: lineEnd, field: 2, base: 10),
+           host >= outside, UInt64(host) < UInt64(outside) + UInt64(count) {
+            return inside + (host - outside)
+        }
+        lineStart = lineEnd + 1
+    }
+    return nil
 }
 
 /// True when bytes[start..<end] begins with `key`.

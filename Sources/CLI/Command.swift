@@ -264,6 +264,8 @@ public struct AgentOptions: Equatable, Sendable {
     public var socket: String? = nil
     public var policy: String? = nil
     public var log: String? = nil
+    /// Bytes at which the log file is rotated; nil: the agent's default, 0: never.
+    public var logMaxSize: Int64? = nil
 
     public init() {}
 }

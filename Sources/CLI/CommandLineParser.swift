@@ -146,6 +146,12 @@ public enum CommandLineParser {
                 if key == .socket { o.socket = nonEmpty(value) }
                 if key == .policy { o.policy = nonEmpty(value) }
                 if key == .log { o.log = nonEmpty(value) }
+                if key == .logMaxSize {
+                    guard let n = parseMemorySize(value), n >= 0 else {
+                        throw SwiftletError(.usage, "invalid --log-max-size: " + value)
+                    }
+                    o.logMaxSize = n
+                }
             }
             return .agent(o)
         case .pool:

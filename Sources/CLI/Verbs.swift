@@ -222,7 +222,10 @@ enum Verbs {
                      The agent listens on --socket for the seccomp notify fds that swiftlet sends
                      to a config's linux.seccomp.listenerPath, and performs or refuses each
                      notified syscall (mount, umount2, mknod, ...) as the --policy file says,
-                     per container. SIGHUP reloads the policy; decisions are logged as JSON lines.
+                     per container. The socket is root's alone; a fd is attached only under the
+                     container id whose token create wrote in the state directory (--root, which
+                     must be the one the containers are created with). SIGHUP reloads the policy;
+                     decisions are logged as JSON lines.
                      """,
                      flags: Flags.agent, arguments: .exactly(0)),
             VerbSpec(.version, "version", summary: "print the version", arguments: .exactly(0), hidden: true),

@@ -3,6 +3,8 @@
 #include <linux/seccomp.h>
 #include <linux/capability.h>
 #include <sys/fsuid.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 /* ---- seccomp user notifications ---- */
 
@@ -97,13 +99,6 @@ int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid) {
     return 0;
 }
 
-int cl_agent_userns_owner(int nsfd, uint32_t *uid) {
-    uid_t owner;
-    if (ioctl(nsfd, _IO(0xb7, 0x4) /* NS_GET_OWNER_UID */, &owner) < 0) return -1;
-    *uid = owner;
-    return 0;
-}
-
 /* ---- memory ---- */
 
 /* Bounds of the executable's own code, from the linker (weak: absent, nothing is done). */
@@ -124,7 +119,7 @@ enum op_kind { OP_MOUNT = 1, OP_UMOUNT, OP_MKNOD, OP_PATH_OF };
 
 /* Strings that follow a request, in this order; a length of 0 means NULL, else it counts
  * the NUL. */
-enum { S_TARGET, S_SOURCE, S_BIND_SOURCE, S_FSTYPE, S_DATA, S_COUNT };
+enum { S_TARGET, S_SOURCE, S_BIND_SOURCE, S_FSTYPE, S_DATA, S_GROUPS, S_COUNT };
 #define MAX_STRING 4097
 
 struct request {
@@ -142,8 +137,10 @@ struct reply {
 /* An operation as the helper performs it, with the fds it was sent. */
 struct op {
     enum op_kind kind;
-    int root_fd, dir_fd;
-    const char *target, *source, *bind_source, *fstype;
+    /* dir_fd: the directory of OP_PATH_OF, or the block device of a disk mount, which
+     * then comes with proc_fd, a procfs to name both fds by. */
+    int root_fd, dir_fd, proc_fd;
+    const char *target, *source, *bind_source, *fstype, *groups;
     unsigned long flags;
     const void *data;
     unsigned int mode;
@@ -216,6 +213,23 @@ static int run_op(const struct op *op) {
                 return errno;
             return 0;
         }
+        if (op->dir_fd >= 0) {
+            /* A disk file system: its source is the block device the agent opened and
+             * checked, named through a procfs that is not the container's, as is the
+             * target. (FSCONFIG_SET_FD cannot carry it: the VFS takes "source" as a string
+             * only, which get_tree_bdev looks up.) */
+            struct stat st;
+            struct statfs fs;
+            if (fstat(op->dir_fd, &st) < 0) return errno;
+            if (!S_ISBLK(st.st_mode) || (uint64_t)st.st_rdev != op->dev) return ENOTBLK;
+            if (op->proc_fd < 0 || fstatfs(op->proc_fd, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC) return EINVAL;
+            char source[32], dest[32];
+            snprintf(source, sizeof source, "self/fd/%d", op->dir_fd);
+            snprintf(dest, sizeof dest, "self/fd/%d", target);
+            if (fchdir(op->proc_fd) < 0) return errno;
+            if (mount(source, dest, op->fstype, op->flags, op->data) < 0) return errno;
+            return 0;
+        }
         /* "." is the directory just resolved: the kernel looks up nothing the container controls. */
         if (fchdir(target) < 0) return errno;
         if (mount(op->source, ".", op->fstype, op->flags, op->data) < 0) return errno;
@@ -231,22 +245,34 @@ static int run_op(const struct op *op) {
     }
     case OP_MKNOD: {
         if (!op->target) return EINVAL;
-        int dir = resolve_parent(op, op->target, parent, sizeof parent, &name);
-        if (dir < 0) return errno;
-        /* Create as the caller's fsuid/fsgid, as the kernel would: the node gets their
-         * ids, and a file system mounted in their user namespace accepts the new inode
-         * (host root is unmapped there: EOVERFLOW). Changing fsuid drops CAP_MKNOD from
-         * the effective set; it is raised again from the permitted set. The helper goes
-         * back to fsuid/fsgid 0 after the request. */
+        /* Act as the caller: its fsuid, fsgid and groups, and of the capabilities only
+         * CAP_MKNOD (taking the fsuid already dropped the file ones, CAP_DAC_OVERRIDE and
+         * the like, from the effective set). The kernel then checks, as for the caller,
+         * search permission on the way to the parent, write permission on it, and the
+         * file system's idea of who owns the new node. reset_after_op undoes all of it. */
+        gid_t groups[MAX_STRING / 2];
+        size_t ngroups = 0;
+        for (const char *p = op->groups ? op->groups : ""; *p;) {
+            char *end;
+            unsigned long g = strtoul(p, &end, 10);
+            if (end == p || g > 0xfffffffeUL || ngroups == sizeof groups / sizeof groups[0]) return EINVAL;
+            groups[ngroups++] = (gid_t)g;
+            p = *end == ' ' ? end + 1 : end;
+            if (*end && *end != ' ') return EINVAL;
+        }
+        if (setgroups(ngroups, groups) < 0) return errno;
         setfsgid(op->gid);
         setfsuid(op->uid);
         if ((uid_t)setfsuid((uid_t)-1) != op->uid || (gid_t)setfsgid((gid_t)-1) != op->gid) return EPERM;
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
         struct __user_cap_data_struct caps[2];
         if (syscall(SYS_capget, &header, caps) < 0) return errno;
-        caps[0].effective = caps[0].permitted;
-        caps[1].effective = caps[1].permitted;
+        if (!(caps[0].permitted & (1U << CAP_MKNOD))) return EPERM;
+        caps[0].effective = 1U << CAP_MKNOD;
+        caps[1].effective = 0;
         if (syscall(SYS_capset, &header, caps) < 0) return errno;
+        int dir = resolve_parent(op, op->target, parent, sizeof parent, &name);
+        if (dir < 0) return errno;
         if (mknodat(dir, name, op->mode, op->dev) < 0) return errno;
         return 0;
     }
@@ -254,18 +280,19 @@ static int run_op(const struct op *op) {
     return EINVAL;
 }
 
-/* Restores what a request may have changed: fsuid/fsgid (and with them the effective
- * capabilities). The root is set again by every request. */
+/* Restores what a request may have changed: fsuid/fsgid, groups and the effective
+ * capabilities. The root is set again by every request. A helper that cannot go back
+ * exits (the next call starts a new one) rather than serve with a caller's identity. */
 static void reset_after_op(void) {
     setfsuid(0);
     setfsgid(0);
     struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     struct __user_cap_data_struct caps[2];
-    if (syscall(SYS_capget, &header, caps) == 0) {
-        caps[0].effective = caps[0].permitted;
-        caps[1].effective = caps[1].permitted;
-        syscall(SYS_capset, &header, caps);
-    }
+    if (syscall(SYS_capget, &header, caps) < 0) _exit(1);
+    caps[0].effective = caps[0].permitted;
+    caps[1].effective = caps[1].permitted;
+    if (syscall(SYS_capset, &header, caps) < 0) _exit(1);
+    if (setgroups(0, NULL) < 0 && errno != EPERM) _exit(1);
 }
 
 static int send_reply(int sock, uint32_t seq, int error, const char *extra, size_t extra_len) {
@@ -285,21 +312,21 @@ static void helper_serve(void) {
     static char buf[sizeof(struct request) + S_COUNT * MAX_STRING];
     static char out[MAX_STRING];
     for (;;) {
-        union { struct cmsghdr align; char bytes[CMSG_SPACE(2 * sizeof(int))]; } control;
+        union { struct cmsghdr align; char bytes[CMSG_SPACE(3 * sizeof(int))]; } control;
         struct iovec iov = { buf, sizeof buf };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.bytes,
                               .msg_controllen = sizeof control.bytes };
         ssize_t n = recvmsg(HELPER_SOCK, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) _exit(0); /* the agent closed its end (detach or exit) */
-        int fds[2] = { -1, -1 }, nfds = 0;
+        int fds[3] = { -1, -1, -1 }, nfds = 0;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
             int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
             for (int k = 0; k < count; k++) {
                 int fd;
                 memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-                if (nfds < 2) fds[nfds++] = fd; else close(fd);
+                if (nfds < 3) fds[nfds++] = fd; else close(fd);
             }
         }
         struct request req;
@@ -322,10 +349,12 @@ static void helper_serve(void) {
             op.kind = (enum op_kind)req.kind;
             op.root_fd = fds[0];
             op.dir_fd = fds[1];
+            op.proc_fd = fds[2];
             op.target = strings[S_TARGET];
             op.source = strings[S_SOURCE];
             op.bind_source = strings[S_BIND_SOURCE];
             op.fstype = strings[S_FSTYPE];
+            op.groups = strings[S_GROUPS];
             op.data = strings[S_DATA];
             op.flags = (unsigned long)req.flags;
             op.mode = req.mode;
@@ -454,9 +483,9 @@ int cl_agent_helper_start(struct cl_agent_helper *h, int userns_fd, int mntns_fd
 static uint32_t next_seq = 1;
 
 /* Sends one request (strings[] as in S_*, NULL allowed) with the task's root and maybe a
- * directory fd, and waits for the answer. */
+ * directory fd (and a procfs fd), and waits for the answer. */
 static int request(struct cl_agent_helper *h, struct request *req, const char *const strings[S_COUNT], int root_fd,
-                   int dir_fd, char *out, size_t out_len, int timeout_ms) {
+                   int dir_fd, int proc_fd, char *out, size_t out_len, int timeout_ms) {
     if (h->pid <= 0) return ECHILD;
     if (++next_seq == 0) next_seq = 1;
     req->seq = next_seq;
@@ -470,9 +499,9 @@ static int request(struct cl_agent_helper *h, struct request *req, const char *c
         req->len[k] = (uint32_t)len;
         iov[count++] = (struct iovec){ (void *)strings[k], len };
     }
-    int fds[2] = { root_fd, dir_fd };
-    int nfds = dir_fd >= 0 ? 2 : 1;
-    union { struct cmsghdr align; char bytes[CMSG_SPACE(2 * sizeof(int))]; } control;
+    int fds[3] = { root_fd, dir_fd, proc_fd };
+    int nfds = dir_fd < 0 ? 1 : proc_fd < 0 ? 2 : 3;
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(3 * sizeof(int))]; } control;
     memset(&control, 0, sizeof control);
     struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)count, .msg_control = control.bytes,
                           .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
@@ -489,23 +518,23 @@ static int request(struct cl_agent_helper *h, struct request *req, const char *c
 
 int cl_agent_mount(struct cl_agent_helper *h, int root_fd, const char *target, const char *source,
                    const char *bind_source, const char *fstype, unsigned long flags, const void *data,
-                   int timeout_ms) {
-    struct request req = { .kind = OP_MOUNT, .flags = flags };
+                   int device_fd, uint64_t dev, int proc_fd, int timeout_ms) {
+    struct request req = { .kind = OP_MOUNT, .flags = flags, .dev = dev };
     const char *strings[S_COUNT] = { target, source, bind_source, fstype, (const char *)data };
-    return request(h, &req, strings, root_fd, -1, NULL, 0, timeout_ms);
+    return request(h, &req, strings, root_fd, device_fd, device_fd >= 0 ? proc_fd : -1, NULL, 0, timeout_ms);
 }
 
 int cl_agent_umount(struct cl_agent_helper *h, int root_fd, const char *target, int flags, int timeout_ms) {
     struct request req = { .kind = OP_UMOUNT, .flags = (uint64_t)(unsigned int)flags };
     const char *strings[S_COUNT] = { target };
-    return request(h, &req, strings, root_fd, -1, NULL, 0, timeout_ms);
+    return request(h, &req, strings, root_fd, -1, -1, NULL, 0, timeout_ms);
 }
 
 int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, unsigned int mode, uint64_t dev,
-                   uint32_t uid, uint32_t gid, int timeout_ms) {
+                   uint32_t uid, uint32_t gid, const char *groups, int timeout_ms) {
     struct request req = { .kind = OP_MKNOD, .mode = mode, .dev = dev, .uid = uid, .gid = gid };
-    const char *strings[S_COUNT] = { path };
-    return request(h, &req, strings, root_fd, -1, NULL, 0, timeout_ms);
+    const char *strings[S_COUNT] = { path, NULL, NULL, NULL, NULL, groups };
+    return request(h, &req, strings, root_fd, -1, -1, NULL, 0, timeout_ms);
 }
 
 int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms) {
@@ -513,5 +542,32 @@ int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *o
     out[0] = 0;
     struct request req = { .kind = OP_PATH_OF };
     const char *strings[S_COUNT] = { 0 };
-    return request(h, &req, strings, root_fd, dir_fd, out, len, timeout_ms);
+    return request(h, &req, strings, root_fd, dir_fd, -1, out, len, timeout_ms);
+}
+
+int cl_agent_open_beneath(int dirfd, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    while (*path == '/') path++;
+    if (!*path) path = ".";
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int cl_agent_open_procfs(void) {
+    int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC) { close(fd); errno = ENOENT; return -1; }
+    return fd;
+}
+
+int cl_agent_block_device(int fd, uint32_t *major_out, uint32_t *minor_out) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -1;
+    if (!S_ISBLK(st.st_mode)) { errno = ENOTBLK; return -1; }
+    *major_out = major(st.st_rdev);
+    *minor_out = minor(st.st_rdev);
+    return 0;
 }

@@ -73,6 +73,8 @@ extension Runtime {
             let lock = try ContainerLock.acquire(dir)
             defer { lock.unlock() }
             try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
+            // The agent attaches a notify fd under this id only with this token.
+            let agentToken = spec.linux?.seccomp?.listenerPath == nil ? nil : try makeAgentToken(stateDirectory: dir)
 
             var cgroup: CgroupManager? = nil
             do throws(SwiftletError) {
@@ -139,6 +141,10 @@ extension Runtime {
             // Keep /proc/PID/exe of the init (still this binary until it execs) out of the
             // container's reach (CVE-2019-5736): a non-dumpable process's /proc files are root's.
             _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+            // The agent is reached from the host (its socket is root's alone); the init
+            // sends its notify fd over this connection.
+            let listener = try spec.linux?.seccomp?.listenerPath.map { (p) throws(SwiftletError) in try connectListener(path: p) }
+            defer { listener?.close() }
 
             // The init joins the cgroup itself, first thing (see CgroupManager.openSelfJoinFiles).
             let cgroupJoinFiles = try cgroup?.openSelfJoinFiles() ?? []
@@ -157,7 +163,7 @@ extension Runtime {
                     runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
                     console: consoleForInit, primitive: primitive != nil,
                     cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
-                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan))
+                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan), listener: listener, agentToken: agentToken)
                 do throws(SwiftletError) {
                     (pid, pidfd, enteredV2AtClone) = try spawnInit(plan: plan, context: context, cgroupV2: cgroupV2)
                     break

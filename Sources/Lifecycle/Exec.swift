@@ -107,7 +107,8 @@ extension Runtime {
             joinsCgroupLate: c.status == .paused,
             listener: fds.listener, listenerMetadata: linux.seccomp?.listenerMetadata, state: state,
             preserveFDs: r.preserveFDs, signalMask: signals.previous,
-            setgroupsDenied: ProcessSetup.setgroupsDeniedIn(pid: record.pid))
+            setgroupsDenied: ProcessSetup.setgroupsDeniedIn(pid: record.pid),
+            agentToken: fds.listener == nil ? nil : readAgentToken(stateDirectory: c.directory))
         let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
         childEnd.close()
         // Only the child needs its end of the console socket.

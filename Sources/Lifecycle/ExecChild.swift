@@ -32,6 +32,8 @@ struct ExecContext: @unchecked Sendable {
     /// /proc/<init>/setgroups of the container's user namespace says "deny" (read by the
     /// runtime: the child reads nothing of procfs by path).
     var setgroupsDenied: Bool
+    /// The container's attach token for the seccomp agent.
+    var agentToken: String? = nil
 
     /// The inherited fds the child uses; it closes all others (above the preserved ones).
     var fdsInUse: [Int32] {
@@ -153,7 +155,7 @@ private func loadExecSeccomp(_ program: SeccompProgram, _ c: ExecContext, hostPi
         throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
     }
     let text = containerProcessStateJSON(pid: hostPid, metadata: c.listenerMetadata,
-                                         stateJSON: c.state.json.serialized())
+                                         stateJSON: c.state.json.serialized(), agentToken: c.agentToken)
     try sendToListener(socket: listener, notifyFD: notify, processStateJSON: text)
 }
 

@@ -41,6 +41,9 @@ struct InitContext: @unchecked Sendable {
     /// The network namespace is not the runtime's (created, or joined by a path that names
     /// another one): only then may net.* sysctls be written.
     var ownNetworkNamespace: Bool = false
+    /// The connection to the seccomp agent (made by create) and the container's attach token.
+    var listener: FileDescriptor? = nil
+    var agentToken: String? = nil
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
@@ -55,7 +58,7 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []),
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? []),
                                  preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
@@ -169,11 +172,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
     }
 
-    var listener: FileDescriptor? = nil
-    if let s = linux.seccomp, let path = s.listenerPath {
-        // Connected now, while the host path is reachable: failing to reach the agent fails create.
-        listener = try connectListener(path: path)
-    }
+    let listener = c.listener
 
     try c.channel.send(.runHooks)
     _ = try c.channel.expect(.hooksDone, while: "running prestart and createRuntime hooks")
@@ -277,7 +276,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
         // capabilities are dropped. With it, load it as late as possible.
         if let seccomp, !process.noNewPrivileges {
-            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux, token: c.agentToken)
         }
         // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
         // dropped silently, as runc does: the container's stderr belongs to the container.
@@ -288,7 +287,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         }
         if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
         if let seccomp, process.noNewPrivileges {
-            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux)
+            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux, token: c.agentToken)
         }
         listener?.close()
         // startContainer hooks run as the container's process is about to: its user,
@@ -355,13 +354,13 @@ private func place(_ process: ProcessSpec, cpus: String?) throws(SwiftletError) 
 /// Loads the filter; a notify fd goes to the listener with the container's process state
 /// (config-linux.md, "listenerPath").
 private func loadSeccomp(_ program: SeccompProgram, listener: FileDescriptor?, state: ContainerState,
-                         linux: LinuxSpec) throws(SwiftletError) {
+                         linux: LinuxSpec, token: String?) throws(SwiftletError) {
     guard let notify = try program.load() else { return }
     guard let listener else {
         throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
     }
     let message = containerProcessStateJSON(pid: state.pid, metadata: linux.seccomp?.listenerMetadata,
-                                            stateJSON: state.json.serialized())
+                                            stateJSON: state.json.serialized(), agentToken: token)
     try sendToListener(socket: listener, notifyFD: notify, processStateJSON: message)
     close(notify)
 }

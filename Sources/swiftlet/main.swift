@@ -140,7 +140,8 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         guard let socket = o.socket, let policy = o.policy else {
             throw SwiftletError(.usage, "agent: --socket and --policy are required", errno: EINVAL)
         }
-        return try runAgent(socket: socket, policy: policy, log: o.log)
+        return try runAgent(socket: socket, policy: policy, log: o.log, logMaxBytes: o.logMaxSize,
+                            stateRoot: runtime.store.root)
     case .exec(let o):
         if !o.cgroups.isEmpty { throw SwiftletError(.usage, "exec --cgroup: not supported yet", errno: ENOTSUP) }
         var options = ExecProcessOptions()

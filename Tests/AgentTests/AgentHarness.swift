@@ -108,8 +108,8 @@ final class AgentWorld {
         try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
     }
 
-    func startAgent() throws {
-        agent = start(AgentEnvironment.runtime, ["agent", "--socket", socket, "--policy", policyPath, "--log", logPath])
+    func startAgent(_ extra: [String] = []) throws {
+        agent = start(AgentEnvironment.runtime, ["--root", stateRoot, "agent", "--socket", socket, "--policy", policyPath, "--log", logPath] + extra)
         guard eventually({ FileManager.default.fileExists(atPath: socket) }) else {
             let r = agent!.wait(timeout: 1)
             throw AgentTestFailure("agent did not start: \(r.stderr)")
@@ -133,9 +133,18 @@ final class AgentWorld {
         }
     }
 
+    /// How many calls of container `id` the log accounts for: each decision line once, each
+    /// "repeated" summary by its count.
+    func calls(_ id: String, syscall: String? = nil) -> Int {
+        decisions(id).filter { syscall == nil || $0["syscall"] as? String == syscall }
+            .reduce(0) { $0 + (($1["times"] as? Int) ?? 1) }
+    }
+
     /// A bundle for container `id` in a user namespace, whose script is `sh -c script`.
+    /// `user` is the process's uid and gid in the container; `adjust` edits the config last.
     func bundle(_ id: String, script: String, notify: [String] = ["mount", "umount2", "mknod", "mknodat"],
-                annotations: [String: String] = [:]) throws -> String {
+                annotations: [String: String] = [:], user: (uid: Int, gid: Int) = (0, 0),
+                adjust: (inout [String: Any]) -> Void = { _ in }) throws -> String {
         let bundle = dir + "/" + id
         let rootfs = try AgentEnvironment.rootfs()
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
@@ -146,10 +155,10 @@ final class AgentWorld {
         try FileManager.default.copyItem(atPath: helper, toPath: bundle + "/rootfs/notify-helper")
         var seccomp: [String: Any] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": socket, "listenerMetadata": "meta-" + id]
         if !notify.isEmpty { seccomp["syscalls"] = [["names": notify, "action": "SCMP_ACT_NOTIFY"]] }
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "ociVersion": "1.3.0",
             "process": [
-                "terminal": false, "user": ["uid": 0, "gid": 0], "args": ["sh", "-c", script],
+                "terminal": false, "user": ["uid": user.uid, "gid": user.gid], "args": ["sh", "-c", script],
                 "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/",
                 "capabilities": ["bounding": ["CAP_SYS_ADMIN", "CAP_MKNOD"], "effective": ["CAP_SYS_ADMIN", "CAP_MKNOD"],
                                  "permitted": ["CAP_SYS_ADMIN", "CAP_MKNOD"]],
@@ -169,6 +178,7 @@ final class AgentWorld {
                 "seccomp": seccomp,
             ],
         ]
+        adjust(&config)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted])
         try data.write(to: URL(fileURLWithPath: bundle + "/config.json"))
         ids.append(id)
@@ -192,6 +202,16 @@ final class AgentWorld {
 }
 
 func start(_ executable: String, _ arguments: [String]) -> Started { Started(executable, arguments) }
+
+/// A bundle adjustment: no user namespace, so the container's root is host root (a block
+/// device node in the container is usable at all; a root-only socket is reachable).
+func withoutUserNamespace(_ config: inout [String: Any]) {
+    var linux = config["linux"] as! [String: Any]
+    linux["namespaces"] = [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]]
+    linux.removeValue(forKey: "uidMappings")
+    linux.removeValue(forKey: "gidMappings")
+    config["linux"] = linux
+}
 
 func withWorld(_ name: String, policy: String, _ body: (AgentWorld) throws -> Void) throws {
     let world = try AgentWorld(name, policy: policy)

@@ -154,3 +154,68 @@ private func seccomp_nr(_ name: String) -> Int32 {
     #expect(globMatch("*x*y", "axxby"))
     #expect(!globMatch("exact", "exactly"))
 }
+
+@Test func requiredFlagsMustAllBePresent() throws {
+    let p = try load(#"{"containers":[{"match":{},"mount":[{"fstype":["tmpfs"],"destination":"/foo","requiredFlags":["nosuid","nodev","noexec"],"flags":["silent"]}]}]}"#)
+    let rules = p.containers[0].mounts
+    func check(_ flags: UInt64) -> RuleCheck {
+        checkMount(MountRequest(source: "none", target: "/foo", fstype: "tmpfs", flags: flags, data: nil), rules: rules)
+    }
+    #expect(check(0) == .denied(reason: "flags required by containers[0].mount[0] missing: nosuid,nodev,noexec"))
+    #expect(check(2 | 4) == .denied(reason: "flags required by containers[0].mount[0] missing: noexec"))
+    #expect(check(2 | 4 | 8) == .allowed(rule: "containers[0].mount[0]"))
+    #expect(check(2 | 4 | 8 | 32768) == .allowed(rule: "containers[0].mount[0]"))
+    #expect(check(2 | 4 | 8 | 1) == .denied(reason: "flags not allowed by containers[0].mount[0]"))
+    // ro and rec required on a bind rule: a non-recursive or writable bind is refused.
+    let b = try load(#"{"containers":[{"match":{},"mount":[{"fstype":["bind"],"flags":["bind"],"requiredFlags":["rec","ro"],"destination":"/mnt"}]}]}"#)
+    let bind = MountRequest(source: "/data", target: "/mnt", fstype: nil, flags: 4096, data: nil, bindSource: "/data")
+    #expect(checkMount(bind, rules: b.containers[0].mounts) == .denied(reason: "flags required by containers[0].mount[0] missing: ro,rec"))
+    var recursive = bind
+    recursive.flags = 4096 | 16384 | 1
+    #expect(checkMount(recursive, rules: b.containers[0].mounts) == .allowed(rule: "containers[0].mount[0]"))
+}
+
+@Test func callerConditionsServeOnlyTheNamedCallers() throws {
+    let p = try load(#"{"containers":[{"match":{},"mount":[{"fstype":["tmpfs"],"destination":"/foo","caller":{"uids":[0],"capabilities":["CAP_SYS_ADMIN"],"noNewPrivileges":false}}]}]}"#)
+    let rules = p.containers[0].mounts
+    func check(_ caller: CallerFacts?) -> RuleCheck {
+        checkMount(MountRequest(source: "none", target: "/foo", fstype: "tmpfs", flags: 0, data: nil, caller: caller), rules: rules)
+    }
+    let admin: UInt64 = 1 << 21
+    #expect(check(CallerFacts(uid: 0, capabilities: admin, noNewPrivileges: false)) == .allowed(rule: "containers[0].mount[0]"))
+    #expect(check(CallerFacts(uid: 1000, capabilities: admin, noNewPrivileges: false)) == .denied(reason: "caller uid 1000 not served by containers[0].mount[0]"))
+    #expect(check(CallerFacts(uid: 0, capabilities: 0, noNewPrivileges: false)) == .denied(reason: "caller lacks a required capability by containers[0].mount[0]"))
+    #expect(check(CallerFacts(uid: 0, capabilities: admin, noNewPrivileges: true)) == .denied(reason: "caller with no_new_privs not served by containers[0].mount[0]"))
+    #expect(check(nil) == .denied(reason: "caller unknown by containers[0].mount[0]"))
+}
+
+@Test func diskFileSystemsNeedTheirDevicesAndMountOnlyThose() throws {
+    #expect(loadError(#"{"containers":[{"match":{},"mount":[{"fstype":["ext4"],"source":["/dev/vdisk"],"destination":"/mnt"}]}]}"#)
+            .contains(#"containers[0].mount[0]: fstype: "ext4" mounts a block device: list the devices it may be in "devices""#))
+    #expect(loadError(#"{"containers":[{"match":{},"mount":[{"fstype":["tmpfs","xfs"],"destination":"/mnt","devices":[{"major":8,"minor":1}]}]}]}"#)
+            .contains("containers[0].mount[0]: fstype: mixes disk and pseudo file systems"))
+    #expect(loadError(#"{"containers":[{"match":{},"mount":[{"fstype":["tmpfs"],"destination":"/mnt","devices":[{"major":8,"minor":1}]}]}]}"#)
+            .contains(#"containers[0].mount[0]: devices: "tmpfs" has no block device"#))
+    #expect(loadError(#"{"containers":[{"match":{},"mount":[{"fstype":["ext4"],"destination":"/mnt","devices":[{"major":8,"minor":1048576}]}]}]}"#)
+            .contains("containers[0].mount[0].devices[0]: minor: 1048576 is out of range"))
+    #expect(loadError(#"{"containers":[{"match":{},"mount":[{"fstype":["tmpfs"],"destination":"/mnt","requiredFlags":["rec"]}]}]}"#)
+            .contains(#"requiredFlags: "rec" applies to bind mounts only"#))
+    let p = try load(#"{"containers":[{"match":{},"mount":[{"fstype":["ext4"],"source":["/dev/vdisk"],"destination":"/mnt","devices":[{"major":8,"minor":1}]}]}]}"#)
+    var r = MountRequest(source: "/dev/vdisk", target: "/mnt", fstype: "ext4", flags: 0, data: nil, devicePath: "/dev/vdisk")
+    #expect(checkMount(r, rules: p.containers[0].mounts) == .denied(reason: "source is not a block device allowed by containers[0].mount[0]"))
+    r.device = BlockDevice(major: 8, minor: 2)
+    #expect(checkMount(r, rules: p.containers[0].mounts) == .denied(reason: "source is not a block device allowed by containers[0].mount[0]"))
+    r.device = BlockDevice(major: 8, minor: 1)
+    #expect(checkMount(r, rules: p.containers[0].mounts) == .allowed(rule: "containers[0].mount[0]"))
+    r.devicePath = "/dev/other"
+    #expect(checkMount(r, rules: p.containers[0].mounts) == .denied(reason: "source /dev/other not allowed by containers[0].mount[0]"))
+}
+
+@Test func deviceListsGrantOnlyWhatOneExceptionCovers() {
+    let list = "c 1:3 rwm\nb 7:1 r\nb 8:* rw\nb *:* m\n"
+    #expect(deviceListAllows(list, device: BlockDevice(major: 7, minor: 1), write: false) == true)
+    #expect(deviceListAllows(list, device: BlockDevice(major: 7, minor: 1), write: true) == false)
+    #expect(deviceListAllows(list, device: BlockDevice(major: 8, minor: 5), write: true) == true)
+    #expect(deviceListAllows(list, device: BlockDevice(major: 7, minor: 2), write: false) == false)
+    #expect(deviceListAllows("a *:* rwm\n", device: BlockDevice(major: 7, minor: 2), write: false) == nil)
+}

@@ -392,6 +392,9 @@ func verb(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) -
         o.policy = "/etc/p.json"
         o.log = "/var/log/a"
         #expect(verb(["agent", "--socket", "/run/a.sock", "--policy", "/etc/p.json", "--log", "/var/log/a"]) == .agent(o))
+        o.logMaxSize = 4 << 20
+        #expect(verb(["agent", "--socket", "/run/a.sock", "--policy", "/etc/p.json", "--log", "/var/log/a", "--log-max-size", "4m"]) == .agent(o))
+        #expect(failure(["agent", "--socket", "/run/a.sock", "--policy", "/etc/p.json", "--log-max-size", "lots"]) != nil)
     }
 }
 

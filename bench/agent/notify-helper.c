@@ -1,11 +1,22 @@
 /* Runs inside a container whose mount/umount2/mknod/mknodat are SCMP_ACT_NOTIFY.
  * Static (cc -static -O2 -pthread), since the test rootfs has no libc.
  *   notify-helper mount PATH          mount tmpfs on PATH; prints "mount PATH errno=N"
+ *   notify-helper mountfs SRC PATH TYPE FLAGS
+ *                                     mount(SRC, PATH, TYPE, FLAGS (hex), NULL); prints
+ *                                      "mountfs PATH errno=N"
  *   notify-helper race N              TOCTOU: N mounts on /foo while a thread flips the
  *                                      path to /bar; prints "race attempts=N ok=K"
  *   notify-helper bench N PATH        N mknod(PATH, c 1:5) round trips (denied by policy,
  *                                      answered from the agent's decision alone) and N
  *                                      mknod of a fifo the agent creates; prints p50/p99 in ns
+ *   notify-helper flood N             N identical mknod(/flood, c 1:5) calls as fast as the agent
+ *                                      answers them (0: until killed); prints "flood calls=N"
+ *   notify-helper impostor SOCKET ID [TOKEN]
+ *                                     loads its own filter notifying mount, sends its notify fd
+ *                                      to the agent at SOCKET claiming container ID (with TOKEN
+ *                                      as the attach token, if given), then mounts tmpfs on /foo;
+ *                                      prints "impostor mount errno=N" (38, ENOSYS: nobody took
+ *                                      the fd)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -49,11 +67,58 @@ static void report(const char *what, long long *samples, int n) {
            samples[n - 1]);
 }
 
+/* A process outside swiftlet's control handing the agent a notify fd as container `id`. */
+static int impostor(const char *socket_path, const char *id, const char *token) {
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mount, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { printf("impostor no_new_privs errno=%d\n", errno); return 0; }
+    int notify = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (notify < 0) { printf("impostor seccomp errno=%d\n", errno); return 0; }
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path);
+    if (connect(sock, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        printf("impostor connect errno=%d\n", errno);
+        return 0;
+    }
+    char msg[1024];
+    int len = snprintf(msg, sizeof msg,
+                       "{\"ociVersion\":\"1.3.0\",\"fds\":[\"seccompFd\"],\"pid\":%d,%s%s%s"
+                       "\"state\":{\"ociVersion\":\"1.3.0\",\"id\":\"%s\",\"status\":\"running\",\"pid\":%d,\"bundle\":\"/\"}}",
+                       getpid(), token ? "\"swiftletAgentToken\":\"" : "", token ? token : "", token ? "\"," : "", id, getpid());
+    struct iovec iov = {.iov_base = msg, .iov_len = (size_t)len};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &notify, sizeof(int));
+    if (sendmsg(sock, &mh, 0) != len) { printf("impostor sendmsg errno=%d\n", errno); return 0; }
+    /* Only the agent's copy may answer: with none left, the kernel fails the call (ENOSYS). */
+    close(notify);
+    close(sock);
+    int rc = mount("none", "/foo", "tmpfs", 0, NULL);
+    printf("impostor mount errno=%d\n", rc == 0 ? 0 : errno);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 3 && !strcmp(argv[1], "mount")) {
         int rc = mount("none", argv[2], "tmpfs", 0, NULL);
         printf("mount %s errno=%d\n", argv[2], rc == 0 ? 0 : errno);
+        return 0;
+    }
+    if (argc == 6 && !strcmp(argv[1], "mountfs")) {
+        int rc = mount(argv[2], argv[3], argv[4], strtoul(argv[5], NULL, 16), NULL);
+        printf("mountfs %s errno=%d\n", argv[3], rc == 0 ? 0 : errno);
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "race")) {
@@ -95,6 +160,14 @@ int main(int argc, char **argv) {
         printf("unexpected=%d\n", unexpected);
         return 0;
     }
-    fprintf(stderr, "usage: notify-helper mount PATH | race N | bench N PATH\n");
+    if (argc == 3 && !strcmp(argv[1], "flood")) {
+        long n = atol(argv[2]), k = 0;
+        for (; n == 0 || k < n; k++) mknod("/flood", S_IFCHR | 0600, makedev(1, 5));
+        printf("flood calls=%ld\n", k);
+        return 0;
+    }
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "impostor")) return impostor(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+    fprintf(stderr, "usage: notify-helper mount PATH | mountfs SRC PATH TYPE FLAGS | race N | bench N PATH"
+                    " | flood N | impostor SOCKET ID [TOKEN]\n");
     return 2;
 }

@@ -55,7 +55,7 @@ PY
     echo "$b"
 }
 
-"$swiftlet" agent --socket "$work/agent.sock" --policy "$work/policy.json" --log /dev/null &
+"$swiftlet" --root "$state" agent --socket "$work/agent.sock" --policy "$work/policy.json" --log /dev/null &
 agent_pid=$!
 for _ in $(seq 100); do [ -S "$work/agent.sock" ] && break; sleep 0.02; done
 

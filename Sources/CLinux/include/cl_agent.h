@@ -37,8 +37,6 @@ void cl_agent_release_code(void);
 
 /* SO_PEERCRED of a connected unix socket. */
 int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);
-/* NS_GET_OWNER_UID: the uid (in our namespace) that created the user namespace `nsfd`. */
-int cl_agent_userns_owner(int nsfd, uint32_t *uid);
 
 /* The helper that acts for a container: a child of the agent, forked once per container
  * (per kind: with or without its user namespace), non-dumpable, killed when the agent
@@ -63,16 +61,28 @@ int cl_agent_helper_running(struct cl_agent_helper *h);
 void cl_agent_helper_stop(struct cl_agent_helper *h);
 
 /* Requests to a running helper. Return 0 on success, else a positive errno. */
+/* device_fd >= 0: a disk file system mounted from that block device (whose rdev must be
+ * `dev`), named through proc_fd (the agent's procfs) rather than by the source path. */
 int cl_agent_mount(struct cl_agent_helper *h, int root_fd, const char *target, const char *source,
                    const char *bind_source, const char *fstype, unsigned long flags, const void *data,
-                   int timeout_ms);
+                   int device_fd, uint64_t dev, int proc_fd, int timeout_ms);
 int cl_agent_umount(struct cl_agent_helper *h, int root_fd, const char *target, int flags, int timeout_ms);
-/* Creates the node with `mode` (type and permission bits, umask already applied) and
- * gives it to uid:gid (host ids of the calling process), as the kernel would have. */
+/* Creates the node with `mode` (type and permission bits, umask already applied) as the
+ * calling process would: with its fsuid:fsgid and supplementary `groups` (host ids,
+ * decimal, space-separated) and CAP_MKNOD as the only effective capability, so the
+ * kernel's own permission checks on the path and the parent directory apply. */
 int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, unsigned int mode, uint64_t dev,
-                   uint32_t uid, uint32_t gid, int timeout_ms);
+                   uint32_t uid, uint32_t gid, const char *groups, int timeout_ms);
 /* The path of dir_fd as seen from root_fd (the container's view of a cwd or dirfd),
  * into out (NUL-terminated). */
 int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms);
+
+/* openat2 of `path` (absolute in the container, normalized) below dirfd without
+ * symlinks or magic links, as the helper resolves paths. */
+int cl_agent_open_beneath(int dirfd, const char *path, int flags);
+/* /proc as O_PATH, checked to be a procfs; -1 with errno otherwise. */
+int cl_agent_open_procfs(void);
+/* Major and minor of a block device fd; -1 with ENOTBLK for anything else. */
+int cl_agent_block_device(int fd, uint32_t *major_out, uint32_t *minor_out);
 
 #endif

@@ -65,6 +65,12 @@ for round in $(seq "$ROUNDS"); do
     hyperfine -N -w 3 -r "$RUNS" --export-json "$(json start "$rt" "$round")" \
       --prepare "sh -c '$bin --root $root delete --force f-$rt >/dev/null 2>&1; $bin --root $root create --bundle $work/bundle f-$rt'" \
       "$bin --root $root start f-$rt" >/dev/null 2>&1
+    # Fast start: the same with a replacement process (swiftlet's own; base too).
+    if [ "$rt" = swiftlet ] || [ "$rt" = base ]; then
+      hyperfine -N -w 3 -r "$RUNS" --export-json "$(json faststart "$rt" "$round")" \
+        --prepare "sh -c '$bin --root $root delete --force f-$rt >/dev/null 2>&1; $bin --root $root create --bundle $work/bundle f-$rt'" \
+        "$bin --root $root start --arg true f-$rt" >/dev/null 2>&1
+    fi
     # exec of `true` in a running container.
     "$bin" --root "$root" run -d --bundle "$work/wait" "x-$rt" >/dev/null 2>&1 </dev/null
     hyperfine -N -w 3 -r "$RUNS" --export-json "$(json exec "$rt" "$round")" \
@@ -119,9 +125,14 @@ mechanisms=$("$work/mechanisms" "$SWIFTLET" 200)
          "$(ratio "${m[$rt,create]}" "${m[crun,create]}") | $(ratio "${m[$rt,start]}" "${m[crun,start]}") |" \
          "$(ratio "${m[$rt,exec]}" "${m[crun,exec]}") |"
   done
+  m[swiftlet,faststart]=$(median faststart swiftlet)
+  echo
+  echo "Fast start (\`start --arg true\` of a created container): swiftlet $(fmt "${m[swiftlet,faststart]}") ms."
   if [ -n "${BASE:-}" ]; then
+    m[base,faststart]=$(median faststart base)
+    echo "Base $(fmt "${m[base,faststart]}") ms."
     echo
-    echo "swiftlet / base: create $(ratio "${m[swiftlet,create]}" "${m[base,create]}"), start $(ratio "${m[swiftlet,start]}" "${m[base,start]}"), exec $(ratio "${m[swiftlet,exec]}" "${m[base,exec]}")."
+    echo "swiftlet / base: create $(ratio "${m[swiftlet,create]}" "${m[base,create]}"), start $(ratio "${m[swiftlet,start]}" "${m[base,start]}"), fast start $(ratio "${m[swiftlet,faststart]}" "${m[base,faststart]}"), exec $(ratio "${m[swiftlet,exec]}" "${m[base,exec]}")."
   fi
   echo
   echo "Memory of a created container's init (mean of 5 waiting side by side): Pss / of it shmem, KiB:"

@@ -79,16 +79,22 @@ public enum RuntimeImage {
     /// protected image (never returns then). The first image started that way checks its protection and fails
     /// closed, so a kernel that offers neither route cannot send us round in circles.
     public static func ensureProtected() throws(SwiftletError) {
+        if verified { return }
         if getenv(marker) != nil {
             unsetenv(marker)
             guard currentProtection() != nil else {
                 throw SwiftletError(.mounts, "the runtime's executable is still writable after re-executing it", errno: EPERM)
             }
+            verified = true
             return
         }
-        if currentProtection() != nil { return }
+        // Even a binary that happens to sit on a read-only overlay is re-executed: only an
+        // image this code made is known to have no upper layer.
         try reexec(arguments: nil)
     }
+
+    /// Set once this process has checked its image (several creates of one `pool fill`).
+    nonisolated(unsafe) private static var verified = false
 
     /// Replaces this process with the protected image running `arguments` (argv, with
     /// argv[0]), or this process's own argv when nil. Returns only by throwing.

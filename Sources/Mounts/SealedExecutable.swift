@@ -22,7 +22,7 @@ public func sealedCopy(of file: FileDescriptor, shown: String) throws(SwiftletEr
     if raw < 0 && cl_errno() == EINVAL { raw = memfd_create("swiftlet-sealed", sealing) }
     if raw < 0 { throw .system(.mounts, "memfd_create for " + shown) }
     let copy = FileDescriptor(raw)
-    var offset = 0
+    var offset = off_t(0)   // 64 bits on every target, armv7 included (_FILE_OFFSET_BITS=64)
     var left = Int(st.st_size)
     while left > 0 {
         let n = sendfile(copy.raw, file.raw, &offset, left)
@@ -108,6 +108,13 @@ public enum RuntimeImage {
             _ = execveat(image.raw, "", argv?.pointer ?? cl_argv(), cl_environ(), AT_EMPTY_PATH)
             e = cl_errno()
         } while e == EINTR
+        if e == ENOSYS {
+            // Without execveat (Linux < 3.19, or a filter around us): the same file by its fd.
+            repeat {
+                _ = execve("/proc/self/fd/" + String(image.raw), argv?.pointer ?? cl_argv(), cl_environ())
+                e = cl_errno()
+            } while e == EINTR
+        }
         argv?.free()
         unsetenv(marker)
         // ENOEXEC: the kernel cannot run this binary itself (an emulator runs it): its clones

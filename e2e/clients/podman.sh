@@ -24,6 +24,11 @@ pm_line="podman ${pm_args[*]}"  # the same, for script(1) and sh -c
 # prun RUN-ARGS...: `podman run` in this run's cgroup parent.
 prun() { pm run --cgroup-parent "$cgroup_parent" "$@"; }
 
+# Rootful podman also makes /run/containers (its network state) and runs the runtime with
+# its default state root (/run/swiftlet): remove them if this run made them and they are empty.
+made_here=()
+for d in /run/containers /run/swiftlet; do [ -e "$d" ] || made_here+=("$d"); done
+
 cleanup() {
   pm rm -a -f -t 0 >/dev/null 2>&1
   pm rmi -a -f >/dev/null 2>&1
@@ -35,6 +40,9 @@ cleanup() {
   grep -qF " $work/" /proc/self/mountinfo &&
     awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
   rm -rf --one-file-system "$work"
+  for dir in "${made_here[@]}"; do
+    [ -d "$dir" ] && find "$dir" -depth -type d -empty -delete 2>/dev/null
+  done
 }
 trap cleanup EXIT
 

@@ -114,10 +114,12 @@ PY
   done
   [ $same = $n ] && ok "config.json: $n configs (1 valid, $((n - 1)) broken) give x86_64's result and error line"
 
-  # A real container. qemu-user 7.2 cannot start one: it has no clone3 (ENOSYS), and its
-  # clone(2) takes only the flags of fork, so namespace flags and CLONE_PIDFD fail with
-  # EINVAL. That known failure is asserted (and that nothing is left behind); a qemu that
-  # can do it must run the container for real.
+  # A real container. qemu-user cannot start one: the runtime first re-executes itself from a
+  # read-only image (CVE-2019-5736), which the host kernel cannot run without a binfmt
+  # handler for the architecture, and a clone of qemu would run the emulator's host file
+  # anyway, so create refuses with one line. (Past that, qemu-user 7.2 has no clone3 and its
+  # clone(2) takes only the flags of fork.) That known failure is asserted, and that nothing
+  # is left behind; a setup that can do it must run the container for real.
   bundle=$dir/run-bundle
   mkdir -p "$bundle"
   cp -a "$fixture_rootfs" "$bundle/rootfs"
@@ -129,7 +131,8 @@ PY
   err=$(cat "$dir/run.err")
   leftovers=$(ls -d "$state/$id" /sys/fs/cgroup/*/swiftlet/"$id" /sys/fs/cgroup/swiftlet/"$id" 2>/dev/null)
   if [ $status = 0 ] && [[ $output == container-ran-on-* ]]; then ok "run: a real container ran ($output)"
-  elif [ $status != 0 ] && [ "$err" = "namespaces: clone3 the container init: invalid argument" ] && [ -z "$leftovers" ]; then
+  elif [ $status != 0 ] && [ -z "$leftovers" ] &&
+       [ "$err" = "mounts: re-execute the runtime from a read-only image (is it running under an emulator?): exec format error" ]; then
     ok "run: stops where qemu-user cannot emulate clone with namespaces ('$err'), nothing left behind"
   else fail "run: status $status, stderr [$err], output [$output], left behind [$leftovers]"; fi
 done

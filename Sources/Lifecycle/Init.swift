@@ -136,6 +136,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         try Namespaces.setDomainname(domainname)
     }
 
+    if c.plan.creates(.network) { try Namespaces.bringUpLoopback() }
+
     if c.primitive && !c.plan.has(.pid) {
         // Without a pid namespace, orphans of the container would go to the host's init,
         // out of reach of `kill --all` and `delete`: keep them below the container process

@@ -149,6 +149,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                                       propagation: linux.rootfsPropagation, userNamespace: userNamespace,
                                       cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
                                       hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive)
+    if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
     // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
     var notApplied: [String] = []
     if !prepared.failedMounts.isEmpty {

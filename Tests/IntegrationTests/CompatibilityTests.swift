@@ -20,4 +20,41 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after run")
         }
     }
+
+    @Test("a missing process.cwd is created in the rootfs, 0755 and owned by root, as runc does")
+    func missingCwdCreated() throws {
+        try withContainer("cwd-missing") { c in
+            c.process["cwd"] = "/does/not/exist"
+            c.shell("pwd; ls -ld /does/not/exist /does")
+            let result = try c.run()
+            #expect(result.status == 0, "\(result.summary)")
+            let lines = result.stdoutLines
+            #expect(lines.first == "/does/not/exist", "\(result.summary)")
+            for line in lines.dropFirst() {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                #expect(fields.count >= 4 && fields[0] == "drwxr-xr-x" && fields[2] == "root" && fields[3] == "root",
+                        "\(line)")
+            }
+            #expect(lines.count == 3, "\(result.summary)")
+            c.expectNothingLeft("after run")
+        }
+    }
+
+    @Test("a missing cwd behind a symlink out of the rootfs is created inside it, never on the host")
+    func missingCwdThroughSymlinkStaysInside() throws {
+        try withContainer("cwd-escape") { c in
+            let outside = c.workDir + "/outside"
+            // Enough ".." to reach the host's "/" from the rootfs, then back down to `outside`.
+            let target = String(repeating: "../", count: 20) + String(outside.dropFirst())
+            try FileManager.default.createSymbolicLink(atPath: c.rootfs + "/escape", withDestinationPath: target)
+            c.process["cwd"] = "/escape/made"
+            c.shell("pwd")
+            let result = try c.run()
+            #expect(result.status == 0, "\(result.summary)")
+            #expect(result.stdoutLines == [outside + "/made"], "\(result.summary)")
+            #expect(!FileManager.default.fileExists(atPath: outside), "created on the host: \(outside)")
+            #expect(FileManager.default.fileExists(atPath: c.rootfs + outside + "/made"), "not created in the rootfs")
+            c.expectNothingLeft("after run")
+        }
+    }
 }

@@ -57,4 +57,23 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after run")
         }
     }
+
+    @Test("a hook without env inherits the runtime's environment, as runc's and crun's hooks do")
+    func hookInheritsEnvironment() throws {
+        try withContainer("hook-env") { c in
+            try c.prepareHookLog()
+            let script = "echo \"inherited=$SWIFTLET_IT_HOOK_VALUE\" >> '\(c.hookLog)'"
+            let explicit = "echo \"explicit=$SWIFTLET_IT_HOOK_VALUE\" >> '\(c.hookLog)'"
+            c.config["hooks"] = ["prestart": [["path": "/bin/sh", "args": ["sh", "-c", script]],
+                                              ["path": "/bin/sh", "args": ["sh", "-c", explicit],
+                                               "env": ["SWIFTLET_IT_HOOK_VALUE=from-config"]]]]
+            c.process["args"] = ["true"]
+            try c.writeConfig()
+            let result = runCommand("/usr/bin/env", ["SWIFTLET_IT_HOOK_VALUE=from-runtime", Environment.runtime!,
+                                                     "--root", c.stateRoot, "run", "--bundle", c.bundle, c.id])
+            #expect(result.status == 0, "\(result.summary)")
+            #expect(c.hookLogLines() == ["inherited=from-runtime", "explicit=from-config"], "\(c.hookLogLines())")
+            c.expectNothingLeft("after run")
+        }
+    }
 }

@@ -76,4 +76,36 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after run")
         }
     }
+
+    @Test("a frozen v1 freezer cgroup as cgroupsPath is refused at create with one line, quickly")
+    func frozenCgroupRefused() throws {
+        guard let freezer = KernelFacts.v1.first(where: { $0.controllers.contains("freezer") }) else {
+            try skip("no v1 freezer hierarchy on this host")
+        }
+        let name = "swiftlet-it-frozen-\(getpid())"
+        let dir = freezer.path + "/" + name
+        defer {
+            try? "THAWED".write(toFile: dir + "/freezer.state", atomically: false, encoding: .utf8)
+            // A runtime that let the init join the frozen cgroup leaves it there until the
+            // thaw lets the cleanup's kill take effect.
+            let dirs = (KernelFacts.v1.map(\.path) + [KernelFacts.unified?.path].compactMap { $0 }).map { $0 + "/" + name }
+            _ = eventually(timeout: 5) {
+                dirs.allSatisfy { rmdir($0) == 0 || errno == ENOENT }
+            }
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        try "FROZEN".write(toFile: dir + "/freezer.state", atomically: false, encoding: .utf8)
+        try withContainer("frozen") { c in
+            c.linux["cgroupsPath"] = "/" + name
+            c.process["args"] = ["true"]
+            let start = Date()
+            let result = try c.run(timeout: 10)
+            #expect(!result.timedOut && Date().timeIntervalSince(start) < 5, "run hung: \(result.summary)")
+            #expect(result.status != 0, "\(result.summary)")
+            let errorLines = result.stderr.split(separator: "\n")
+            #expect(errorLines.count == 1 && (errorLines.first?.lowercased().contains("frozen") ?? false),
+                    "\(result.summary)")
+            c.expectNothingLeft("after refused run")
+        }
+    }
 }

@@ -682,6 +682,24 @@ func maskPaths(_ root: FileDescriptor, _ paths: [String]) throws(SwiftletError) 
     }
 }
 
+extension Rootfs {
+    /// A procfs of the caller's pid namespace, attached nowhere: the init of a container
+    /// without a /proc mount reopens exec.fifo through it after pivot_root. Made before
+    /// pivot_root, while the host's /proc keeps a new procfs mount from being "too revealing".
+    public static func detachedProcfs() throws(SwiftletError) -> FileDescriptor {
+        let fs = cl_fsopen("proc", MountAPI.fsopenCloexec)
+        if fs < 0 { throw .system(.rootfs, "fsopen proc (no /proc mount in the container)") }
+        defer { close(fs) }
+        if cl_fsconfig(fs, MountAPI.fsconfigCreate, nil, nil, 0) != 0 {
+            throw .system(.rootfs, "create procfs (no /proc mount in the container)")
+        }
+        let attributes = UInt32(MountAttr.readOnly | MountAttr.noSuid | MountAttr.noDev | MountAttr.noExec)
+        let mnt = cl_fsmount(fs, MountAPI.fsmountCloexec, attributes)
+        if mnt < 0 { throw .system(.rootfs, "fsmount procfs (no /proc mount in the container)") }
+        return FileDescriptor(mnt)
+    }
+}
+
 /// A detached, read-only, (almost) zero-sized tmpfs. Kernels without fsopen(2) get a
 /// mount(2) straight onto the target instead, and FileDescriptor(-1) is returned.
 func emptyReadOnlyTmpfs(fallbackTarget: RootedPath, shown: String) throws(SwiftletError) -> FileDescriptor {

@@ -108,4 +108,24 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after refused run")
         }
     }
+
+    @Test("a config without a /proc mount runs, with run and with create and start")
+    func runsWithoutProc() throws {
+        try withContainer("no-proc") { c in
+            c.mounts = c.mounts.filter { ($0["destination"] as? String) != "/proc" }
+            c.process["args"] = ["echo", "ok"]
+            let ran = try c.run()
+            #expect(ran.succeeded && ran.stdoutLines == ["ok"], "\(ran.summary)")
+            c.expectNothingLeft("after run")
+
+            c.shell("echo started > /dev/shm/x && test ! -e /proc/self")
+            try c.mustCreate()
+            let started = c.runtime(["start", c.id])
+            #expect(started.succeeded, "\(started.summary)")
+            #expect(eventually { c.status() == "stopped" }, "container did not stop")
+            let deleted = c.runtime(["delete", c.id])
+            #expect(deleted.succeeded, "\(deleted.summary)")
+            c.expectNothingLeft("after create, start and delete")
+        }
+    }
 }

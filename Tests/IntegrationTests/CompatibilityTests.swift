@@ -128,4 +128,30 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after create, start and delete")
         }
     }
+
+    @Test("events reports an OOM kill in the container's cgroup as {\"type\":\"oom\"}")
+    func eventsReportOOM() throws {
+        try withContainer("events-oom") { c in
+            c.linux["resources"] = ["devices": [["allow": false, "access": "rwm"]],
+                                    "memory": ["limit": 32 * 1024 * 1024]]
+            // A child grows until the OOM killer takes it; the container's own process stays,
+            // so `events` still sees a running container when it looks.
+            c.shell("(sleep 1; x=aaaaaaaa; while :; do x=$x$x; done); sleep 3")
+            try c.mustCreate()
+            let events = try c.spawnRuntime(["events", "--interval", "1s", c.id])
+            let started = c.runtime(["start", c.id])
+            #expect(started.succeeded, "\(started.summary)")
+            #expect(eventually(timeout: 20) { c.status() == "stopped" }, "container did not stop")
+            let result = events.wait(timeout: 10)
+            let types = result.stdoutLines.compactMap { line -> String? in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+                return object["type"] as? String
+            }
+            #expect(types.contains("oom"), "no oom event: \(result.summary)")
+            #expect(types.contains("stats"), "no stats event: \(result.summary)")
+            let deleted = c.runtime(["delete", c.id])
+            #expect(deleted.succeeded, "\(deleted.summary)")
+            c.expectNothingLeft("after delete")
+        }
+    }
 }

@@ -380,6 +380,23 @@ public struct CgroupManager: Sendable {
         }
     }
 
+    /// Refuses a cgroup that is frozen or freezing (itself or through an ancestor): the init
+    /// would stop as it joins, and create would wait for it forever.
+    public func refuseFrozen() throws(SwiftletError) {
+        switch freezer {
+        case .v1(let dir):
+            let state = dir.readIfPresent("freezer.state")?.trimmed() ?? "THAWED"
+            if state.bytesEqual("THAWED") { return }
+            throw SwiftletError(.cgroups, "cgroup " + dir.path + " is " + state + ": thaw it first", errno: EBUSY)
+        case .v2(let dir):
+            if dir.value("frozen", in: "cgroup.events") != 1
+                && !(dir.readIfPresent("cgroup.freeze")?.trimmed().bytesEqual("1") ?? false) { return }
+            throw SwiftletError(.cgroups, "cgroup " + dir.path + " is frozen: thaw it first", errno: EBUSY)
+        case .none:
+            return
+        }
+    }
+
     /// True once the kernel reports the cgroup frozen (not while still freezing).
     public func isFrozen() -> Bool {
         switch freezer {

@@ -11,7 +11,8 @@ public enum Hooks {
 
     /// Runs each hook in order and stops at the first failure:
     /// fork + execve(path, args — args[0] is argv[0], [path] if args is empty — env
-    /// exactly as given, empty if none), the state JSON on stdin, stdout and stderr
+    /// exactly as given, the runtime's own environment if none, as runc's and crun's hooks
+    /// get it), the state JSON on stdin, stdout and stderr
     /// captured. A non-zero exit, a signal, or running past `timeout` seconds (then the
     /// hook is SIGKILLed) is an error:
     /// `hooks: prestart hook /x failed: exit status 3: <stderr>`.
@@ -131,7 +132,7 @@ public enum Hooks {
                     fd += 1
                 }
             }
-            _ = execve(pathC, argv.pointer, envp.pointer)
+            _ = execve(pathC, argv.pointer, hook.env.isEmpty ? cl_environ() : envp.pointer)
             childFail(execWrite.raw)
         }
 

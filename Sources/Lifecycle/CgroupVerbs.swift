@@ -56,6 +56,24 @@ extension Runtime {
         return o.json
     }
 
+    /// How many processes of a running container the OOM killer has killed so far; `events`
+    /// reports each increase as an "oom" event (as runc does from its OOM notifications).
+    public func oomKills(_ id: String) throws(SwiftletError) -> UInt64 {
+        let c = try load(id)
+        guard let r = c.record, c.status != .stopped else {
+            throw SwiftletError(.lifecycle, "container is not running: " + id, errno: ESRCH)
+        }
+        return try cgroupManager(r).oomKillCount()
+    }
+
+    /// `events`: the OOM notification, in runc's shape.
+    public func oomEvent(_ id: String) -> JSON {
+        var o = JSONObjectBuilder()
+        o.add("type", "oom")
+        o.add("id", id)
+        return o.json
+    }
+
     func locked(_ id: String) throws(SwiftletError) -> (Container, ContainerLock) {
         try validateContainerID(id)
         let dir = store.directory(id)

@@ -82,6 +82,7 @@ extension Runtime {
                                                 containerID: o.id, systemd: systemdCgroup)
                 try manager.create()
                 undo.cgroup = manager
+                try manager.refuseFrozen()
                 try manager.apply(effectiveResources(spec))
                 cgroup = manager
             } catch {

@@ -136,6 +136,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         try Namespaces.setDomainname(domainname)
     }
 
+    if c.plan.creates(.network) { try Namespaces.bringUpLoopback() }
+
     if c.primitive && !c.plan.has(.pid) {
         // Without a pid namespace, orphans of the container would go to the host's init,
         // out of reach of `kill --all` and `delete`: keep them below the container process
@@ -147,6 +149,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                                       propagation: linux.rootfsPropagation, userNamespace: userNamespace,
                                       cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
                                       hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive)
+    if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
     // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
     var notApplied: [String] = []
     if !prepared.failedMounts.isEmpty {
@@ -182,6 +185,11 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     // A foreign-architecture executable is looked at while the host's emulator is reachable.
     var foreign = try ForeignPlan.prepare(rootfs: c.rootfs, process: process, annotations: spec.annotations,
                                           privateBinfmtAllowed: c.plan.creates(.user) && c.plan.has(.mount))
+    // Without a /proc of its own, the init reopens exec.fifo through a procfs attached nowhere.
+    let hasProcMount = spec.mounts.contains { m in
+        lexicallyCleanPath(m.destination).bytesEqual("/proc") && (m.type ?? "").bytesEqual("proc")
+    }
+    let fifoProc = hasProcMount ? nil : try Rootfs.detachedProcfs()
     try Rootfs.enter(rootfs: c.rootfs, noPivot: c.noPivot, hostNamespace: !c.plan.has(.mount))
     foreign?.activate()
     if process.terminal {
@@ -240,7 +248,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     // after it), or reads "E" and the error if getting there fails.
     var started = FileDescriptor(-1)
     while true {
-        let fifo = try openFifoForStart(c.fifo)
+        let fifo = try openFifoForStart(c.fifo, through: fifoProc)
         do throws(SwiftletError) {
             if let replacement = try takeReplacement(c.replacement) {
                 // Nothing of the configured process changes until the replacement is valid.
@@ -268,6 +276,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         started = fifo
         break
     }
+    fifoProc?.close()
 
     do throws(SwiftletError) {
         // Before no_new_privs, the filter and the capability drop (see Labels).
@@ -328,12 +337,13 @@ private func closeFileDescriptors(preserve: Int, except keep: FileDescriptor) th
     if !ok { try ProcessSetup.closeFileDescriptors(preserve: preserve) }
 }
 
-/// Opens the write end of exec.fifo through the O_PATH fd taken before pivot_root;
-/// blocks until `start` opens the read end.
-private func openFifoForStart(_ path: FileDescriptor) throws(SwiftletError) -> FileDescriptor {
-    let fifoPath = "/proc/self/fd/" + String(path.raw)
+/// Opens the write end of exec.fifo through the O_PATH fd taken before pivot_root (via
+/// the container's /proc, or `proc`, a procfs attached nowhere); blocks until `start`
+/// opens the read end.
+private func openFifoForStart(_ path: FileDescriptor, through proc: FileDescriptor?) throws(SwiftletError) -> FileDescriptor {
+    let fifoPath = (proc == nil ? "/proc/self/fd/" : "self/fd/") + String(path.raw)
     var fd: Int32 = -1
-    repeat { fd = cl_open(fifoPath, O_WRONLY | O_CLOEXEC, 0) } while fd < 0 && cl_errno() == EINTR
+    repeat { fd = cl_openat(proc?.raw ?? AT_FDCWD, fifoPath, O_WRONLY | O_CLOEXEC, 0) } while fd < 0 && cl_errno() == EINTR
     if fd < 0 { throw .system(.lifecycle, "open exec.fifo") }
     return FileDescriptor(fd)
 }

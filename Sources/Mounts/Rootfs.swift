@@ -108,6 +108,27 @@ public enum Rootfs {
         }
     }
 
+    /// Creates a missing `process.cwd` inside the rootfs as runc and crun do (directories
+    /// 0755, owned by the init's user), resolved like a mount destination so that a
+    /// symlink in the image cannot lead the creation out of the rootfs. A cwd that exists,
+    /// or cannot be looked at now (only the container's user may enter it), is left to chdir.
+    public static func makeWorkingDirectory(_ cwd: String, rootfs: String, bundle: String) throws(SwiftletError) {
+        guard cwd.hasBytePrefix("/") else { return }
+        let root = try FileDescriptor.open(try canonicalRootfs(rootfs, bundle: bundle), O_PATH | O_DIRECTORY, stage: .rootfs)
+        defer { root.close() }
+        do throws(SwiftletError) {
+            try openInRoot(root, cwd, stage: .rootfs).close()
+            return
+        } catch {
+            if error.errno != ENOENT { return }
+        }
+        do throws(SwiftletError) {
+            try openInRoot(root, cwd, missing: .makeDirectories, stage: .rootfs).close()
+        } catch {
+            throw error.context("create process.cwd " + jsonLikeQuoted(cwd))
+        }
+    }
+
     /// After entering. In this order (as runc): rootfsPropagation for "/" if it asks for
     /// shared or unbindable; read-only for a /dev mount in `mounts` that asked for "ro"
     /// (it stays writable until now so that devices can be made in it: pass spec.mounts);
@@ -658,6 +679,24 @@ func maskPaths(_ root: FileDescriptor, _ paths: [String]) throws(SwiftletError) 
         defer { mask.close() }
         if mask.raw < 0 { continue }  // mounted the old way already
         try attachMount(mask, onto: target.fd, shown: path, stage: .rootfs)
+    }
+}
+
+extension Rootfs {
+    /// A procfs of the caller's pid namespace, attached nowhere: the init of a container
+    /// without a /proc mount reopens exec.fifo through it after pivot_root. Made before
+    /// pivot_root, while the host's /proc keeps a new procfs mount from being "too revealing".
+    public static func detachedProcfs() throws(SwiftletError) -> FileDescriptor {
+        let fs = cl_fsopen("proc", MountAPI.fsopenCloexec)
+        if fs < 0 { throw .system(.rootfs, "fsopen proc (no /proc mount in the container)") }
+        defer { close(fs) }
+        if cl_fsconfig(fs, MountAPI.fsconfigCreate, nil, nil, 0) != 0 {
+            throw .system(.rootfs, "create procfs (no /proc mount in the container)")
+        }
+        let attributes = UInt32(MountAttr.readOnly | MountAttr.noSuid | MountAttr.noDev | MountAttr.noExec)
+        let mnt = cl_fsmount(fs, MountAPI.fsmountCloexec, attributes)
+        if mnt < 0 { throw .system(.rootfs, "fsmount procfs (no /proc mount in the container)") }
+        return FileDescriptor(mnt)
     }
 }
 

@@ -143,4 +143,10 @@ public enum Namespaces {
         }
         if rc != 0 { throw .system(.namespaces, "setdomainname " + name) }
     }
+
+    /// Brings up `lo` in a network namespace the container created, as runc and crun do:
+    /// images expect 127.0.0.1 to work.
+    public static func bringUpLoopback() throws(SwiftletError) {
+        if cl_loopback_up() != 0 { throw .system(.namespaces, "bring up the loopback interface") }
+    }
 }

@@ -110,12 +110,22 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         }
         return 0
     case .events(let o):
+        var oomKills = o.stats ? 0 : try runtime.oomKills(o.id)
         while true {
             writeStdout(try runtime.statsEvent(o.id).serialized() + "\n")
             if o.stats { return 0 }
-            var delay = timespec(tv_sec: time_t(o.interval.seconds), tv_nsec: Int(o.interval.nanoseconds))
-            var left = timespec()
-            while nanosleep(&delay, &left) != 0 && cl_errno() == EINTR { delay = left }
+            // Between statistics, an OOM kill is reported within a tenth of a second.
+            var left = Int64(o.interval.seconds) * 1_000_000_000 + Int64(o.interval.nanoseconds)
+            while left > 0 {
+                let slice = min(left, 100_000_000)
+                var delay = timespec(tv_sec: time_t(slice / 1_000_000_000), tv_nsec: Int(slice % 1_000_000_000))
+                var rest = timespec()
+                while nanosleep(&delay, &rest) != 0 && cl_errno() == EINTR { delay = rest }
+                left -= slice
+                let now = try runtime.oomKills(o.id)
+                if now > oomKills { writeStdout(runtime.oomEvent(o.id).serialized() + "\n") }
+                oomKills = now
+            }
         }
     case .update(let o):
         let resources = try o.resources.map { (path) throws(SwiftletError) in try loadResources(path) } ?? resources(from: o)

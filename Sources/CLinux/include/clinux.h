@@ -55,5 +55,6 @@
 #include "cl_cgroups.h"
 #include "cl_check.h"
 #include "cl_agent.h"
+#include "cl_net.h"
 
 #endif

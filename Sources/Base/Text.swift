@@ -64,6 +64,15 @@ extension String {
 @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 10 || b == 13 }
 
 /// Joins strings with a separator (Array interpolation does not print in Embedded Swift).
+/// Space-separated words (cgroup.controllers, a line of ps(1) output).
+public func words(_ text: String) -> [String] {
+    var out: [String] = []
+    for line in text.split(byte: 10) {
+        for w in line.split(byte: 32) where !w.isEmpty { out.append(w.trimmed()) }
+    }
+    return out.filter { !$0.isEmpty }
+}
+
 public func join(_ parts: [String], _ separator: String) -> String {
     var out = ""
     for (i, p) in parts.enumerated() {

@@ -95,6 +95,10 @@ int cl_sched_getattr(pid_t pid, uint32_t *policy, uint64_t *flags, int32_t *nice
 int cl_ioprio_set(int which, int who, int ioprio) { return (int)syscall(SYS_ioprio_set, which, who, ioprio); }
 int cl_ioprio_get(int which, int who) { return (int)syscall(SYS_ioprio_get, which, who); }
 
+int cl_set_mempolicy(int mode, const uint64_t *words, size_t count) {
+    /* The kernel reads maxnode - 1 bits. */
+    return (int)syscall(SYS_set_mempolicy, mode, count ? words : NULL, count ? count * 64 + 1 : 0);
+}
 int cl_sched_setaffinity_words(pid_t pid, const uint64_t *words, size_t count) {
     return (int)syscall(SYS_sched_setaffinity, pid, count * sizeof(uint64_t), words);
 }

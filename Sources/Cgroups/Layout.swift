@@ -196,15 +196,6 @@ private func sameSet(_ a: [String], _ b: [String]) -> Bool {
     a.count == b.count && a.allSatisfy { x in b.contains { $0.bytesEqual(x) } }
 }
 
-/// Space-separated words (cgroup.controllers, cgroup.subtree_control).
-func words(_ text: String) -> [String] {
-    var out: [String] = []
-    for line in text.split(byte: 10) {
-        for w in line.split(byte: 32) where !w.isEmpty { out.append(w.trimmed()) }
-    }
-    return out.filter { !$0.isEmpty }
-}
-
 /// /proc/self/cgroup: "id:controllers:path" lines; "0::path" is the v2 one.
 struct SelfCgroup {
     var v1: [(controllers: [String], path: String)] = []

@@ -244,6 +244,37 @@ public struct CgroupManager: Sendable {
         if includeUnified { try joinUnified(pid: pid) }
     }
 
+    /// `exec --cgroup`: moves `pid` into the given sub-cgroups of the container's cgroup,
+    /// which must exist (as in runc); hierarchies no entry names get the container's cgroup.
+    /// In hybrid mode a cgroup2 sub-cgroup that does not exist is not required: the
+    /// controllers there are few and the v1 hierarchies are what `--cgroup` means.
+    public func join(pid: Int32, sub: SubCgroups) throws(SwiftletError) {
+        if sub.isEmpty { return try join(pid: pid) }
+        for (c, _) in sub.paths where !c.isEmpty {
+            let known = v1Dirs.contains { $0.hierarchy.has(c) }
+                || (layout.unified?.controllers.contains { $0.bytesEqual(c) } ?? false)
+            if !known { throw SwiftletError(.cgroups, "--cgroup: unknown controller " + c, errno: EINVAL) }
+        }
+        for m in v1Dirs { try writeSub(m.dir, sub.path(for: m.hierarchy.controllers), pid) }
+        if let u = unifiedDir, let mount = layout.unified {
+            let wanted = sub.path(for: mount.controllers)
+            if layout.mode == .hybrid, let p = wanted, !isDirectory(u.child(p).path) {
+                try joinUnified(pid: pid)
+            } else {
+                try writeSub(u, wanted, pid)
+            }
+        }
+    }
+
+    private func writeSub(_ dir: CgroupDir, _ sub: String?, _ pid: Int32) throws(SwiftletError) {
+        guard let sub, !sub.isEmpty else { return try writeProcs(dir, pid) }
+        let target = dir.child(sub)
+        guard isDirectory(target.path) else {
+            throw SwiftletError(.cgroups, "--cgroup: sub-cgroup " + target.path + " does not exist", errno: ENOENT)
+        }
+        try writeProcs(target, pid)
+    }
+
     private func writeProcs(_ dir: CgroupDir, _ pid: Int32) throws(SwiftletError) {
         var attempt = 0
         while true {

@@ -98,3 +98,64 @@ public enum CgroupPath {
         return path
     }
 }
+
+/// `exec --cgroup`: the sub-cgroup of the container's cgroup the process joins, per
+/// controller ("" for every hierarchy), from runc's arguments: one `path`, or any number of
+/// `ctrl1,ctrl2:path`. Paths are relative to the container's cgroup ("/a" is "a") and may
+/// not leave it.
+public struct SubCgroups: Sendable {
+    /// Each path cleaned to "a/b" ("" for the container's cgroup itself).
+    public var paths: [(controller: String, path: String)] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { paths.isEmpty }
+
+    public static func parse(_ args: [String]) throws(SwiftletError) -> SubCgroups {
+        var out = SubCgroups()
+        for arg in args {
+            guard let (controllers, path) = arg.splitOnce(byte: 58) else {   // ":"
+                if args.count != 1 {
+                    throw SwiftletError(.usage, "invalid --cgroup argument: " + arg + " (missing <controller>: prefix)")
+                }
+                out.paths.append(("", try relative(arg, argument: arg)))
+                continue
+            }
+            if path.containsByte(58) { throw SwiftletError(.usage, "invalid --cgroup argument: " + arg) }
+            let cleaned = try relative(path, argument: arg)
+            for controller in controllers.split(byte: 44) {   // ","
+                if controller.isEmpty {
+                    throw SwiftletError(.usage, "invalid --cgroup argument: " + arg + " (empty <controller> prefix)")
+                }
+                if out.paths.contains(where: { $0.controller.bytesEqual(controller) }) {
+                    throw SwiftletError(.usage, "invalid --cgroup argument(s): controller " + controller + " specified multiple times")
+                }
+                out.paths.append((controller, cleaned))
+            }
+        }
+        return out
+    }
+
+    /// The sub-cgroup path for a hierarchy holding `controllers`; nil: the container's cgroup.
+    func path(for controllers: [String]) -> String? {
+        for (c, p) in paths where !c.isEmpty && controllers.contains(where: { $0.bytesEqual(c) }) { return p }
+        return paths.first { $0.controller.isEmpty }?.path
+    }
+
+    static func relative(_ path: String, argument: String) throws(SwiftletError) -> String {
+        var parts: [String] = []
+        for part in path.split(byte: 47) {
+            if part.isEmpty || part.bytesEqual(".") { continue }
+            if part.bytesEqual("..") {
+                if parts.isEmpty {
+                    throw SwiftletError(.usage, "--cgroup " + argument + ": not a sub-cgroup of the container's cgroup")
+                }
+                parts.removeLast()
+                continue
+            }
+            try CgroupPath.checkComponent(part, what: "--cgroup path component")
+            parts.append(part)
+        }
+        return join(parts, "/")
+    }
+}

@@ -157,7 +157,14 @@ func bindHostDevice(_ parent: RootedPath, _ name: String, _ device: DeviceSpec, 
                     rdev: UInt64) throws(SwiftletError) {
     let hostPath = lexicallyCleanPath(device.path)
     var host = stat()
-    if stat(hostPath, &host) != 0 { throw .system(.devices, "stat host device " + hostPath) }
+    if stat(hostPath, &host) != 0 {
+        let e = cl_errno()
+        if e == ENOENT {
+            throw SwiftletError(.devices, "device " + hostPath + " does not exist on the host: a user namespace cannot create device nodes, only bind the host's",
+                                errno: e)
+        }
+        throw SwiftletError(.devices, "stat host device " + hostPath, errno: e)
+    }
     guard host.st_mode & UInt32(S_IFMT) == fileType, UInt64(host.st_rdev) == rdev else {
         throw SwiftletError(.devices, "host " + hostPath + " is not the configured device", errno: EINVAL)
     }
@@ -179,6 +186,9 @@ func bindHostDevice(_ parent: RootedPath, _ name: String, _ device: DeviceSpec, 
     }
     let tree = try cloneMountTree(hostPath, recursive: false, stage: .devices)
     defer { tree.close() }
+    // A bound node is a device and nothing else: no set-id or program may run from it.
+    let e = setMountAttributes(tree, recursive: false, set: MountAttr.noSuid | MountAttr.noExec, clear: 0)
+    if e != 0 { throw SwiftletError(.devices, "mount_setattr nosuid,noexec on " + device.path, errno: e) }
     try attachMount(tree, onto: targetFd, shown: device.path, stage: .devices)
 }
 

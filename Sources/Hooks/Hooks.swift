@@ -81,7 +81,8 @@ public enum Hooks {
     // MARK: spawning
 
     /// Starts the hook and waits for it (or its timeout).
-    public static func spawn(_ hook: Hook, state: String) throws(SwiftletError) -> Outcome {
+    /// `keep` bounds how much of each output is kept (its last bytes).
+    public static func spawn(_ hook: Hook, state: String, keep: Int = outputLimit) throws(SwiftletError) -> Outcome {
         guard hook.path.hasBytePrefix("/") else {
             throw SwiftletError(.hooks, "path is not absolute", errno: EINVAL)
         }
@@ -147,7 +148,7 @@ public enum Hooks {
             _ = waitFor(pid)
             throw SwiftletError(.hooks, "fork/exec " + hook.path, errno: startErrno)
         }
-        return try supervise(pid: pid, stdout: outRead, stderr: errRead, timeout: hook.timeout)
+        return try supervise(pid: pid, stdout: outRead, stderr: errRead, timeout: hook.timeout, keep: keep)
     }
 
     /// Writes the errno to the exec-report pipe and exits; for the child only.
@@ -160,7 +161,7 @@ public enum Hooks {
     /// Collects output until the hook exits, killing it when the timeout passes. Output
     /// written afterwards by leftover grandchildren is not waited for.
     static func supervise(pid: pid_t, stdout: FileDescriptor, stderr: FileDescriptor,
-                          timeout: Int?) throws(SwiftletError) -> Outcome {
+                          timeout: Int?, keep: Int = outputLimit) throws(SwiftletError) -> Outcome {
         _ = cl_fcntl_int(stdout.raw, F_SETFL, O_NONBLOCK)
         _ = cl_fcntl_int(stderr.raw, F_SETFL, O_NONBLOCK)
         let pidfd = cl_pidfd_open(pid)
@@ -172,8 +173,8 @@ public enum Hooks {
 
         while true {
             if let status = reapIfExited(pid) {
-                drain(stdout, into: &outcome.stdout)
-                drain(stderr, into: &outcome.stderr)
+                drain(stdout, into: &outcome.stdout, keep: keep)
+                drain(stderr, into: &outcome.stderr, keep: keep)
                 outcome.status = status
                 return outcome
             }
@@ -184,8 +185,8 @@ public enum Hooks {
                     _ = kill(pid, SIGKILL)
                     outcome.status = waitFor(pid)
                     outcome.timedOut = true
-                    drain(stdout, into: &outcome.stdout)
-                    drain(stderr, into: &outcome.stderr)
+                    drain(stdout, into: &outcome.stdout, keep: keep)
+                    drain(stderr, into: &outcome.stderr, keep: keep)
                     return outcome
                 }
                 waitMs = Int32(clamping: (left + 999_999) / 1_000_000)
@@ -204,20 +205,20 @@ public enum Hooks {
                 _ = waitFor(pid)
                 throw e
             }
-            if outOpen && !drain(stdout, into: &outcome.stdout) { outOpen = false }
-            if errOpen && !drain(stderr, into: &outcome.stderr) { errOpen = false }
+            if outOpen && !drain(stdout, into: &outcome.stdout, keep: keep) { outOpen = false }
+            if errOpen && !drain(stderr, into: &outcome.stderr, keep: keep) { errOpen = false }
         }
     }
 
     /// Reads what is there without blocking; false at end of file (or on an error).
     @discardableResult
-    static func drain(_ fd: FileDescriptor, into buffer: inout [UInt8]) -> Bool {
+    static func drain(_ fd: FileDescriptor, into buffer: inout [UInt8], keep: Int = outputLimit) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
             if n > 0 {
                 buffer.append(contentsOf: chunk[0..<n])
-                if buffer.count > outputLimit { buffer.removeFirst(buffer.count - outputLimit) }
+                if buffer.count > keep { buffer.removeFirst(buffer.count - keep) }
                 continue
             }
             if n == 0 { return false }

@@ -1,8 +1,10 @@
 import Base
 import CLinux
 import Cgroups
+import Hooks
 import JSON
 import OCISpec
+import Process
 import Syscalls
 
 extension Runtime {
@@ -31,6 +33,28 @@ extension Runtime {
         let c = try load(id)
         guard let r = c.record, c.status != .stopped else { return [] }
         return try cgroupManager(r).pids()
+    }
+
+    /// `ps` as a table (runc's): the host's ps(1) run with `psArgs` ("-ef" when none), its
+    /// header and the lines whose PID column names a process of the container.
+    public func processTable(_ id: String, psArgs: [String]) throws(SwiftletError) -> String {
+        let pids = try processes(id)
+        let search = ["PATH=" + (environment("PATH") ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")]
+        var ps = Hook(path: try ProcessSetup.lookPath("ps", env: search))
+        ps.args = ["ps"] + (psArgs.isEmpty ? ["-ef"] : psArgs)
+        ps.env = search
+        let outcome: Hooks.Outcome
+        do throws(SwiftletError) {
+            outcome = try Hooks.spawn(ps, state: "", keep: 64 << 20)
+        } catch {
+            throw SwiftletError(.lifecycle, "ps: " + error.message, errno: error.errno)
+        }
+        let output = String(decoding: outcome.stdout, as: UTF8.self)
+        if cl_wifexited(outcome.status) == 0 || cl_wexitstatus(outcome.status) != 0 {
+            throw SwiftletError(.lifecycle, "ps: " + Hooks.describeStatus(outcome.status) + ": "
+                                + String(decoding: outcome.stderr, as: UTF8.self).trimmed())
+        }
+        return try containerLinesOfPs(output, pids: pids)
     }
 
     /// `update`: applies new resource limits to a created, running or paused container.
@@ -98,4 +122,23 @@ public func loadResources(_ path: String) throws(SwiftletError) -> ResourcesSpec
     }
     let source = path.bytesEqual("-") ? "resources" : path
     return try ResourcesSpec.parse(Node(try JSON.parse(text, source: source), path: source))
+}
+
+/// The header of ps(1) output and the lines whose PID column (found by its title) holds
+/// one of `pids`.
+public func containerLinesOfPs(_ output: String, pids: [Int32]) throws(SwiftletError) -> String {
+    let lines = output.split(byte: 10)
+    guard let header = lines.first,
+          let column = words(header).firstIndex(where: { $0.bytesEqual("PID") }) else {
+        throw SwiftletError(.lifecycle, "ps: couldn't find PID field in ps output")
+    }
+    var out = header + "\n"
+    for line in lines.dropFirst() where !line.isEmpty {
+        let fields = words(line)
+        guard column < fields.count, let pid = parseInt64(fields[column]) else {
+            throw SwiftletError(.lifecycle, "ps: unable to parse pid in line \"" + line + "\"")
+        }
+        if pids.contains(where: { Int64($0) == pid }) { out += line + "\n" }
+    }
+    return out
 }

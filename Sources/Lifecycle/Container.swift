@@ -106,7 +106,11 @@ extension Runtime {
             if let record = c.record { try? leaveReplacement("", record: record, pidfd: FileDescriptor(pidfd)) }
             throw error
         }
-        if let spec = storedSpec(c) { try runPoststart(c: c, spec: spec, pidfd: FileDescriptor(pidfd)) }
+        logger.debugLine("start " + id + ": process started, pid " + String(c.pid))
+        if let spec = storedSpec(c) {
+            try runPoststart(c: c, spec: spec, pidfd: FileDescriptor(pidfd))
+            logger.debugLine("start " + id + ": poststart hooks run: " + String(spec.hooks.poststart.count))
+        }
     }
 
     /// Opens exec.fifo: the init, blocked opening its write end, places the process and

@@ -29,6 +29,14 @@ extension Runtime {
         let bundle = try realPath(o.bundle, stage: .config)
         let (bundleSpec, configText) = try loadBundle(bundle)
         var spec = bundleSpec
+        // systemd socket activation, as runc: the sockets passed to us go on to the
+        // container's process as fds 3..., ahead of --preserve-fds.
+        let listenFDs = socketActivationFDs()
+        if listenFDs > 0, var process = spec.process {
+            process.env = process.env.filter { !$0.hasBytePrefix("LISTEN_FDS=") && !$0.hasBytePrefix("LISTEN_PID=") }
+                + ["LISTEN_FDS=" + String(listenFDs), "LISTEN_PID=1"]
+            spec.process = process
+        }
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
         var plan = NamespacePlan(linux.namespaces)
@@ -60,6 +68,7 @@ extension Runtime {
         // of the runtime (re-executes this command once; nothing above has side effects).
         try RuntimeImage.ensureProtected()
 
+        logger.debugLine("create " + o.id + ": config loaded from " + bundle + "/config.json, rootfs " + rootfs)
         let signals = try SignalGuard.block()
         var undo = CreateUndo(store: store)
         do throws(SwiftletError) {
@@ -85,6 +94,7 @@ extension Runtime {
                 try manager.refuseFrozen()
                 try manager.apply(effectiveResources(spec))
                 cgroup = manager
+                logger.debugLine("create " + o.id + ": cgroup " + manager.path + " created, resources applied")
             } catch {
                 // A kernel without usable cgroups cannot run a full container: a primitive
                 // one runs without limits, and says so.
@@ -160,7 +170,7 @@ extension Runtime {
                 let context = InitContext(
                     id: o.id, bundle: bundle, rootfs: rootfs, spec: primitive?.spec ?? spec, plan: plan, channel: initEnd,
                     fifo: fifo, replacement: replacement, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
-                    preserveFDs: o.preserveFDs, cgroupBinds: cgroup?.bindSources ?? [], signalMask: signals.previous,
+                    preserveFDs: o.preserveFDs + listenFDs, cgroupBinds: cgroup?.bindSources ?? [], signalMask: signals.previous,
                     runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
                     console: consoleForInit, primitive: primitive != nil,
                     cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
@@ -184,6 +194,9 @@ extension Runtime {
                 }
             }
             initEnd.close()
+            logger.debugLine("create " + o.id + ": init spawned, pid " + String(pid) + ", new namespaces: "
+                             + join(plan.create.map { $0.procName }, ",") + ", joined: "
+                             + join(plan.join.map { $0.kind.procName + "=" + $0.path }, ","))
             undo.pid = pid
             undo.pidfd = pidfd
             if !plan.has(.mount) { undo.hostMountsUnder = rootfs } else { unlink(dir + "/host-mounts") }
@@ -193,18 +206,23 @@ extension Runtime {
             }
             if !enteredV2AtClone { try cgroup?.joinUnified(pid: pid) }
             try runtimeEnd.send(.go, String(pid))
+            logger.debugLine("create " + o.id + ": namespaces and cgroup of the init set up")
 
             _ = try signals.receive(runtimeEnd, expecting: .runHooks, while: "setting up the root filesystem")
+            logger.debugLine("create " + o.id + ": rootfs ready (mounts and devices)")
             // Hooks during create see the state as runc and crun report it to them: "created".
             let hookState = ContainerState(id: o.id, status: .created, pid: pid, bundle: bundle, annotations: spec.annotations)
             let stateJSON = hookState.json.serialized()
             try Hooks.run(spec.hooks.prestart, phase: "prestart", state: stateJSON)
             try Hooks.run(spec.hooks.createRuntime, phase: "createRuntime", state: stateJSON)
+            logger.debugLine("create " + o.id + ": hooks run: prestart " + String(spec.hooks.prestart.count)
+                             + ", createRuntime " + String(spec.hooks.createRuntime.count))
             try runtimeEnd.send(.hooksDone)
             let notApplied = try signals.receive(runtimeEnd, expecting: .ready, while: "preparing the container process")
             for line in notApplied.split(byte: 10) where line.hasBytePrefix("\u{2}") {
                 logger.debugLine(String(decoding: line.utf8.dropFirst(), as: UTF8.self))   // the foreign route
             }
+            logger.debugLine("create " + o.id + ": container process ready, waiting for start")
             var annotations = spec.annotations.filter { !$0.0.bytesEqual(Isolation.missingAnnotation) }
             if var primitive {
                 // What the init could not mount or set up, one "name\u{1}note" per line.
@@ -273,6 +291,14 @@ extension Runtime {
         if pid < 0 { throw SwiftletError(.namespaces, "clone3 the container init", errno: cloneErrno) }
         return (pid, FileDescriptor(pidfd), intoCgroup)
     }
+}
+
+/// How many fds from 3 up systemd passed to this process for socket activation: LISTEN_FDS
+/// when LISTEN_PID names us (sd_listen_fds(3)'s rule), else 0.
+func socketActivationFDs() -> Int {
+    guard let pid = environment("LISTEN_PID").flatMap(parseInt64), pid == Int64(getpid()),
+          let count = environment("LISTEN_FDS").flatMap(parseInt64), count > 0, count < 65536 else { return 0 }
+    return Int(count)
 }
 
 /// Undoes a half-done create, newest first.

@@ -25,6 +25,8 @@ public struct ExecRequest: Sendable {
     public var pidfdSocket: String? = nil
     public var preserveFDs: Int = 0
     public var ignorePaused: Bool = false
+    /// `--cgroup`: `[controller[,controller]:]path` of sub-cgroups to join instead.
+    public var subCgroups: [String] = []
 
     public init(id: String, process: ProcessSpec) {
         self.id = id
@@ -42,6 +44,7 @@ extension Runtime {
         try validateContainerID(r.id)
         try checkTerminalOptions(r)
         try checkPreservedFDs(r.preserveFDs)
+        let subCgroups = try SubCgroups.parse(r.subCgroups)
         if r.process.args.isEmpty { throw SwiftletError(.exec, "process.args: must not be empty", errno: EINVAL) }
 
         let dir = store.directory(r.id)
@@ -72,6 +75,7 @@ extension Runtime {
         _ = try ProcessSetup.resolveRlimits(r.process.rlimits)
         let caps = try parseCapabilities(r.process.capabilities)
 
+        logger.debugLine("exec " + r.id + ": config loaded, container init pid " + String(record.pid))
         let target = try ExecTarget.open(record)
         defer { target.close() }
 
@@ -111,6 +115,8 @@ extension Runtime {
             agentToken: fds.listener == nil ? nil : readAgentToken(stateDirectory: c.directory))
         let (pid, pidfd) = try spawnExecProcess(target: target, context: context)
         childEnd.close()
+        logger.debugLine("exec " + r.id + ": process spawned, pid " + String(pid) + ", joining namespaces: "
+                         + join(target.namespaces.map { $0.kind.procName } + target.forChildren.map { $0.kind.procName }, ","))
         // Only the child needs its end of the console socket.
         fds.console?.close()
         fds.console = nil
@@ -123,7 +129,10 @@ extension Runtime {
             if let initial = r.process.execCPUAffinity?.initial {
                 try ProcessSetup.setCPUAffinity(initial, pid: pid)
             }
-            if !joinLate { try joinCgroup(record, pid: pid, affinity: r.process.execCPUAffinity?.final) }
+            if !joinLate {
+                try joinCgroup(record, pid: pid, sub: subCgroups, affinity: r.process.execCPUAffinity?.final)
+                logger.debugLine("exec " + r.id + ": joined the container's cgroup")
+            }
             // Written here, through the host's procfs: the child writes nothing of procfs by path.
             if let adj = r.process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj, pid: pid) }
             try runtimeEnd.send(.go, String(pid))
@@ -132,7 +141,7 @@ extension Runtime {
                 fds.master = try Terminal.receiveMaster(from: receiver).master
             }
             if joinLate {
-                try joinCgroup(record, pid: pid, affinity: r.process.execCPUAffinity?.final)
+                try joinCgroup(record, pid: pid, sub: subCgroups, affinity: r.process.execCPUAffinity?.final)
                 frozen = true
                 try runtimeEnd.send(.go)
             } else if let (tag, payload) = try runtimeEnd.receive() {
@@ -140,6 +149,7 @@ extension Runtime {
                 if tag == .error { throw SwiftletError.decode(payload) }
                 throw SwiftletError(.sync, "unexpected message from the exec process")
             }
+            logger.debugLine("exec " + r.id + ": process started, pid " + String(pid))
             try fds.pidfdSocket?.send("setns", passing: pidfd.raw, stage: .exec)
             lock?.unlock()
             lock = nil
@@ -174,8 +184,8 @@ extension Runtime {
         return status
     }
 
-    func joinCgroup(_ record: ContainerRecord, pid: Int32, affinity final: String?) throws(SwiftletError) {
-        try cgroupManager(record).join(pid: pid)
+    func joinCgroup(_ record: ContainerRecord, pid: Int32, sub: SubCgroups, affinity final: String?) throws(SwiftletError) {
+        try cgroupManager(record).join(pid: pid, sub: sub)
         if let final { try ProcessSetup.setCPUAffinity(final, pid: pid) }
     }
 

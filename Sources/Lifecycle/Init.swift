@@ -220,6 +220,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     }
 
     try ProcessSetup.setRlimits(process.rlimits)
+    if let policy = linux.memoryPolicy { try ProcessSetup.setMemoryPolicy(policy) }
     if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
     if let p = linux.personality { try ProcessSetup.setPersonality(p) }
     let caps = try parseCapabilities(process.capabilities)

@@ -35,10 +35,20 @@ public struct Logger: Sendable {
         toFile("warning", message)
     }
 
-    public func debugLine(_ message: String) {
+    /// The message is built only with --debug: callers may format freely.
+    public func debugLine(_ message: @autoclosure () -> String) {
         guard debug else { return }
+        let message = message()
         if path == nil { writeStderr("debug: " + message + "\n") }
         toFile("debug", message)
+    }
+
+    /// runc opens its log file at startup: a client waiting for it finds it even when
+    /// nothing is logged.
+    public func createFile() {
+        guard let path else { return }
+        let fd = cl_open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if fd >= 0 { close(fd) }
     }
 
     func toFile(_ level: String, _ message: String) {
@@ -122,16 +132,4 @@ public func realPath(_ path: String, stage: Stage) throws(SwiftletError) -> Stri
 public func environment(_ name: String) -> String? {
     guard let v = getenv(name) else { return nil }
     return String(cString: v)
-}
-
-/// The command line of a process, its NUL-separated arguments joined by spaces.
-public func commandLine(of pid: Int32) -> String {
-    guard let bytes = try? readFile("/proc/" + String(pid) + "/cmdline") else { return "" }
-    var parts: [String] = []
-    var current: [UInt8] = []
-    for b in bytes {
-        if b == 0 { parts.append(String(decoding: current, as: UTF8.self)); current.removeAll() } else { current.append(b) }
-    }
-    if !current.isEmpty { parts.append(String(decoding: current, as: UTF8.self)) }
-    return join(parts, " ")
 }

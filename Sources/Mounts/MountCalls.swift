@@ -83,7 +83,7 @@ public func attachMount(_ mountFd: FileDescriptor, onto target: FileDescriptor, 
 }
 
 /// mount_setattr(2) on the mount `fd` holds; returns 0 or the errno.
-func setMountAttributes(_ fd: FileDescriptor, recursive: Bool, set: UInt64, clear: UInt64,
+public func setMountAttributes(_ fd: FileDescriptor, recursive: Bool, set: UInt64, clear: UInt64,
                         propagation: UInt64 = 0, userNamespace: Int32 = -1) -> Int32 {
     var flags = MountAPI.atEmptyPath
     if recursive { flags |= MountAPI.atRecursive }

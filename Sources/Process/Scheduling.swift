@@ -158,6 +158,37 @@ extension ProcessSetup {
         }
     }
 
+    /// linux.memoryPolicy through set_mempolicy(2): the policy of the calling process,
+    /// inherited across execve. The node list has the CPU list's format.
+    public static func setMemoryPolicy(_ policy: MemoryPolicySpec) throws(SwiftletError) {
+        let modes: [(String, Int32)] = [
+            ("MPOL_DEFAULT", 0), ("MPOL_PREFERRED", 1), ("MPOL_BIND", 2), ("MPOL_INTERLEAVE", 3),
+            ("MPOL_LOCAL", 4), ("MPOL_PREFERRED_MANY", 5), ("MPOL_WEIGHTED_INTERLEAVE", 6),
+        ]
+        let flagBits: [(String, Int32)] = [
+            ("MPOL_F_NUMA_BALANCING", 1 << 13), ("MPOL_F_RELATIVE_NODES", 1 << 14), ("MPOL_F_STATIC_NODES", 1 << 15),
+        ]
+        guard var mode = modes.first(where: { $0.0.bytesEqual(policy.mode) })?.1 else {
+            throw SwiftletError(.config, "config.json: linux.memoryPolicy.mode: unknown " + policy.mode, errno: EINVAL)
+        }
+        for f in policy.flags {
+            if let bit = flagBits.first(where: { $0.0.bytesEqual(f) })?.1 { mode |= bit }
+        }
+        let nodes: CPUSet
+        do throws(SwiftletError) { nodes = try parseCPUList(policy.nodes ?? "") } catch {
+            throw SwiftletError(.config, "config.json: linux.memoryPolicy.nodes: " + error.message, errno: EINVAL)
+        }
+        let rc = nodes.words.withUnsafeBufferPointer { cl_set_mempolicy(mode, $0.baseAddress, $0.count) }
+        if rc != 0 {
+            let e = cl_errno()
+            if e == ENOSYS {
+                throw SwiftletError(.process, "linux.memoryPolicy: the kernel has no NUMA support (set_mempolicy)", errno: e)
+            }
+            throw SwiftletError(.process, "linux.memoryPolicy: set_mempolicy " + policy.mode + " nodes \""
+                                + (policy.nodes ?? "") + "\"", errno: e)
+        }
+    }
+
     /// sched_setaffinity(2) to a CPU list ("0-3,7") for `pid` (0: the caller). An empty
     /// list changes nothing (config.md: an empty execCPUAffinity.final leaves the
     /// affinity to the kernel).

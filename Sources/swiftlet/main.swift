@@ -30,6 +30,7 @@ func main() -> Int32 {
     }
     let g = command.global
     let logger = Logger(path: g.log, format: g.logFormat == .json ? .json : .text, debug: g.debug)
+    logger.createFile()
     let runtime = Runtime(root: g.root ?? "/run/swiftlet", logger: logger, systemdCgroup: g.systemdCgroup)
     do throws(SwiftletError) {
         return try execute(command.verb, runtime: runtime)
@@ -102,11 +103,11 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         try runtime.resume(id)
         return 0
     case .ps(let o):
-        let pids = try runtime.processes(o.id)
         if o.format == .json {
+            let pids = try runtime.processes(o.id)
             writeStdout(JSON.array(pids.map { .int($0) }).serialized() + "\n")
         } else {
-            writeStdout(processTable(pids))
+            writeStdout(try runtime.processTable(o.id, psArgs: o.psArgs))
         }
         return 0
     case .events(let o):
@@ -153,7 +154,6 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         return try runAgent(socket: socket, policy: policy, log: o.log, logMaxBytes: o.logMaxSize,
                             stateRoot: runtime.store.root)
     case .exec(let o):
-        if !o.cgroups.isEmpty { throw SwiftletError(.usage, "exec --cgroup: not supported yet", errno: ENOTSUP) }
         var options = ExecProcessOptions()
         options.cwd = o.cwd
         options.env = o.env
@@ -173,6 +173,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         r.pidfdSocket = o.pidfdSocket
         r.preserveFDs = o.preserveFDs
         r.ignorePaused = o.ignorePaused
+        r.subCgroups = o.cgroups
         return try runtime.exec(r)
     }
 }
@@ -241,19 +242,6 @@ func resources(from o: UpdateOptions) -> ResourcesSpec {
         r.blockIO = b
     }
     return r
-}
-
-/// `ps` as a table: pid and command line of each process, read from /proc.
-func processTable(_ pids: [Int32]) -> String {
-    var out = "PID     CMD\n"
-    for pid in pids {
-        var cmd = commandLine(of: pid)
-        if cmd.isEmpty { cmd = "?" }
-        var p = String(pid)
-        while p.utf8.count < 8 { p += " " }
-        out += p + cmd + "\n"
-    }
-    return out
 }
 
 exit(main())

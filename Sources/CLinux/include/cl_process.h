@@ -35,6 +35,8 @@ int cl_ioprio_set(int which, int who, int ioprio);
 int cl_ioprio_get(int which, int who);
 /* Raw sched_{set,get}affinity with a mask of any size (cpu_set_t is fixed at 1024 CPUs).
  * get returns the number of bytes the kernel filled, or -1. */
+/* set_mempolicy(2) has no glibc wrapper (libnuma has one); nodes as 64-bit words. */
+int cl_set_mempolicy(int mode, const uint64_t *words, size_t count);
 int cl_sched_setaffinity_words(pid_t pid, const uint64_t *words, size_t count);
 int cl_sched_getaffinity_words(pid_t pid, uint64_t *words, size_t count);
 /* prlimit(2) takes an enum resource and a struct; pid 0 is the caller. */

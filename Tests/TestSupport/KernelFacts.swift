@@ -145,7 +145,7 @@ public enum KernelFacts {
 
     /// glibc's syscall(2), which Swift does not import (it is variadic); glibc implements it
     /// in assembly reading integer registers only, so a fixed-arity call is the same call.
-    private static let rawSyscall: @convention(c) (Int, Int, Int, Int, Int, Int) -> Int = {
+    static let rawSyscall: @convention(c) (Int, Int, Int, Int, Int, Int) -> Int = {
         unsafeBitCast(dlsym(nil, "syscall")!, to: (@convention(c) (Int, Int, Int, Int, Int, Int) -> Int).self)
     }()
 

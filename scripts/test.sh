@@ -30,7 +30,8 @@ runtime=${SWIFTLET_TEST_RUNTIME:-$PWD/dist/swiftlet}
 export SWIFTLET_TEST_BUNDLE=$PWD/.build-fixtures/bundle
 # Suites that drive the binary; everything else in Tests/ runs in-process (the unit stage).
 integration_suites='^(IntegrationTests\.|LifecycleTests\.ExecBinaryTests|AgentTests\.Agent(Scenario|Helper|Attach|Log|Security)Tests)'
-run_dir=$(mktemp -d /tmp/swiftlet-test-run.XXXXXX)
+# The pid in its name lets a concurrent run's leftovers check see whose this dir is.
+run_dir=$(mktemp -d /tmp/swiftlet-test-run-$$.XXXXXX)
 trap 'rm -rf "$run_dir"' EXIT
 
 # The leftovers snapshot comes before anything a stage creates.

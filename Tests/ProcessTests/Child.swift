@@ -54,3 +54,32 @@ func makeTempDir() -> String {
 func writeFile(_ path: String, _ text: String, mode: Int) {
     _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
 }
+
+/// Classic BPF: `syscall` fails with `errno`, everything else is allowed (this architecture only).
+func denyingFilter(syscall: UInt32, errno: Int32) -> [UInt8] {
+    #if arch(x86_64)
+    let auditArch: UInt32 = 0xC000_003E
+    #elseif arch(arm64)
+    let auditArch: UInt32 = 0xC000_00B7
+    #else
+    let auditArch: UInt32 = 0
+    #endif
+    let ldAbs: UInt16 = 0x20, jeq: UInt16 = 0x15, ret: UInt16 = 0x06
+    let allow = UInt32(SECCOMP_RET_ALLOW), fail = UInt32(SECCOMP_RET_ERRNO) | UInt32(errno)
+    let program: [(UInt16, UInt8, UInt8, UInt32)] = [
+        (ldAbs, 0, 0, 4),              // arch
+        (jeq, 0, 2, auditArch),        // other arch -> allow
+        (ldAbs, 0, 0, 0),              // nr
+        (jeq, 1, 0, syscall),          // -> fail
+        (ret, 0, 0, allow),
+        (ret, 0, 0, fail),
+    ]
+    var bytes: [UInt8] = []
+    for (code, jt, jf, k) in program {
+        withUnsafeBytes(of: code) { bytes.append(contentsOf: $0) }
+        bytes.append(jt)
+        bytes.append(jf)
+        withUnsafeBytes(of: k) { bytes.append(contentsOf: $0) }
+    }
+    return bytes
+}

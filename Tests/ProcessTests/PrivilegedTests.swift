@@ -5,6 +5,7 @@ import Foundation
 import OCISpec
 import Process
 import Testing
+import TestSupport
 
 /// Calls that change the calling process run in a child process (TestChild), which reports
 /// what the kernel then says about it (/proc/self/status and friends).
@@ -144,6 +145,22 @@ struct PrivilegedProcessTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = inChild("detectsAWorkingDirectoryOutsideTheRoot", dir)
         #expect(out == "ERROR: process: current working directory is outside of container mount namespace root -- possible container breakout detected")
+    }
+
+    /// Writes to /proc (oom_score_adj, setgroups, id maps) never land on a file mounted over
+    /// procfs: with openat2 (Linux 5.6) RESOLVE_NO_XDEV refuses the crossing; without it
+    /// (simulated by a filter answering openat2 with ENOSYS) the procfs check after open does.
+    @Test func procfsWritesRefuseAnOvermountWithAndWithoutOpenat2() {
+        let native = inChild("procfsOvermount", "native")
+        if KernelFacts.hasOpenat2 {
+            #expect(native.hasPrefix("before=ok|ERROR: process: open /proc/") && native.hasSuffix("/oom_score_adj: invalid cross-device link"),
+                    "\(native)")
+        } else {
+            #expect(native.hasPrefix("before=ok|ERROR: process: /proc/") && native.hasSuffix("/oom_score_adj is not on procfs: invalid argument"), "\(native)")
+        }
+        let fallback = inChild("procfsOvermount", "enosys")
+        #expect(fallback.hasPrefix("before=ok|ERROR: process: /proc/") && fallback.hasSuffix("/oom_score_adj is not on procfs: invalid argument"),
+                "\(fallback)")
     }
 
     @Test func sysctlWritesIntoTheContainersNamespaces() {
@@ -328,6 +345,31 @@ extension PrivilegedProcessTests {
             let text = fcntl(601, F_GETFD) < 0 && fcntl(900, F_GETFD) < 0 ? "closed" : "open"
             _ = text.withCString { write(Int32(report), $0, strlen($0)) }
             return ""
+        },
+        // argument "enosys": openat2 answers ENOSYS, as on kernels before 5.6.
+        "procfsOvermount": { argument in
+            guard unshare(CLONE_NEWNS) == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else {
+                return "private mount namespace failed"
+            }
+            if argument == "enosys" {
+                guard cl_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 else { return "nnp failed" }
+                let filter = denyingFilter(syscall: 437 /* openat2 */, errno: ENOSYS)
+                guard filter.withUnsafeBytes({ cl_seccomp_install(0, $0.baseAddress, UInt16(filter.count / 8)) }) == 0 else {
+                    return "filter failed"
+                }
+            }
+            let pid = String(getpid())
+            let before = (try? ProcFS.write(pid + "/oom_score_adj", "100")) != nil ? "ok" : "failed"
+            let file = "/tmp/proctests-overmount-" + pid
+            writeFile(file, "0\n", mode: 0o644)
+            defer { unlink(file) }
+            guard mount(file, "/proc/" + pid + "/oom_score_adj", nil, UInt(MS_BIND), nil) == 0 else { return "bind failed" }
+            do {
+                try ProcFS.write(pid + "/oom_score_adj", "500")
+                return "before=" + before + "|written"
+            } catch {
+                return "before=" + before + "|ERROR: " + describe(error)
+            }
         },
         "execRunsTheProgramWithExactlyItsEnvironment": { _ in
             var fds: [Int32] = [0, 0]

@@ -44,7 +44,11 @@ let package = Package(
 
         // What every test target shares: the binary and bundle locations, the kernel facts
         // tests derive expectations from, and skipping with a reason. Test targets only.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // TestSupport's TestChild runs test code in a child started by execve; its entry
+        // runs before main and finds each module's exported entry by name.
+        .target(name: "TestSupport", dependencies: ["TestChildEntry"], path: "Tests/TestSupport",
+                linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
+        .target(name: "TestChildEntry", path: "Tests/TestChildEntry", linkerSettings: [.linkedLibrary("dl")]),
 
         // Unit tests (swift-testing), one suite per module; the standard build only.
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),

@@ -42,7 +42,7 @@ struct AgentHelperTests {
             let bundle = try w.bundle(a, script: script)
             let rootfs = bundle + "/rootfs"
             let container = w.startContainer(a, bundle: bundle)
-            guard eventually(timeout: 20, { w.decisions(a).count == 2 }) else {
+            guard eventually(timeout: 60, { w.decisions(a).count == 2 }) else {
                 let ran = container.wait(timeout: 5)
                 Issue.record("no calls: \(ran.stdout) \(ran.stderr) \(w.log)")
                 return
@@ -92,7 +92,7 @@ struct AgentHelperTests {
             let bundle = try w.bundle(a, script: "mknod /dev/p1 p; sleep 30")
             let container = w.startContainer(a, bundle: bundle)
             defer { run(AgentEnvironment.runtime, ["--root", w.stateRoot, "kill", a, "KILL"]); _ = container.wait(timeout: 30) }
-            #expect(eventually(timeout: 20) { w.decisions(a).count == 1 }, "\(w.log)")
+            #expect(eventually(timeout: 60) { w.decisions(a).count == 1 }, "\(w.log)")
             let helpers = children(of: agent)
             try #require(helpers.count == 1, "helpers: \(helpers)")
             w.killAgent(SIGKILL)

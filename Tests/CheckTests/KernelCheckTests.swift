@@ -11,7 +11,7 @@ import TestSupport
 @Suite(.serialized) struct KernelCheckTests {
     @Test func reportAgreesWithTheKernelFacts() throws {
         try requireRoot()
-        let report = KernelCheck.run()
+        let report = try checkInChild()
         #expect(report.privileged)
         var missing: [String] = []
         for (kind, file) in [("mount", "mnt"), ("pid", "pid"), ("network", "net"), ("ipc", "ipc"), ("uts", "uts"),
@@ -38,37 +38,25 @@ import TestSupport
         #expect(report.binfmtMounted == KernelFacts.binfmtMounted)
         #expect(report.lastCapability == (try? String(contentsOfProcFile: "/proc/sys/kernel/cap_last_cap")).flatMap { Int($0) })
         if missing.isEmpty {
-            #expect(report.isolationLevel == .full, "\(report.probes.filter { !$0.available }.map { $0.name + ": " + $0.detail })")
+            #expect(report.isolationLevel == "full", "\(report.unavailable)")
             #expect(report.text.contains("isolation: full OCI\n"))
         } else {
-            #expect(report.isolationLevel != .full, "this kernel lacks \(missing)")
+            #expect(report.isolationLevel != "full", "this kernel lacks \(missing)")
         }
-        // Every probe is a fork and a few syscalls: the whole check stays well under a second.
-        #expect(report.elapsedNanoseconds < 1_000_000_000, "took \(report.elapsedNanoseconds / 1_000_000) ms")
+        // Every probe is a fork and a few syscalls: the whole check takes well under a second
+        // on an idle machine; the bound leaves room for a loaded one.
+        #expect(report.elapsedNanoseconds < 5_000_000_000, "took \(report.elapsedNanoseconds / 1_000_000) ms")
     }
 
     @Test func theCallerIsNeverChanged() {
-        let before = procStatus()
-        _ = KernelCheck.run()
-        let after = procStatus()
-        for key in ["NoNewPrivs", "Seccomp", "CapEff", "CapBnd", "Uid", "Gid"] {
-            #expect(before[key] == after[key], "\(key)")
-        }
-        var nsBefore: [String] = []
-        var nsAfter: [String] = []
-        for ns in ["mnt", "pid", "net", "user", "uts", "ipc", "cgroup", "time"] {
-            nsBefore.append(link("/proc/self/ns/" + ns))
-        }
-        _ = KernelCheck.run()
-        for ns in ["mnt", "pid", "net", "user", "uts", "ipc", "cgroup", "time"] {
-            nsAfter.append(link("/proc/self/ns/" + ns))
-        }
-        #expect(nsBefore == nsAfter)
+        let changed = runInChild("theCallerIsNeverChanged")
+        #expect(changed.status == 0)
+        #expect(changed.text == "", "changed: \(changed.text)")
     }
 
     @Test func jsonHasTheDocumentedShape() throws {
-        let report = KernelCheck.run()
-        let json = try JSON.parse(report.json.pretty())
+        let report = try checkInChild()
+        let json = try JSON.parse(report.pretty)
         guard case .object(let members) = json else { Issue.record("not an object"); return }
         #expect(members.map { $0.key } == ["kernel", "caller", "isolation", "probes", "cgroup", "capabilities",
                                            "landlock", "binfmt", "elapsedMicroseconds"])
@@ -78,9 +66,9 @@ import TestSupport
         #expect(json["caller"]?["euid"]?.uint64Value == UInt64(geteuid()))
         #expect(json["caller"]?["privileged"]?.boolValue != nil)
         let level = json["isolation"]?["level"]?.stringValue
-        #expect(level == report.isolationLevel.name)
+        #expect(level == report.isolationLevel)
         #expect(["full", "degraded", "chroot"].contains(level ?? ""))
-        #expect(json["isolation"]?["summary"]?.stringValue == report.isolationLevel.summary)
+        #expect(json["isolation"]?["summary"]?.stringValue == report.isolationSummary)
         #expect(json["isolation"]?["missing"]?.arrayValue != nil)
 
         let probes = json["probes"]?.arrayValue ?? []
@@ -111,15 +99,9 @@ import TestSupport
     /// a filter cannot see) the way a locked-down or namespace-less kernel would.
     @Test func withoutNamespacesTheReportTurnsToChroot() throws {
         try requireRoot()
-        let result = runInChild { out in
-            guard cl_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 else { writeAll(out, "nnp failed"); return }
-            let filter = namespaceDenyingFilter()
-            let rc = filter.withUnsafeBytes { cl_seccomp_install(0, $0.baseAddress, UInt16(filter.count / 8)) }
-            guard rc == 0 else { writeAll(out, "filter failed"); return }
-            writeAll(out, KernelCheck.run().json.serialized())
-        }
+        let result = runInChild("withoutNamespacesTheReportTurnsToChroot")
         #expect(result.status == 0)
-        let text = String(decoding: result.bytes, as: UTF8.self)
+        let text = result.text
         let json = try JSON.parse(text)
         #expect(json["isolation"]?["level"] == .string("chroot"), "\(text)")
         #expect(json["isolation"]?["summary"] == .string("primitive chroot"))
@@ -145,13 +127,8 @@ import TestSupport
         let dir = NSTemporaryDirectory() + "check-chroot-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir + "/proc", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = runInChild { out in
-            guard unshare(CLONE_NEWNS) == 0, mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0,
-                  mount("proc", dir + "/proc", "proc", 0, nil) == 0, chroot(dir) == 0, chdir("/") == 0
-            else { writeAll(out, "setup failed: \(errno)"); return }
-            writeAll(out, KernelCheck.run().json.serialized())
-        }
-        let text = String(decoding: result.bytes, as: UTF8.self)
+        let result = runInChild("inAChrootPivotRootIsReportedUnusable", dir)
+        let text = result.text
         let json = try JSON.parse(text)
         var byName: [String: JSON] = [:]
         for p in json["probes"]?.arrayValue ?? [] { byName[p["name"]?.stringValue ?? ""] = p }
@@ -163,19 +140,19 @@ import TestSupport
         #expect(json["isolation"]?["level"] == .string("degraded"))
     }
 
+    /// The probes' own forked children (fine in `swiftlet check`, which has one thread),
+    /// exercised in a test child rather than in the multithreaded test runner.
     @Test func probeChildrenReportFailuresCrashesAndHangs() {
-        #expect(inChild { .ok(7) } == .replied(ChildReply(step: 0, errno: 0, value: 7)))
-        #expect(inChild { cl_set_errno(EACCES); return .failed(3) } == .replied(ChildReply(step: 3, errno: EACCES)))
-        #expect(inChild { kill(getpid(), SIGKILL); return .ok() } == .lost("killed by signal 9"))
-        #expect(inChild { () -> ChildReply in _exit(4) } == .lost("exited with status 4 without a reply"))
-        let start = cl_monotonic_ns()
-        #expect(inChild(timeoutMs: 200) { sleep(30); return .ok() } == .lost("timed out after 200 ms"))
-        #expect(cl_monotonic_ns() - start < 5_000_000_000)
+        let result = runInChild("probeChildrenReportFailuresCrashesAndHangs")
+        #expect(result.status == 0)
+        let lines = result.text.split(separator: "\n")
+        #expect(lines.count == 6, "\(result.text)")
+        for line in lines { #expect(line.hasPrefix("true "), "\(line)") }
     }
 }
 
 /// Classic BPF: EPERM for unshare/clone with a CLONE_NEW* flag, ENOSYS for clone3.
-private func namespaceDenyingFilter() -> [UInt8] {
+func namespaceDenyingFilter() -> [UInt8] {
     #if arch(x86_64)
     let auditArch: UInt32 = 0xC000_003E
     #elseif arch(arm64)
@@ -211,7 +188,7 @@ private func namespaceDenyingFilter() -> [UInt8] {
     return bytes
 }
 
-private func procStatus() -> [String: String] {
+func procStatus() -> [String: String] {
     var out: [String: String] = [:]
     guard let text = try? String(contentsOfProcFile: "/proc/self/status") else { return out }
     for line in text.split(separator: "\n") {
@@ -221,7 +198,7 @@ private func procStatus() -> [String: String] {
     return out
 }
 
-private func link(_ path: String) -> String {
+func link(_ path: String) -> String {
     var buf = [CChar](repeating: 0, count: 256)
     let n = readlink(path, &buf, 255)
     return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
@@ -250,13 +227,8 @@ struct ProcError: Error {}
 @Suite(.serialized) struct UnprivilegedCheckTests {
     @Test func anUnprivilegedCallerGetsNamespacesThroughAUserNamespace() throws {
         try requireRoot()
-        let result = runInChild { out in
-            guard setgroups(0, nil) == 0, setresgid(65534, 65534, 65534) == 0, setresuid(65534, 65534, 65534) == 0
-            else { writeAll(out, "drop failed"); return }
-            _ = cl_prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-            writeAll(out, KernelCheck.run().json.serialized())
-        }
-        let text = String(decoding: result.bytes, as: UTF8.self)
+        let result = runInChild("anUnprivilegedCallerGetsNamespacesThroughAUserNamespace")
+        let text = result.text
         let json = try JSON.parse(text)
         #expect(json["caller"]?["uid"]?.uint64Value == 65534)
         #expect(json["caller"]?["privileged"] == .bool(false))

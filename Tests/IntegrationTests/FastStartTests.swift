@@ -13,7 +13,7 @@ extension RuntimeIntegration {
 
     private func output(_ c: TestContainer) -> String? {
         var text: String?
-        _ = eventually(timeout: 10) {
+        _ = eventually(timeout: 60) {
             text = try? String(contentsOfFile: c.rootfs + "/out", encoding: .utf8)
             return text?.hasSuffix("end\n") == true
         }
@@ -105,7 +105,7 @@ extension RuntimeIntegration {
                 return all.filter { ($0["id"] as? String)?.hasPrefix(name + "-") == true && $0["status"] as? String == "created" }
                     .compactMap { $0["id"] as? String }
             }
-            #expect(eventually(timeout: 15) { createdMembers().count == 2 }, "no refill: \(createdMembers())")
+            #expect(eventually(timeout: 60) { createdMembers().count == 2 }, "no refill: \(createdMembers())")
             let drain = c.runtime(["pool", "drain", name])
             #expect(drain.succeeded, "\(drain.summary)")
             #expect(createdMembers().isEmpty)

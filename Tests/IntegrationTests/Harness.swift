@@ -131,8 +131,9 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: Double = 3
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
-func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass (generous: the
+/// machine may be loaded; a condition that holds returns at once).
+func eventually(timeout: Double = 30, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     repeat {
         if condition() { return true }

@@ -86,3 +86,76 @@ extension RuntimeIntegration {
         }
     }
 }
+
+extension RuntimeIntegration {
+    /// `features` lists as supported exactly the seccomp flags this kernel accepts; a
+    /// container asking for one gets it, and one the kernel lacks is refused in one line
+    /// naming the flag, leaving nothing (runc fails the same config at create too).
+    @Test("seccomp flags: features lists what the kernel accepts; containers get them or a one-line refusal")
+    func seccompFlagsFollowTheKernel() throws {
+        let shown = runCommand(Environment.runtime!, ["features"])
+        #expect(shown.succeeded, "\(shown.summary)")
+        let features = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+        let seccomp = (features?["linux"] as? [String: Any])?["seccomp"] as? [String: Any]
+        let known = seccomp?["knownFlags"] as? [String] ?? []
+        let supported = seccomp?["supportedFlags"] as? [String] ?? []
+        #expect(Set(known) == Set(KernelFacts.seccompFilterFlags.map(\.name)), "knownFlags: \(known)")
+        let accepted = KernelFacts.seccompFilterFlags.filter { KernelFacts.acceptsSeccompFilterFlag($0.bit) }.map(\.name)
+        #expect(Set(supported) == Set(accepted), "supportedFlags \(supported); the kernel accepts \(accepted)")
+
+        // WAIT_KILLABLE_RECV only means something with a listener (SeccompTests covers it with one).
+        for flag in KernelFacts.seccompFilterFlags where flag.bit != 32 {
+            try withContainer("scflag") { c in
+                c.linux["seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "flags": [flag.name],
+                                      "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38]]]
+                c.config["root"] = ["path": "rootfs", "readonly": false]
+                c.shell("mkdir /tmp/made; echo mkdir=$?")
+                let result = try c.run()
+                if KernelFacts.acceptsSeccompFilterFlag(flag.bit) {
+                    #expect(result.status == 0 && result.stdout.contains("mkdir=1"), "\(flag.name): \(result.summary)")
+                } else {
+                    #expect(result.status != 0, "\(flag.name): \(result.summary)")
+                    #expect(result.isOneLineError, "\(flag.name): \(result.summary)")
+                    #expect(result.stderr.contains("flag \(flag.name) is not supported by this kernel"), "\(result.summary)")
+                }
+                c.expectNothingLeft("after run with \(flag.name)")
+            }
+        }
+    }
+
+    /// linux.timeOffsets: where the kernel has time namespaces the container's boot clock
+    /// (/proc/uptime) runs ahead by the offset; without them the config is refused in one
+    /// line naming the time namespace, leaving nothing (runc: "unshare time namespace").
+    @Test("timeOffsets shift the container's clocks where the kernel has time namespaces, else a one-line error")
+    func timeNamespaceOffsets() throws {
+        let offset = 10 * 365 * 86_400
+        try withContainer("timens") { c in
+            var namespaces = c.linux["namespaces"] as? [[String: Any]] ?? []
+            namespaces.append(["type": "time"])
+            c.linux["namespaces"] = namespaces
+            c.linux["timeOffsets"] = ["boottime": ["secs": offset, "nanosecs": 0],
+                                      "monotonic": ["secs": offset, "nanosecs": 0]]
+            c.shell("cat /proc/uptime")
+            let before = hostUptime()
+            let result = try c.run()
+            let after = hostUptime()
+            if KernelFacts.hasNamespace("time") {
+                #expect(result.status == 0, "\(result.summary)")
+                let inside = Double(result.stdout.split(separator: " ").first ?? "") ?? -1
+                #expect(inside >= before + Double(offset) - 1 && inside <= after + Double(offset) + 1,
+                        "uptime inside \(inside), host \(before)…\(after), offset \(offset): \(result.summary)")
+            } else {
+                #expect(result.status != 0, "\(result.summary)")
+                #expect(result.isOneLineError, "\(result.summary)")
+                #expect(result.stderr.contains("time namespace"), "\(result.summary)")
+            }
+            c.expectNothingLeft("after run with timeOffsets")
+        }
+    }
+}
+
+/// The host's boot-clock seconds (/proc/uptime's first field).
+private func hostUptime() -> Double {
+    let text = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8)) ?? ""
+    return Double(text.split(separator: " ").first ?? "") ?? -1
+}

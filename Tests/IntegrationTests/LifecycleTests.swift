@@ -32,7 +32,8 @@ extension RuntimeIntegration {
     @Test("create → created, start → running, exit → stopped, delete → gone")
     func stateTransitions() throws {
         try withContainer("states") { c in
-            c.shell("trap 'exit 7' TERM; while true; do sleep 0.1; done")
+            // The marker says the TERM handler is set: pid 1 ignores a TERM that comes earlier.
+            c.shell("trap 'exit 7' TERM; touch /dev/shm/trapped; while true; do sleep 0.1; done")
             let created = try c.create()
             #expect(created.succeeded, "\(created.summary)")
             let state = try #require(c.state(), "no state after create")
@@ -58,6 +59,8 @@ extension RuntimeIntegration {
             #expect(c.status() == "running" && processIsAlive(pid), "delete without --force harmed the container")
 
             // The shell set a TERM handler, so TERM reaches it even as pid 1.
+            #expect(eventually(timeout: 60) { FileManager.default.fileExists(atPath: "/proc/\(pid)/root/dev/shm/trapped") },
+                    "the shell never set its TERM handler")
             let term = c.runtime(["kill", c.id, "TERM"])
             #expect(term.succeeded, "\(term.summary)")
             #expect(eventually { c.status() == "stopped" }, "not stopped after kill TERM: \(c.state() ?? [:])")

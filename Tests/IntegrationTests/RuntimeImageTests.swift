@@ -47,7 +47,7 @@ extension RuntimeIntegration {
             for _ in 0..<20 where !c.attackReport().contains("CAUGHT") {
                 runCommand(runtime, ["--root", c.stateRoot, "exec", c.id, "/victim"])
             }
-            #expect(eventually(timeout: 20) { c.attackReport().contains("WROTE") || c.attackReport().contains("REFUSED") },
+            #expect(eventually(timeout: 60) { c.attackReport().contains("WROTE") || c.attackReport().contains("REFUSED") },
                     "the attacker never got hold of the runtime's image: \(c.attackReport())")
             let report = c.attackReport()
             #expect(!report.contains("WROTE"), "the container wrote the runtime binary: \(report)")
@@ -80,7 +80,7 @@ extension RuntimeIntegration {
                 runCommand(runtime, ["--root", c.stateRoot, "start", id])
                 runCommand(runtime, ["--root", c.stateRoot, "delete", "--force", id])
             }
-            #expect(eventually(timeout: 20) { c.attackReport().contains("WROTE") || c.attackReport().contains("REFUSED") },
+            #expect(eventually(timeout: 60) { c.attackReport().contains("WROTE") || c.attackReport().contains("REFUSED") },
                     "the attacker never got hold of the runtime's image: \(c.attackReport())")
             let report = c.attackReport()
             #expect(!report.contains("WROTE"), "the container wrote the runtime binary: \(report)")

@@ -2,21 +2,13 @@ import Base
 import CLinux
 import Foundation
 import Testing
+import TestSupport
 
-// Root-only tests run their mounts in a fresh copy of this test binary started under
-// unshare(1) with a private mount namespace, so that mounts, pivot_root and chroot vanish
-// with it and nothing propagates back to the host. (Forking this multithreaded process
-// instead can deadlock the child on a lock another thread held.) The copy runs only
-// ScenarioTests/dispatcher, which finds the scenario to run in its environment and
-// prints what it returns between markers.
-
-private let scenarioVariable = "MOUNTSTESTS_SCENARIO"
-private let argumentVariable = "MOUNTSTESTS_ARGUMENT"
-private let beginMarker = "<<<mountstests-begin>>>"
-private let endMarker = "<<<mountstests-end>>>"
-
-/// The scenario this process was started to run, if any.
-let requestedScenario = ProcessInfo.processInfo.environment[scenarioVariable]
+// Root-only tests run their mounts in a child process (TestSupport's TestChild: this test
+// binary started again, not forked) under unshare(1) with a private mount namespace, so
+// that mounts, pivot_root and chroot vanish with it and nothing propagates back to the host.
+// The child runs the named scenario (`scenarios`, RootfsTests.swift) and reports what it
+// returned on a pipe (which survives pivot_root).
 
 /// unshare(1) options for a private mount namespace.
 let privateMountNamespace = ["--mount", "--propagation", "private"]
@@ -24,69 +16,45 @@ let privateMountNamespace = ["--mount", "--propagation", "private"]
 /// Runs scenario `name` with `argument` in a new process under `unshare` with `options`;
 /// returns what the scenario returned, "ERROR: <error>" if it threw, or a description of
 /// how the child failed.
-func runScenario(_ name: String, _ argument: String, unshare options: [String] = privateMountNamespace,
-                 extraEnvironment: [String: String] = [:]) -> String {
-    let running = startScenario(name, argument, unshare: options, extraEnvironment: extraEnvironment)
-    return running.wait()
+func runScenario(_ name: String, _ argument: String, unshare options: [String] = privateMountNamespace) -> String {
+    startScenario(name, argument, unshare: options).wait()
 }
 
 struct RunningScenario {
-    let process: Process
-    let output: Pipe
+    let child: TestChild.Running
 
     func wait() -> String {
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard let begin = text.range(of: beginMarker + "\n"), let end = text.range(of: "\n" + endMarker) else {
-            return "CHILD FAILED (status \(process.terminationStatus)): " + text.suffix(2000)
+        let outcome = child.wait(timeoutMs: 60_000)
+        if let error = outcome.spawnError { return "CHILD FAILED: " + error }
+        guard outcome.waitStatus == 0, !outcome.timedOut else {
+            return "CHILD FAILED (status \(outcome.waitStatus)\(outcome.timedOut ? ", timed out" : "")): " + outcome.text.suffix(2000)
         }
-        return String(text[begin.upperBound..<end.lowerBound])
+        return outcome.text
     }
 }
 
-func startScenario(_ name: String, _ argument: String, unshare options: [String] = privateMountNamespace,
-                   extraEnvironment: [String: String] = [:]) -> RunningScenario {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    process.arguments = options + ["--", executable, "--testing-library", "swift-testing",
-                                   "--filter", "ScenarioTests/dispatcher"]
-    var environment = ProcessInfo.processInfo.environment
-    environment[scenarioVariable] = name
-    environment[argumentVariable] = argument
-    for (k, v) in extraEnvironment { environment[k] = v }
-    process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try! process.run()
-    return RunningScenario(process: process, output: output)
+func startScenario(_ name: String, _ argument: String, unshare options: [String] = privateMountNamespace) -> RunningScenario {
+    RunningScenario(child: TestChild.start("MountsTests", name, argument: argument,
+                                           launcher: ["/usr/bin/unshare"] + options + ["--"]))
+}
+
+@_cdecl("swiftlet_test_child_MountsTests")
+func mountsTestsChild() -> Int32 {
+    var bodies: [String: TestChild.Body] = [:]
+    for (name, scenario) in scenarios {
+        bodies[name] = { argument, out in
+            var text: String
+            do { text = try scenario(argument) } catch { text = "ERROR: " + describe(error) }
+            writeAll(out, text)
+        }
+    }
+    return TestChild.serve(bodies)
 }
 
 @Suite struct ScenarioTests {
-    /// In a scenario process: runs the scenario. Otherwise: checks that scenarios can be
-    /// run at all, in a mount namespace of their own.
-    @Test func dispatcher() throws {
-        if let name = requestedScenario {
-            let argument = ProcessInfo.processInfo.environment[argumentVariable] ?? ""
-            var text: String
-            if let scenario = scenarios.first(where: { $0.0 == name }) {
-                do { text = try scenario.1(argument) } catch { text = "ERROR: " + describe(error) }
-            } else {
-                text = "ERROR: no scenario " + name
-            }
-            // fd 1 survives pivot_root; the markers separate us from swift-testing's output.
-            let bytes = Array((beginMarker + "\n" + text + "\n" + endMarker + "\n").utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                offset += n
-            }
-            return
-        }
-        guard geteuid() == 0 else { return }
+    /// Scenarios run at all, each in a mount namespace of its own.
+    @Test func scenariosRunInAMountNamespaceOfTheirOwn() throws {
+        try requireRoot()
         let answer = runScenario("ping", "hello")
         let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
         #expect(answer.hasPrefix("pong hello mnt:["), "\(answer)")

@@ -365,7 +365,7 @@ let scenarios: [(String, @Sendable (String) throws -> String)] = [
     }),
 ]
 
-@Suite(.enabled(if: isRoot && requestedScenario == nil, "needs root for mounts"))
+@Suite(.enabled(if: isRoot, "needs root for mounts"))
 struct RootfsTests {
     @Test func fullContainerRootfs() {
         let b = Bundle()

@@ -1,43 +1,33 @@
 import Base
 import CLinux
 import Foundation
+import TestSupport
 
-/// Runs `body` in a forked child and returns the text it produced (or "ERROR: <error>"
-/// when it threw), so privileged calls change only the child. The child is killed after
-/// 20 s so a hang fails the test instead of blocking the run.
-func inChild(_ body: () throws -> String) -> String {
-    var fds: [Int32] = [0, 0]
-    precondition(pipe2(&fds, O_CLOEXEC) == 0)
-    let pid = fork()
-    precondition(pid >= 0)
-    if pid == 0 {
-        close(fds[0])
-        alarm(20)
-        var text: String
-        do { text = try body() } catch { text = "ERROR: " + describe(error) }
-        let bytes = Array(text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            off += n
+/// A body run in a child process: its text, or "ERROR: <error>" when it threw, is the result.
+typealias ChildBody = @Sendable (_ argument: String) throws -> String
+
+/// The fd a child body's result goes to (a body that closes fds may write to a copy itself).
+let childReportFD: Int32 = 3
+
+/// Runs body `name` (PrivilegedProcessTests.children) in a child process so privileged calls
+/// change only the child; returns its result, or how the child failed.
+func inChild(_ name: String, _ argument: String = "") -> String {
+    let outcome = TestChild.run("ProcessTests", name, argument: argument, timeoutMs: 20_000)
+    if let error = outcome.spawnError { return "CHILD NOT STARTED: " + error }
+    if outcome.timedOut { return "CHILD TIMED OUT: " + outcome.text }
+    if outcome.waitStatus != 0 { return "CHILD STATUS " + String(outcome.waitStatus) + ": " + outcome.text }
+    return outcome.text
+}
+
+@_cdecl("swiftlet_test_child_ProcessTests")
+func processTestsChild() -> Int32 {
+    TestChild.serve(PrivilegedProcessTests.children.mapValues { body in
+        { argument, out in
+            var text: String
+            do { text = try body(argument) } catch { text = "ERROR: " + describe(error) }
+            writeAll(out, text)
         }
-        _exit(0)
-    }
-    close(fds[1])
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = read(fds[0], &buf, buf.count)
-        if n < 0 && cl_errno() == EINTR { continue }
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    close(fds[0])
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && cl_errno() == EINTR {}
-    if status != 0 { return "CHILD STATUS " + String(status) + ": " + String(decoding: out, as: UTF8.self) }
-    return String(decoding: out, as: UTF8.self)
+    })
 }
 
 func describe(_ error: any Error) -> String {
@@ -63,4 +53,33 @@ func makeTempDir() -> String {
 
 func writeFile(_ path: String, _ text: String, mode: Int) {
     _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+}
+
+/// Classic BPF: `syscall` fails with `errno`, everything else is allowed (this architecture only).
+func denyingFilter(syscall: UInt32, errno: Int32) -> [UInt8] {
+    #if arch(x86_64)
+    let auditArch: UInt32 = 0xC000_003E
+    #elseif arch(arm64)
+    let auditArch: UInt32 = 0xC000_00B7
+    #else
+    let auditArch: UInt32 = 0
+    #endif
+    let ldAbs: UInt16 = 0x20, jeq: UInt16 = 0x15, ret: UInt16 = 0x06
+    let allow = UInt32(SECCOMP_RET_ALLOW), fail = UInt32(SECCOMP_RET_ERRNO) | UInt32(errno)
+    let program: [(UInt16, UInt8, UInt8, UInt32)] = [
+        (ldAbs, 0, 0, 4),              // arch
+        (jeq, 0, 2, auditArch),        // other arch -> allow
+        (ldAbs, 0, 0, 0),              // nr
+        (jeq, 1, 0, syscall),          // -> fail
+        (ret, 0, 0, allow),
+        (ret, 0, 0, fail),
+    ]
+    var bytes: [UInt8] = []
+    for (code, jt, jf, k) in program {
+        withUnsafeBytes(of: code) { bytes.append(contentsOf: $0) }
+        bytes.append(jt)
+        bytes.append(jf)
+        withUnsafeBytes(of: k) { bytes.append(contentsOf: $0) }
+    }
+    return bytes
 }

@@ -145,7 +145,7 @@ public enum KernelFacts {
 
     /// glibc's syscall(2), which Swift does not import (it is variadic); glibc implements it
     /// in assembly reading integer registers only, so a fixed-arity call is the same call.
-    private static let rawSyscall: @convention(c) (Int, Int, Int, Int, Int, Int) -> Int = {
+    static let rawSyscall: @convention(c) (Int, Int, Int, Int, Int, Int) -> Int = {
         unsafeBitCast(dlsym(nil, "syscall")!, to: (@convention(c) (Int, Int, Int, Int, Int, Int) -> Int).self)
     }()
 
@@ -153,6 +153,30 @@ public enum KernelFacts {
     public static let hasPidfdOpen = hasSyscall(434)     // pidfd_open(-1): EINVAL
     public static let hasOpenat2 = hasSyscall(437)       // openat2(-1, NULL): EBADF/EFAULT
     public static let hasMountSetattr = hasSyscall(442)  // mount_setattr(-1, NULL): EBADF/EINVAL
+
+    /// seccomp(2) filter flags by their OCI names with the bits the kernel sees
+    /// (TSYNC is 0: the runtime never passes it, as runc does not for a single-threaded init).
+    public static let seccompFilterFlags: [(name: String, bit: Int)] = [
+        ("SECCOMP_FILTER_FLAG_TSYNC", 0), ("SECCOMP_FILTER_FLAG_LOG", 2),
+        ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4), ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 32),
+    ]
+
+    /// True when the kernel accepts seccomp filter flag `bit`: SECCOMP_SET_MODE_FILTER with
+    /// a NULL program then fails on the pointer (EFAULT) instead of the flags (EINVAL), so
+    /// nothing is installed. WAIT_KILLABLE_RECV is only valid with NEW_LISTENER (8).
+    public static func acceptsSeccompFilterFlag(_ bit: Int) -> Bool {
+        if bit == 0 { return true }
+        #if arch(x86_64)
+        let seccomp = 317
+        #elseif arch(arm64)
+        let seccomp = 277
+        #else
+        return false
+        #endif
+        let flags = bit == 32 ? bit | 8 : bit
+        errno = 0
+        return rawSyscall(seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, 0, 0, 0) == -1 && errno == EFAULT
+    }
 
     public static func hasNamespace(_ name: String) -> Bool {
         FileManager.default.fileExists(atPath: "/proc/self/ns/" + name)

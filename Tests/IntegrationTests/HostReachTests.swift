@@ -83,7 +83,7 @@ extension RuntimeIntegration {
             var caps = ["CAP_KILL", "CAP_SYS_PTRACE"]
             caps.sort()
             c.process["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
-            c.process["args"] = ["/attack", "reach", "15", "/report", String(marker.dropFirst())]
+            c.process["args"] = ["/attack", "reach", "60", "/report", String(marker.dropFirst())]
             try c.writeConfig()
             try #require(c.runtime(["run", "-d", "--bundle", c.bundle, c.id]).succeeded)
             // Run from the work dir, so that a host cwd would show the marker too.

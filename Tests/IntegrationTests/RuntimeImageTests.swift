@@ -38,7 +38,7 @@ extension RuntimeIntegration {
             try c.installAttack()
             let runtime = try c.runtimeCopy()
             let digest = sha256(runtime)
-            c.process["args"] = ["/attack", "20", "/report", "/bin/busybox"]
+            c.process["args"] = ["/attack", "90", "/report", "/bin/busybox"]
             try c.writeConfig()
             try #require(runCommand(runtime, ["--root", c.stateRoot, "create", "--bundle", c.bundle, c.id]).succeeded)
             try #require(runCommand(runtime, ["--root", c.stateRoot, "start", c.id]).succeeded)
@@ -61,7 +61,7 @@ extension RuntimeIntegration {
             try c.installAttack()
             let runtime = try c.runtimeCopy()
             let digest = sha256(runtime)
-            c.process["args"] = ["/attack", "20", "/report", "/bin/busybox"]
+            c.process["args"] = ["/attack", "90", "/report", "/bin/busybox"]
             try c.writeConfig()
             try #require(runCommand(runtime, ["--root", c.stateRoot, "run", "-d", "--bundle", c.bundle, c.id]).succeeded)
             let attackerPid = try #require(c.state()?["pid"] as? Int)

@@ -281,14 +281,17 @@ extension Runtime {
             pid = cl_clone3(plan.cloneFlags, &pidfd, -1)
         }
         // Kernels before 5.3 (or a seccomp policy hiding clone3) still have clone(2).
+        var call = "clone3"
         if pid < 0 && cl_errno() == ENOSYS {
             intoCgroup = false
+            call = "clone"
             pid = cl_clone_legacy(plan.cloneFlags, &pidfd)
         }
         if pid == 0 { containerInit(context) }
         let cloneErrno = cl_errno()
         for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
-        if pid < 0 { throw SwiftletError(.namespaces, "clone3 the container init", errno: cloneErrno) }
+        // Named as called: clone(2) also fails (EINVAL) on kernels without CLONE_PIDFD (< 5.2).
+        if pid < 0 { throw SwiftletError(.namespaces, call + " the container init", errno: cloneErrno) }
         return (pid, FileDescriptor(pidfd), intoCgroup)
     }
 }

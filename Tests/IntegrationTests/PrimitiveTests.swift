@@ -258,3 +258,19 @@ extension RuntimeIntegration {
         }
     }
 }
+
+extension RuntimeIntegration {
+    @Test("without pidfds (clone3, pidfd_open and CLONE_PIDFD refused, as before Linux 5.2) create fails in one line and leaves nothing")
+    func withoutPidfdCreateFailsCleanly() throws {
+        try withContainer("no-pidfd") { c in
+            let refuse = try c.buildRefuse()
+            try c.writeConfig()
+            let r = runCommand(refuse, ["pidfd", "--", Environment.runtime!, "--root", c.stateRoot,
+                                        "create", "--bundle", c.bundle, c.id])
+            #expect(!r.succeeded, "\(r.summary)")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("clone the container init: invalid argument"),
+                    "\(r.summary)")
+            c.expectNothingLeft("after create without pidfds")
+        }
+    }
+}

@@ -4,6 +4,8 @@
  *   refuse namespaces -- CMD ARGS...   clone3 fails with ENOSYS (as on kernels before 5.3),
  *                                      clone/unshare with any CLONE_NEW* flag and setns fail
  *                                      with EPERM (as without namespace support or privilege)
+ *   refuse pidfd -- CMD ARGS...        pidfd_open, pidfd_send_signal and clone3 fail with ENOSYS,
+ *                                      clone with CLONE_PIDFD with EINVAL (kernels before 5.2)
  *   refuse xstate -- CMD ARGS...       ptrace(PTRACE_GETREGSET, NT_X86_XSTATE) fails with EIO:
  *                                      User Mode Linux 6.1 then saves FP registers with
  *                                      PTRACE_GETFPREGS, which hosts with a large XSAVE area
@@ -22,6 +24,9 @@
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
 #endif
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -43,6 +48,15 @@ static int refuse_namespaces(scmp_filter_ctx ctx) {
     return rc;
 }
 
+static int refuse_pidfd(scmp_filter_ctx ctx) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(pidfd_open), 0);
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(pidfd_send_signal), 0);
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINVAL), SCMP_SYS(clone), 1,
+                           SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_PIDFD, CLONE_PIDFD));
+    return rc;
+}
+
 static int refuse_xstate(scmp_filter_ctx ctx) {
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EIO), SCMP_SYS(ptrace), 2,
                             SCMP_A0(SCMP_CMP_EQ, PTRACE_GETREGSET), SCMP_A2(SCMP_CMP_EQ, NT_X86_XSTATE));
@@ -50,7 +64,7 @@ static int refuse_xstate(scmp_filter_ctx ctx) {
 
 int main(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "--") != 0) {
-        fprintf(stderr, "usage: refuse namespaces|xstate -- CMD [ARGS...]\n");
+        fprintf(stderr, "usage: refuse namespaces|pidfd|xstate -- CMD [ARGS...]\n");
         return 2;
     }
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -59,6 +73,7 @@ int main(int argc, char **argv) {
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     int rc;
     if (strcmp(argv[1], "namespaces") == 0) rc = refuse_namespaces(ctx);
+    else if (strcmp(argv[1], "pidfd") == 0) rc = refuse_pidfd(ctx);
     else if (strcmp(argv[1], "xstate") == 0) rc = refuse_xstate(ctx);
     else { fprintf(stderr, "refuse: unknown mode %s\n", argv[1]); return 2; }
     if (rc != 0 || (rc = seccomp_load(ctx)) != 0) {

@@ -163,6 +163,11 @@ extension Runtime {
             let cgroupV2 = cgroup?.v2Directory()
             defer { cgroupV2?.close() }
             var enteredV2AtClone = false
+            // In a user namespace the init is the mapped root, which may not reach a bind
+            // source the config names: clone them here, as host root (the init attaches them).
+            let bindSources = plan.creates(.user) && primitive == nil
+                ? try BindSources.open(mounts: spec.mounts, bundle: bundle) : BindSources()
+            defer { bindSources.close() }
 
             var pid: Int32 = 0
             var pidfd = FileDescriptor(-1)
@@ -174,7 +179,8 @@ extension Runtime {
                     runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
                     console: consoleForInit, primitive: primitive != nil,
                     cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
-                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan), listener: listener, agentToken: agentToken)
+                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan), listener: listener, agentToken: agentToken,
+                    bindSources: bindSources)
                 do throws(SwiftletError) {
                     (pid, pidfd, enteredV2AtClone) = try spawnInit(plan: plan, context: context, cgroupV2: cgroupV2)
                     break
@@ -203,6 +209,7 @@ extension Runtime {
 
             if plan.creates(.user) {
                 try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
+                try bindSources.applyIDMappings(mounts: spec.mounts, userNamespace: "/proc/" + String(pid) + "/ns/user")
             }
             if !enteredV2AtClone { try cgroup?.joinUnified(pid: pid) }
             try runtimeEnd.send(.go, String(pid))

@@ -44,6 +44,8 @@ struct InitContext: @unchecked Sendable {
     /// The connection to the seccomp agent (made by create) and the container's attach token.
     var listener: FileDescriptor? = nil
     var agentToken: String? = nil
+    /// The bind mounts' sources, cloned by the runtime (user-namespace containers only).
+    var bindSources = BindSources()
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
@@ -58,7 +60,8 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? []),
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? [])
+                                     + c.bindSources.trees.filter { $0 >= 0 },
                                  preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
@@ -148,7 +151,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let prepared = try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts,
                                       propagation: linux.rootfsPropagation, userNamespace: userNamespace,
                                       cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
-                                      hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive)
+                                      hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive,
+                                      bindSources: c.bindSources)
     if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
     // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
     var notApplied: [String] = []

@@ -163,11 +163,6 @@ extension Runtime {
             let cgroupV2 = cgroup?.v2Directory()
             defer { cgroupV2?.close() }
             var enteredV2AtClone = false
-            // In a user namespace the init is the mapped root, which may not reach a bind
-            // source the config names: clone them here, as host root (the init attaches them).
-            let bindSources = plan.creates(.user) && primitive == nil
-                ? try BindSources.open(mounts: spec.mounts, bundle: bundle) : BindSources()
-            defer { bindSources.close() }
 
             var pid: Int32 = 0
             var pidfd = FileDescriptor(-1)
@@ -179,8 +174,7 @@ extension Runtime {
                     runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
                     console: consoleForInit, primitive: primitive != nil,
                     cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
-                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan), listener: listener, agentToken: agentToken,
-                    bindSources: bindSources)
+                    ownNetworkNamespace: try hasOwnNetworkNamespace(plan), listener: listener, agentToken: agentToken)
                 do throws(SwiftletError) {
                     (pid, pidfd, enteredV2AtClone) = try spawnInit(plan: plan, context: context, cgroupV2: cgroupV2)
                     break
@@ -209,7 +203,16 @@ extension Runtime {
 
             if plan.creates(.user) {
                 try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
+            }
+            if plan.creates(.user) && primitive == nil {
+                // The init is the mapped root, which may not reach a bind source the config
+                // names: clone them as host root, in the init's mount namespace, and send them.
+                let bindSources = try BindSources.open(mounts: spec.mounts, bundle: bundle, inMountNamespaceOf: pid)
+                defer { bindSources.close() }
                 try bindSources.applyIDMappings(mounts: spec.mounts, userNamespace: "/proc/" + String(pid) + "/ns/user")
+                for (index, tree) in bindSources.trees.enumerated() where tree >= 0 {
+                    try runtimeEnd.send(.bindSource, String(index), passing: tree)
+                }
             }
             if !enteredV2AtClone { try cgroup?.joinUnified(pid: pid) }
             try runtimeEnd.send(.go, String(pid))

@@ -44,8 +44,6 @@ struct InitContext: @unchecked Sendable {
     /// The connection to the seccomp agent (made by create) and the container's attach token.
     var listener: FileDescriptor? = nil
     var agentToken: String? = nil
-    /// The bind mounts' sources, cloned by the runtime (user-namespace containers only).
-    var bindSources = BindSources()
 }
 
 /// The container's init: runs in the cloned child and never returns. Until it reports
@@ -60,8 +58,7 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? [])
-                                     + c.bindSources.trees.filter { $0 >= 0 },
+    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? []),
                                  preserve: c.preserveFDs)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
@@ -88,7 +85,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
     if getppid() != parent { _exit(1) }
 
-    let hostPid = Int32(parseInt64(try c.channel.expect(.go, while: "waiting for the runtime")) ?? 0)
+    // In a new user namespace, the runtime sends the bind mounts' sources (see BindSources).
+    let (trees, goPayload) = try c.channel.receiveBindSources(mountCount: spec.mounts.count, while: "waiting for the runtime")
+    let bindSources = BindSources(trees: trees)
+    let hostPid = Int32(parseInt64(goPayload) ?? 0)
 
     if c.plan.creates(.user) {
         // Become root of the new user namespace (the runtime has written the maps) when
@@ -152,7 +152,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                                       propagation: linux.rootfsPropagation, userNamespace: userNamespace,
                                       cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
                                       hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive,
-                                      bindSources: c.bindSources)
+                                      bindSources: bindSources)
     if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
     // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
     var notApplied: [String] = []

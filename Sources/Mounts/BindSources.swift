@@ -3,20 +3,46 @@ import CLinux
 import OCISpec
 import Syscalls
 
-/// The sources of a container's bind mounts, cloned by the runtime as host root before the
-/// init enters its user namespace: there, the mapped root may not reach a source the
-/// config names (a directory only host root may enter), and cannot build the user
-/// namespace an id-mapped mount needs. One detached tree per bind mount of `mounts`, by
-/// index (-1 where the mount is no bind mount); the init attaches them where it resolved
-/// their destinations inside the rootfs.
+/// The sources of a user-namespace container's bind mounts, cloned by the runtime as host
+/// root: the container's mapped root may not reach a source the config names (a directory
+/// only host root may enter), and cannot build the user namespace an id-mapped mount
+/// needs. One detached tree per bind mount of `mounts`, by index (-1 where the mount is
+/// no bind mount); the init attaches them where it resolved their destinations inside the
+/// rootfs.
 public struct BindSources: Sendable {
     public private(set) var trees: [Int32]
 
-    public init() { trees = [] }
+    public init(trees: [Int32] = []) { self.trees = trees }
+
+    /// Clones the sources inside the mount namespace of the container's init (a copy of
+    /// ours, made at its clone): so the clones carry the locks the kernel put on the
+    /// copied mounts (flags and submounts the container's root may not change or
+    /// uncover), as a clone the init made itself would.
+    public static func open(mounts: [MountSpec], bundle: String,
+                            inMountNamespaceOf pid: Int32) throws(SwiftletError) -> BindSources {
+        let own = try FileDescriptor.open("/proc/self/ns/mnt", O_RDONLY, stage: .mounts)
+        defer { own.close() }
+        let cwd = try FileDescriptor.open(".", O_PATH | O_DIRECTORY, stage: .mounts)
+        defer { cwd.close() }
+        let theirs = try FileDescriptor.open("/proc/" + String(pid) + "/ns/mnt", O_RDONLY, stage: .mounts)
+        defer { theirs.close() }
+        if setns(theirs.raw, CLONE_NEWNS) != 0 { throw .system(.mounts, "enter the container's mount namespace") }
+        var sources = BindSources()
+        var failure: SwiftletError? = nil
+        do throws(SwiftletError) { sources = try open(mounts: mounts, bundle: bundle) } catch { failure = error }
+        // Back to our own mount namespace, root and working directory.
+        if setns(own.raw, CLONE_NEWNS) != 0 || fchdir(cwd.raw) != 0 {
+            let e = SwiftletError.system(.mounts, "return from the container's mount namespace")
+            sources.close()
+            throw e
+        }
+        if let failure { throw failure }
+        return sources
+    }
 
     /// Clones every bind mount's source (relative ones are relative to the bundle).
     /// On error nothing stays open.
-    public static func open(mounts: [MountSpec], bundle: String) throws(SwiftletError) -> BindSources {
+    static func open(mounts: [MountSpec], bundle: String) throws(SwiftletError) -> BindSources {
         var sources = BindSources()
         do throws(SwiftletError) {
             for m in mounts {

@@ -108,4 +108,36 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after the refused create")
         }
     }
+
+    @Test("a bind source on a host read-only mount stays read-only in a user-namespace container, even to CAP_SYS_ADMIN (the kernel's lock is kept)")
+    func userNamespaceBindKeepsHostLocks() throws {
+        try requireRoot()
+        guard KernelFacts.hasNamespace("user") else { try skip("no user namespaces on this kernel") }
+        try withContainer("userns-bind-locked") { c in
+            try c.useMappedRoot()
+            let source = c.workDir + "/readonly"
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            chmod(source, 0o777)
+            let bound = runCommand("/bin/mount", ["--bind", source, source])
+            try #require(bound.succeeded, "\(bound.summary)")
+            defer { _ = umount2(source, Int32(MNT_DETACH)) }
+            let readOnly = runCommand("/bin/mount", ["-o", "remount,bind,ro", source])
+            try #require(readOnly.succeeded, "\(readOnly.summary)")
+            var process = c.process
+            var caps = process["capabilities"] as? [String: Any] ?? [:]
+            for set in ["bounding", "effective", "permitted"] {
+                caps[set] = Array(Set((caps[set] as? [String] ?? []) + ["CAP_SYS_ADMIN"]))
+            }
+            process["capabilities"] = caps
+            c.process = process
+            c.mounts.append(["destination": "/data", "type": "bind", "source": source, "options": ["bind"]])
+            c.shell("mount -o remount,bind,rw /data 2>/dev/null && touch /data/written; echo done")
+            let r = try c.run()
+            #expect(r.succeeded, "\(r.summary)")
+            #expect(r.stdoutLines == ["done"], "\(r.summary)")
+            #expect(!FileManager.default.fileExists(atPath: source + "/written"), "the container wrote to a host read-only mount")
+            _ = umount2(source, Int32(MNT_DETACH))
+            c.expectNothingLeft("after the container with a locked bind source")
+        }
+    }
 }

@@ -204,6 +204,16 @@ extension Runtime {
             if plan.creates(.user) {
                 try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
             }
+            if plan.creates(.user) && primitive == nil {
+                // The init is the mapped root, which may not reach a bind source the config
+                // names: clone them as host root, in the init's mount namespace, and send them.
+                let bindSources = try BindSources.open(mounts: spec.mounts, bundle: bundle, inMountNamespaceOf: pid)
+                defer { bindSources.close() }
+                try bindSources.applyIDMappings(mounts: spec.mounts, userNamespace: "/proc/" + String(pid) + "/ns/user")
+                for (index, tree) in bindSources.trees.enumerated() where tree >= 0 {
+                    try runtimeEnd.send(.bindSource, String(index), passing: tree)
+                }
+            }
             if !enteredV2AtClone { try cgroup?.joinUnified(pid: pid) }
             try runtimeEnd.send(.go, String(pid))
             logger.debugLine("create " + o.id + ": namespaces and cgroup of the init set up")

@@ -85,7 +85,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
     if getppid() != parent { _exit(1) }
 
-    let hostPid = Int32(parseInt64(try c.channel.expect(.go, while: "waiting for the runtime")) ?? 0)
+    // In a new user namespace, the runtime sends the bind mounts' sources (see BindSources).
+    let (trees, goPayload) = try c.channel.receiveBindSources(mountCount: spec.mounts.count, while: "waiting for the runtime")
+    let bindSources = BindSources(trees: trees)
+    let hostPid = Int32(parseInt64(goPayload) ?? 0)
 
     if c.plan.creates(.user) {
         // Become root of the new user namespace (the runtime has written the maps) when
@@ -148,7 +151,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let prepared = try Rootfs.prepare(rootfs: c.rootfs, bundle: c.bundle, mounts: spec.mounts,
                                       propagation: linux.rootfsPropagation, userNamespace: userNamespace,
                                       cgroupBinds: c.cgroupBinds, cgroupNamespace: c.plan.has(.cgroup),
-                                      hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive)
+                                      hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive,
+                                      bindSources: bindSources)
     if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
     // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
     var notApplied: [String] = []

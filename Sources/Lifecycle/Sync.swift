@@ -8,6 +8,7 @@ import Syscalls
 public struct SyncChannel: Sendable {
     public enum Tag: UInt8, Sendable {
         case go = 0x47              // parent -> init: id maps written, cgroup joined; payload: host pid
+        case bindSource = 0x42      // parent -> init, before go: a bind mount's source; payload: mount index
         case runHooks = 0x48        // init -> parent: mounts done, run prestart/createRuntime hooks
         case hooksDone = 0x68       // parent -> init
         case ready = 0x52           // init -> parent: set up, about to wait on exec.fifo
@@ -25,11 +26,15 @@ public struct SyncChannel: Sendable {
         return (SyncChannel(fd: FileDescriptor(fds[0])), SyncChannel(fd: FileDescriptor(fds[1])))
     }
 
-    public func send(_ tag: Tag, _ payload: String = "") throws(SwiftletError) {
+    /// Sends one message, with `passing` (an fd) attached if given.
+    public func send(_ tag: Tag, _ payload: String = "", passing: Int32? = nil) throws(SwiftletError) {
         var msg: [UInt8] = [tag.rawValue]
         msg.append(contentsOf: payload.utf8)
         while true {
-            let n = msg.withUnsafeBytes { CLinux.send(fd.raw, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = msg.withUnsafeBytes { (b) -> Int in
+                if let passing { return cl_send_fd(fd.raw, passing, b.baseAddress, b.count) }
+                return CLinux.send(fd.raw, b.baseAddress, b.count, Int32(MSG_NOSIGNAL))
+            }
             if n >= 0 { return }
             if cl_errno() == EINTR { continue }
             throw .system(.sync, "send to container init")
@@ -37,19 +42,53 @@ public struct SyncChannel: Sendable {
     }
 
     /// Receives one message; nil when the other end has closed (the process died).
+    /// An fd that came with it is closed: only `receiveBindSources` takes fds.
     public func receive() throws(SwiftletError) -> (Tag, String)? {
+        guard let (tag, payload, passed) = try receiveWithFD() else { return nil }
+        if let passed { CLinux.close(passed) }
+        return (tag, payload)
+    }
+
+    /// The bind sources the runtime sends ahead of `go` (one fd per message, by mount
+    /// index; see BindSources), and go's payload.
+    public func receiveBindSources(mountCount: Int, while what: String) throws(SwiftletError) -> ([Int32], String) {
+        var trees = [Int32](repeating: -1, count: mountCount)
+        while true {
+            guard let (tag, payload, passed) = try receiveWithFD() else {
+                for fd in trees where fd >= 0 { CLinux.close(fd) }
+                throw SwiftletError(.sync, "the runtime exited while " + what)
+            }
+            if tag == .bindSource, let passed, let index = parseInt(payload), index >= 0, index < mountCount,
+               trees[index] < 0 {
+                trees[index] = passed
+                continue
+            }
+            if tag == .go && passed == nil { return (trees, payload) }
+            if let passed { CLinux.close(passed) }
+            for fd in trees where fd >= 0 { CLinux.close(fd) }
+            if tag == .error { throw SwiftletError.decode(payload) }
+            throw SwiftletError(.sync, "unexpected message from the runtime while " + what)
+        }
+    }
+
+    private func receiveWithFD() throws(SwiftletError) -> (Tag, String, Int32?)? {
         var buf = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd.raw, $0.baseAddress, $0.count, 0) }
+            var passed: Int32 = -1
+            let n = buf.withUnsafeMutableBytes { cl_recv_fd(fd.raw, $0.baseAddress, $0.count, &passed) }
             if n < 0 {
                 if cl_errno() == EINTR { continue }
                 throw .system(.sync, "receive from container init")
             }
-            if n == 0 { return nil }
+            if n == 0 {
+                if passed >= 0 { CLinux.close(passed) }
+                return nil
+            }
             guard let tag = Tag(rawValue: buf[0]) else {
+                if passed >= 0 { CLinux.close(passed) }
                 throw SwiftletError(.sync, "unexpected message from container init")
             }
-            return (tag, String(decoding: buf[1..<n], as: UTF8.self))
+            return (tag, String(decoding: buf[1..<n], as: UTF8.self), passed >= 0 ? passed : nil)
         }
     }
 

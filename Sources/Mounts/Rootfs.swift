@@ -30,11 +30,16 @@ public enum Rootfs {
     /// mount namespace, a failing private rootfs bind skips every mount (they would land in
     /// the host's shared tree) and returns `rootfsBound` false: nothing may then be mounted
     /// or remounted at the rootfs.
+    ///
+    /// `bindSources` are the bind mounts' sources as the runtime cloned them (see
+    /// BindSources); prepare closes them.
     @discardableResult
     public static func prepare(rootfs: String, bundle: String, mounts: [MountSpec], propagation: String?,
                                userNamespace: Bool, cgroupBinds: [(name: String, hostPath: String)],
                                cgroupNamespace: Bool, hostNamespace: Bool = false,
-                               tolerateFailures: Bool = false) throws(SwiftletError) -> PrepareOutcome {
+                               tolerateFailures: Bool = false,
+                               bindSources: BindSources = BindSources()) throws(SwiftletError) -> PrepareOutcome {
+        defer { bindSources.close() }
         let rootPropagation = try parseRootPropagation(propagation)
         let rootfsPath = try canonicalRootfs(rootfs, bundle: bundle)
         try requireProcfs()
@@ -60,14 +65,15 @@ public enum Rootfs {
         let root = try FileDescriptor.open(rootfsPath, O_PATH | O_DIRECTORY, stage: .rootfs)
         defer { root.close() }
         let context = MountContext(root: root, rootfs: rootfsPath, bundle: bundle, userNamespace: userNamespace,
-                                   cgroupBinds: cgroupBinds, cgroupNamespace: cgroupNamespace)
+                                   cgroupBinds: cgroupBinds, cgroupNamespace: cgroupNamespace,
+                                   bindSources: bindSources)
         // Read-only tmpfs mounts stay writable until every mount is made (later mount
         // points may be inside them); these are their fds, made read-only at the end.
         var readOnlyLater: [(fd: FileDescriptor, destination: String)] = []
         defer { for entry in readOnlyLater { entry.fd.close() } }
-        for m in mounts {
+        for (index, m) in mounts.enumerated() {
             do throws(SwiftletError) {
-                if let pending = try mountOne(m, context) { readOnlyLater.append(pending) }
+                if let pending = try mountOne(m, index: index, context) { readOnlyLater.append(pending) }
             } catch {
                 if tolerateFailures {
                     failed.append(m.destination)
@@ -184,6 +190,7 @@ struct MountContext {
     let userNamespace: Bool
     let cgroupBinds: [(name: String, hostPath: String)]
     let cgroupNamespace: Bool
+    let bindSources: BindSources
 }
 
 // MARK: - prepare
@@ -269,7 +276,7 @@ func checkProcDestination(_ resolved: String, isProc: Bool) throws(SwiftletError
 
 /// Performs one mount. Returns the fd of a tmpfs that must become read-only once all
 /// mounts are made (the caller closes it).
-func mountOne(_ m: MountSpec, _ c: MountContext) throws(SwiftletError) -> (fd: FileDescriptor, destination: String)? {
+func mountOne(_ m: MountSpec, index: Int, _ c: MountContext) throws(SwiftletError) -> (fd: FileDescriptor, destination: String)? {
     let options = parseMountOptions(m.options)
     let type = m.type ?? ""
     for field in [m.destination, type, m.source ?? "", options.data] where field.utf8.contains(0) {
@@ -288,7 +295,7 @@ func mountOne(_ m: MountSpec, _ c: MountContext) throws(SwiftletError) -> (fd: F
         var bindOptions = options
         bindOptions.flags |= MountFlag.bind
         try bindMount(source: m.source, destination: destination, options: bindOptions,
-                      uidMappings: m.uidMappings, gidMappings: m.gidMappings, c)
+                      uidMappings: m.uidMappings, gidMappings: m.gidMappings, cloned: c.bindSources.tree(index), c)
         return nil
     }
     if !m.uidMappings.isEmpty || !m.gidMappings.isEmpty || options.idmap {
@@ -454,16 +461,22 @@ func mountTmpfs(source: String?, destination: String, options: MountOptions,
 /// A bind mount: clone the source tree, set its flags while detached, attach it onto the
 /// resolved destination, then set its propagation.
 func bindMount(source: String?, destination: String, options: MountOptions, uidMappings: [IDMapping] = [],
-               gidMappings: [IDMapping] = [], _ c: MountContext) throws(SwiftletError) {
+               gidMappings: [IDMapping] = [], cloned: FileDescriptor? = nil, _ c: MountContext) throws(SwiftletError) {
     guard var sourcePath = source, !sourcePath.isEmpty else {
         throw SwiftletError(.config, "config.json: mounts: " + destination + ": a bind mount needs a source",
                             errno: EINVAL)
     }
     if !sourcePath.hasBytePrefix("/") { sourcePath = c.bundle + "/" + sourcePath }
     var st = stat()
-    if stat(sourcePath, &st) != 0 { throw .system(.mounts, "stat bind source " + sourcePath) }
-    let tree = try cloneMountTree(sourcePath, recursive: options.isRecursiveBind)
-    defer { tree.close() }
+    let tree: FileDescriptor
+    if let cloned {
+        // Cloned (and id-mapped) by the runtime; prepare closes it.
+        tree = cloned
+    } else {
+        if stat(sourcePath, &st) != 0 { throw .system(.mounts, "stat bind source " + sourcePath) }
+        tree = try cloneMountTree(sourcePath, recursive: options.isRecursiveBind)
+    }
+    defer { if cloned == nil { tree.close() } }
     // What was cloned decides the kind of mount point (the path may have changed since stat).
     if fstat(tree.raw, &st) != 0 { throw .system(.mounts, "stat bind source " + sourcePath) }
 
@@ -473,7 +486,7 @@ func bindMount(source: String?, destination: String, options: MountOptions, uidM
     let sourceIsProc = filesystemInfo(tree)?.type == FilesystemMagic.proc
     try checkProcDestination(target.path, isProc: sourceIsProc)
 
-    if options.idmap || !uidMappings.isEmpty || !gidMappings.isEmpty {
+    if cloned == nil && (options.idmap || !uidMappings.isEmpty || !gidMappings.isEmpty) {
         try applyIDMapping(tree, uidMappings: uidMappings, gidMappings: gidMappings,
                            recursive: options.recursiveIdmap, shown: destination)
     }
@@ -543,13 +556,13 @@ func legacyBindRemount(_ mounted: FileDescriptor, _ options: MountOptions, shown
     if e != 0 { throw SwiftletError(.mounts, describeMount(nil, shown, nil, flags, nil), errno: e) }
 }
 
-/// MOUNT_ATTR_IDMAP with a user namespace made from the mount's mappings, or our own
-/// (the container's) user namespace when the mount names none.
+/// MOUNT_ATTR_IDMAP with a user namespace made from the mount's mappings, or the
+/// container's (`ownUserNamespace`) when the mount names none.
 func applyIDMapping(_ tree: FileDescriptor, uidMappings: [IDMapping], gidMappings: [IDMapping], recursive: Bool,
-                    shown: String) throws(SwiftletError) {
+                    shown: String, ownUserNamespace: String = "/proc/self/ns/user") throws(SwiftletError) {
     let userNamespace: FileDescriptor
     if uidMappings.isEmpty && gidMappings.isEmpty {
-        userNamespace = try FileDescriptor.open("/proc/self/ns/user", O_RDONLY, stage: .mounts)
+        userNamespace = try FileDescriptor.open(ownUserNamespace, O_RDONLY, stage: .mounts)
     } else {
         if uidMappings.isEmpty || gidMappings.isEmpty {
             throw SwiftletError(.config, "config.json: mounts: " + shown +

@@ -299,7 +299,7 @@ public struct CgroupManager: Sendable {
     public func destroy() throws(SwiftletError) {
         var pending: [CgroupDir] = []
         for dir in allDirs where !(try removeTree(dir)) { pending.append(dir) }
-        if pending.isEmpty { removeEmptySwiftletParents(); return }
+        if pending.isEmpty { removeEmptySwiftletParents(); releaseRealtime(); return }
         killLeftovers(pending)
         var delay = 5
         for _ in 0..<12 {
@@ -308,7 +308,7 @@ public struct CgroupManager: Sendable {
             var still: [CgroupDir] = []
             for dir in pending where !(try removeTree(dir)) { still.append(dir) }
             pending = still
-            if pending.isEmpty { removeEmptySwiftletParents(); return }
+            if pending.isEmpty { removeEmptySwiftletParents(); releaseRealtime(); return }
             killLeftovers(pending)
         }
         throw SwiftletError(.cgroups, "remove cgroup " + pending[0].path, errno: EBUSY)

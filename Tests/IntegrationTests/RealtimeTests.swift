@@ -101,4 +101,33 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after the refused run")
         }
     }
+
+    @Test("an absolute cgroupsPath gets only its own budget written: a parent without budget is left alone and named")
+    func realtimeAbsolutePathLeavesParentAlone() throws {
+        let hierarchy = try realtimeHierarchy()
+        let parentName = "swiftlet-it-rt-abs-\(getpid())"
+        let parent = hierarchy + "/" + parentName
+        try #require(mkdir(parent, 0o755) == 0, "mkdir \(parent): errno \(errno)")
+        defer {
+            // The runtime makes the path in every hierarchy; the parents there are this test's.
+            for h in KernelFacts.v1.map(\.path) + [KernelFacts.unified?.path].compactMap({ $0 }) {
+                rmdir(h + "/" + parentName + "/inner")
+                rmdir(h + "/" + parentName)
+            }
+        }
+        try withContainer("rt-abs") { c in
+            realtime(c, runtime: 10000)
+            var linux = c.linux
+            linux["cgroupsPath"] = "/" + parentName + "/inner"
+            c.linux = linux
+            c.shell("true")
+            let result = try c.run()
+            #expect(!result.succeeded, "\(result.summary)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+            #expect(result.stderr.contains(parent + "/inner/cpu.rt_runtime_us"), "names the file: \(result.stderr)")
+            #expect(budget(parent) == 0, "a parent swiftlet did not create is never given a budget")
+            #expect(!FileManager.default.fileExists(atPath: parent + "/inner"))
+            c.expectNothingLeft("after the refused run")
+        }
+    }
 }

@@ -297,6 +297,7 @@ public struct CgroupManager: Sendable {
     /// processes are still inside (a container that died mid-create, or escaped children),
     /// they are thawed and killed, and removal is retried for about 1.5 s.
     public func destroy() throws(SwiftletError) {
+        dropRealtime()
         var pending: [CgroupDir] = []
         for dir in allDirs where !(try removeTree(dir)) { pending.append(dir) }
         if pending.isEmpty { removeEmptySwiftletParents(); releaseRealtime(); return }

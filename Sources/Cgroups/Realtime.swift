@@ -77,6 +77,15 @@ extension CgroupManager {
         shrink(ancestors)
     }
 
+    /// Before the container's cgroup is removed: a removed cgroup's budget still counts
+    /// against its parent until the kernel frees it, some time after rmdir.
+    func dropRealtime() {
+        guard let m = realtimeMember, (budget(of: m.dir) ?? 0) > 0 else { return }
+        for dir in m.dir.walk().reversed() where (budget(of: dir) ?? 0) > 0 {
+            _ = try? dir.write(Self.rtRuntime, "0")
+        }
+    }
+
     /// After the container's cgroup is gone: give its budget back to the hierarchy root.
     func releaseRealtime() {
         guard let m = realtimeMember else { return }
@@ -92,8 +101,16 @@ extension CgroupManager {
     private func shrink(_ ancestors: [CgroupDir]) {
         for dir in ancestors.reversed() where dir.exists {
             let need = need(of: dir, replacing: nil)
-            if let have = budget(of: dir), have > 0, UInt64(have) > need {
-                _ = try? dir.write(Self.rtRuntime, String(need))
+            guard let have = budget(of: dir), have > 0, UInt64(have) > need else { continue }
+            // A child removed a moment ago may still count (see dropRealtime): try again shortly.
+            for attempt in 0..<20 {
+                do throws(SwiftletError) {
+                    try dir.write(Self.rtRuntime, String(need))
+                    break
+                } catch {
+                    if error.errno != EINVAL || attempt == 19 { break }
+                    sleepMilliseconds(5)
+                }
             }
         }
     }

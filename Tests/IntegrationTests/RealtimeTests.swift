@@ -39,35 +39,48 @@ extension RuntimeIntegration {
         return fields.count > 38 ? String(fields[38]) : nil
     }
 
-    @Test("realtimeRuntime under swiftlet's parent runs a SCHED_FIFO container, and the budget goes back")
+    /// A parent of the test's own below swiftlet's ("/swiftlet/<group>"), so that tests
+    /// running at the same time do not see each other's budgets.
+    private func placeIn(_ c: TestContainer, group: String, id: String) {
+        var linux = c.linux
+        linux["cgroupsPath"] = group + "/" + id
+        c.linux = linux
+    }
+
+    @Test("realtimeRuntime under swiftlet's parents runs a SCHED_FIFO container")
     func realtimeBudgetRunsFIFO() throws {
         let hierarchy = try realtimeHierarchy()
-        let parent = hierarchy + "/swiftlet"
-        let before = budget(parent) ?? 0
+        let group = "swiftlet-it-rt-\(getpid())-fifo"
+        let parent = hierarchy + "/swiftlet/" + group
         try withContainer("rt-fifo") { c in
             realtime(c, runtime: 10000)
-            c.shell("cat /proc/self/stat")
+            placeIn(c, group: group, id: c.id)
+            c.shell("cat /proc/self/stat; cat /proc/self/cgroup")
             let result = try c.run()
             #expect(result.status == 0, "\(result.summary)")
             #expect(policy(result.stdout) == "1", "the container's process must run SCHED_FIFO: \(result.stdout)")
-            #expect((budget(parent) ?? 0) == before, "swiftlet's parent must give the budget back")
+            #expect(!FileManager.default.fileExists(atPath: parent), "swiftlet's emptied parent goes with the container")
             c.expectNothingLeft("after run")
         }
     }
 
-    @Test("two real-time containers at once share swiftlet's parent budget")
+    @Test("two real-time containers at once: the parents swiftlet made hold both budgets and give each back")
     func realtimeBudgetTwoContainers() throws {
         let hierarchy = try realtimeHierarchy()
-        let parent = hierarchy + "/swiftlet"
-        let before = budget(parent) ?? 0
+        let group = "swiftlet-it-rt-\(getpid())-two"
+        let parent = hierarchy + "/swiftlet/" + group
         try withContainer("rt-two") { c in
             realtime(c, runtime: 10000)
             c.shell("sleep 60")
             let second = c.id + "-b"
+            placeIn(c, group: group, id: c.id)
             let first = try c.create()
             try #require(first.succeeded, "\(first.summary)")
+            placeIn(c, group: group, id: second)
             let other = try c.create(id: second)
             try #require(other.succeeded, "\(other.summary)")
+            #expect(budget(parent) == 20000, "the parent holds both budgets")
+            #expect((budget(hierarchy + "/swiftlet") ?? 0) >= 20000, "so does swiftlet's top parent")
             for id in [c.id, second] {
                 #expect(c.runtime(["start", id]).succeeded)
                 #expect(budget(parent + "/" + id) == 10000, "\(id)'s own budget")
@@ -75,12 +88,10 @@ extension RuntimeIntegration {
                 let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
                 #expect(policy(stat) == "1", "\(id) must run SCHED_FIFO: \(stat)")
             }
-            #expect((budget(parent) ?? 0) >= before + 20000, "the parent holds both budgets")
-            for id in [c.id, second] {
-                #expect(c.runtime(["delete", "--force", id]).succeeded)
-            }
-            #expect((budget(parent) ?? 0) == before, "swiftlet's parent must give both budgets back")
-            #expect(!FileManager.default.fileExists(atPath: parent + "/" + second))
+            #expect(c.runtime(["delete", "--force", second]).succeeded)
+            #expect(budget(parent) == 10000, "the parent gives the deleted container's budget back")
+            #expect(c.runtime(["delete", "--force", c.id]).succeeded)
+            #expect(!FileManager.default.fileExists(atPath: parent), "the emptied parent is removed")
             c.expectNothingLeft("after delete")
         }
     }

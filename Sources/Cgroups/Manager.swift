@@ -297,9 +297,10 @@ public struct CgroupManager: Sendable {
     /// processes are still inside (a container that died mid-create, or escaped children),
     /// they are thawed and killed, and removal is retried for about 1.5 s.
     public func destroy() throws(SwiftletError) {
+        dropRealtime()
         var pending: [CgroupDir] = []
         for dir in allDirs where !(try removeTree(dir)) { pending.append(dir) }
-        if pending.isEmpty { removeEmptySwiftletParents(); return }
+        if pending.isEmpty { removeEmptySwiftletParents(); releaseRealtime(); return }
         killLeftovers(pending)
         var delay = 5
         for _ in 0..<12 {
@@ -308,7 +309,7 @@ public struct CgroupManager: Sendable {
             var still: [CgroupDir] = []
             for dir in pending where !(try removeTree(dir)) { still.append(dir) }
             pending = still
-            if pending.isEmpty { removeEmptySwiftletParents(); return }
+            if pending.isEmpty { removeEmptySwiftletParents(); releaseRealtime(); return }
             killLeftovers(pending)
         }
         throw SwiftletError(.cgroups, "remove cgroup " + pending[0].path, errno: EBUSY)

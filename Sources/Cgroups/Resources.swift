@@ -88,8 +88,9 @@ extension CgroupManager {
 
     private func applyCPUV1(_ d: CgroupDir, _ c: CPUSpec) throws(SwiftletError) {
         // Real-time budget first: an RT task cannot join a cgroup whose rt_runtime is 0.
-        if let p = c.realtimePeriod, p != 0 { try d.write("cpu.rt_period_us", String(p)) }
-        if let r = c.realtimeRuntime, r != 0 { try d.write("cpu.rt_runtime_us", String(r)) }
+        if (c.realtimeRuntime ?? 0) != 0 || (c.realtimePeriod ?? 0) != 0 {
+            try applyRealtime(d, runtime: c.realtimeRuntime, period: c.realtimePeriod)
+        }
         if let shares = c.shares, shares != 0 {
             try d.write("cpu.shares", String(shares))
             // The kernel clamps silently; say so instead.

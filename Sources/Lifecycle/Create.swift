@@ -109,6 +109,7 @@ extension Runtime {
                 primitive!.add("cgroup", "no cgroup (resource limits not applied: " + error.description + ")")
             }
 
+            if let cgroup, let s = spec.process?.scheduler { try cgroup.requireRealtimeBudget(forPolicy: s.policy) }
             if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
             if plan.creates(.user) {
                 // The init opens the fifo as root of its user namespace: give it to that user.

@@ -68,6 +68,9 @@ extension Runtime {
             break
         }
         guard let record = c.record else { throw SwiftletError(.exec, "container is being created", errno: EBUSY) }
+        if let s = r.process.scheduler, record.hasCgroup, subCgroups.isEmpty {
+            try cgroupManager(record).requireRealtimeBudget(forPolicy: s.policy)
+        }
         let spec = try storedConfig(c)
         let linux = spec.linux ?? LinuxSpec()
         let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }

@@ -64,8 +64,12 @@ extension Runtime {
         spec.mounts = Labels.labelledMounts(spec.mounts, mountLabel: linux.mountLabel)
 
         // Signals that would kill us half-way are held back and turned into a clean abort.
+        // The state root is checked first (creating it is idempotent), so that a bad --root
+        // reads the same wherever the re-exec below cannot work.
+        try store.ensureRoot()
         // The init is a clone of this process: from here on it must be the read-only image
-        // of the runtime (re-executes this command once; nothing above has side effects).
+        // of the runtime (re-executes this command once; nothing above has side effects
+        // beyond the state root).
         try RuntimeImage.ensureProtected()
 
         logger.debugLine("create " + o.id + ": config loaded from " + bundle + "/config.json, rootfs " + rootfs)

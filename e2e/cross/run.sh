@@ -133,7 +133,7 @@ PY
   if [ $status = 0 ] && [[ $output == container-ran-on-* ]]; then ok "run: a real container ran ($output)"
   elif [ $status != 0 ] && [ -z "$leftovers" ] &&
        [ "$err" = "mounts: re-execute the runtime from a read-only image (is it running under an emulator?): exec format error" ]; then
-    ok "run: stops where qemu-user cannot emulate clone with namespaces ('$err'), nothing left behind"
+    ok "run: stops where the host kernel cannot run the re-executed image ('$err'), nothing left behind"
   else fail "run: status $status, stderr [$err], output [$output], left behind [$leftovers]"; fi
 done
 

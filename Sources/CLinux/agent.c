@@ -154,13 +154,7 @@ struct op {
  * be a real directory entry below the container's root: no symlink, no magic link, no
  * escape, so what was checked is what gets used. */
 static int resolve(const struct op *op, const char *path, int flags) {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    while (*path == '/') path++;
-    if (!*path) path = ".";
-    return (int)syscall(SYS_openat2, op->root_fd, path, &how, sizeof how);
+    return cl_agent_open_beneath(op->root_fd, path, flags);
 }
 
 /* Opens the parent directory of `path` and points *name at its last component. */
@@ -546,13 +540,10 @@ int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *o
 }
 
 int cl_agent_open_beneath(int dirfd, const char *path, int flags) {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    /* An absolute path names the same place below dirfd; "/" is dirfd itself. */
     while (*path == '/') path++;
     if (!*path) path = ".";
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    return cl_openat2_beneath(dirfd, path, flags);
 }
 
 int cl_agent_open_procfs(void) {

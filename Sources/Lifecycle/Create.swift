@@ -76,7 +76,6 @@ extension Runtime {
         let signals = try SignalGuard.block()
         var undo = CreateUndo(store: store)
         do throws(SwiftletError) {
-            try store.ensureRoot()
             let dir = store.directory(o.id)
             if mkdir(dir, 0o711) != 0 {
                 if cl_errno() == EEXIST { throw SwiftletError(.state, "container with id exists: " + o.id, errno: EEXIST) }
@@ -407,11 +406,10 @@ public struct SignalGuard: Sendable {
 func hasOwnNetworkNamespace(_ plan: NamespacePlan) throws(SwiftletError) -> Bool {
     if plan.creates(.network) { return true }
     guard let path = plan.joinPath(.network) else { return false }
-    var ours = stat()
-    var theirs = stat()
-    if stat("/proc/self/ns/net", &ours) != 0 { throw .system(.namespaces, "stat /proc/self/ns/net") }
-    if stat(path, &theirs) != 0 { throw .system(.namespaces, "stat " + path) }
-    return ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino
+    let fd = try Namespaces.open(path, kind: .network)
+    defer { fd.close() }
+    guard let ours = Namespaces.isOurs(fd, kind: .network) else { throw .system(.namespaces, "stat " + path) }
+    return !ours
 }
 
 /// The host id that `id` inside a user namespace maps to.

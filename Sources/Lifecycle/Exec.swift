@@ -301,16 +301,13 @@ struct ExecTarget {
     /// The init's namespace of `kind`, or nil when it is ours as well (or the kernel has
     /// no such namespace type): setns into one's own user namespace fails.
     static func openIfDifferent(_ path: String, kind: NamespaceKind) throws(SwiftletError) -> FileDescriptor? {
-        var own = stat()
-        if stat("/proc/self/ns/" + kind.procName, &own) != 0 { return nil }
+        if !pathExists("/proc/self/ns/" + kind.procName) { return nil }
         let fd = try FileDescriptor.open(path, O_RDONLY, stage: .exec)
-        var theirs = stat()
-        if fstat(fd.raw, &theirs) != 0 {
-            let e = SwiftletError.system(.exec, "stat " + path)
+        guard let ours = Namespaces.isOurs(fd, kind: kind) else {
             fd.close()
-            throw e
+            throw SwiftletError.system(.exec, "stat " + path)
         }
-        if theirs.st_dev == own.st_dev && theirs.st_ino == own.st_ino {
+        if ours {
             fd.close()
             return nil
         }

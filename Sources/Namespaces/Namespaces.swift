@@ -69,6 +69,15 @@ public struct NamespacePlan: Sendable {
 public enum Namespaces {
     /// Opens a namespace file to join later; checks that it is a namespace of the right type,
     /// so that a wrong path fails at create with a clear message.
+    /// Whether the namespace file open as `fd` is this process's own namespace of `kind`
+    /// (the same nsfs inode). nil when the kernel has no such namespace type.
+    public static func isOurs(_ fd: FileDescriptor, kind: NamespaceKind) -> Bool? {
+        var own = stat()
+        var theirs = stat()
+        guard stat("/proc/self/ns/" + kind.procName, &own) == 0, fstat(fd.raw, &theirs) == 0 else { return nil }
+        return theirs.st_dev == own.st_dev && theirs.st_ino == own.st_ino
+    }
+
     public static func open(_ path: String, kind: NamespaceKind) throws(SwiftletError) -> FileDescriptor {
         let fd = try FileDescriptor.open(path, O_RDONLY, stage: .namespaces)
         // NS_GET_NSTYPE (0xb703) returns the CLONE_NEW* type of a namespace fd.

@@ -37,10 +37,10 @@ mkdir -p "$obj"
 # (600 KiB of .eh_frame in the tier kernel).
 kmake() { make -s -C "$src" O="$obj" ARCH=um SUBARCH=x86_64 KCFLAGS="-fno-asynchronous-unwind-tables -fno-unwind-tables" "$@"; }
 
-# The config is generated in a scratch dir and installed only when it differs, so that an
-# unchanged config leaves the build tree's timestamps alone.
+# The config is generated in a dir of its own (which keeps kconfig's tools built) and
+# installed only when it differs, so that an unchanged config leaves the build tree alone.
 gen=$build/$name.gen
-rm -rf "$gen"; mkdir -p "$gen"
+mkdir -p "$gen"; rm -f "$gen/.config"
 make -s -C "$src" O="$gen" ARCH=um SUBARCH=x86_64 tinyconfig >/dev/null
 # merge_config.sh keeps its temporary files in the current directory.
 (cd "$gen" && "$src/scripts/kconfig/merge_config.sh" -m -O "$gen" "$gen/.config" "${fragments[@]/#/$top/}" >/dev/null)
@@ -60,7 +60,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 1
 fi
 if ! cmp -s "$gen/.config" "$obj/.config"; then cp "$gen/.config" "$obj/.config"; fi
-rm -rf "$gen"
 
 echo "== building the $name UML kernel in $obj (-j${UML_JOBS:-2})"
 start=$(date +%s)

@@ -112,7 +112,7 @@ func deviceFileType(_ type: String) -> UInt32? {
 func createDevice(_ root: FileDescriptor, _ device: DeviceSpec, userNamespace: Bool) throws(SwiftletError) {
     guard let fileType = deviceFileType(device.type) else {
         throw SwiftletError(.config, "config.json: linux.devices: " + device.path + ": unknown type " +
-                            jsonQuote(device.type), errno: EINVAL)
+                            jsonQuoted(device.type), errno: EINVAL)
     }
     guard device.major >= 0, device.major <= 0xffff_ffff, device.minor >= 0, device.minor <= 0xffff_ffff else {
         throw SwiftletError(.config, "config.json: linux.devices: " + device.path + ": major/minor out of range",
@@ -213,4 +213,3 @@ func replaceWithSymlink(_ root: FileDescriptor, _ path: String, target: String) 
     }
 }
 
-func jsonQuote(_ s: String) -> String { "\"" + s + "\"" }

@@ -39,8 +39,6 @@ func isolationMode(_ annotations: [(String, String)]) throws(SwiftletError) -> I
     return explicit ? .chroot : mode
 }
 
-private func jsonQuoted(_ s: String) -> String { JSON.string(s).serialized() }
-
 /// The config as a primitive container applies it, and what that leaves out.
 struct PrimitiveDegradation: Sendable {
     var spec: Spec

@@ -131,7 +131,7 @@ public enum Rootfs {
         do throws(SwiftletError) {
             try openInRoot(root, cwd, missing: .makeDirectories, stage: .rootfs).close()
         } catch {
-            throw error.context("create process.cwd " + jsonLikeQuoted(cwd))
+            throw error.context("create process.cwd " + jsonQuoted(cwd))
         }
     }
 
@@ -199,7 +199,7 @@ func parseRootPropagation(_ propagation: String?) throws(SwiftletError) -> UInt 
     guard let propagation else { return MountFlag.private | MountFlag.recursive }
     guard let flags = propagationFlags(propagation) else {
         throw SwiftletError(.config, "config.json: linux.rootfsPropagation: unknown propagation " +
-                            jsonLikeQuoted(propagation), errno: EINVAL)
+                            jsonQuoted(propagation), errno: EINVAL)
     }
     return flags
 }
@@ -266,11 +266,11 @@ func checkProcDestination(_ resolved: String, isProc: Bool) throws(SwiftletError
     guard isPath(resolved, inside: "/proc") else { return }
     if resolved.bytesEqual("/proc") {
         if isProc { return }
-        throw SwiftletError(.mounts, jsonLikeQuoted(resolved) + " cannot be mounted because it is not of type proc",
+        throw SwiftletError(.mounts, jsonQuoted(resolved) + " cannot be mounted because it is not of type proc",
                             errno: EINVAL)
     }
     for allowed in allowedProcDestinations where allowed.bytesEqual(resolved) { return }
-    throw SwiftletError(.mounts, jsonLikeQuoted(resolved) + " cannot be mounted because it is inside /proc",
+    throw SwiftletError(.mounts, jsonQuoted(resolved) + " cannot be mounted because it is inside /proc",
                         errno: EINVAL)
 }
 
@@ -394,7 +394,7 @@ func mountProcOrSysfs(type: String, source: String?, destination: String, option
     let target = try openMountTarget(c, destination, missing: .makeDirectories, followFinalSymlink: false)
     defer { target.close() }
     if !target.isDirectory {
-        throw SwiftletError(.mounts, "filesystem " + jsonLikeQuoted(type) + " must be mounted on ordinary directory",
+        throw SwiftletError(.mounts, "filesystem " + jsonQuoted(type) + " must be mounted on ordinary directory",
                             errno: ENOTDIR)
     }
     try checkProcDestination(target.path, isProc: type.bytesEqual("proc"))
@@ -429,7 +429,7 @@ func mountTmpfs(source: String?, destination: String, options: MountOptions,
     try checkProcDestination(target.path, isProc: false)
     var data = options.data
     if existed && target.isDirectory {
-        let modeOption = "mode=" + octal(target.mode & 0o7777)
+        let modeOption = "mode=" + octal(target.mode & 0o7777, width: 4)
         data = data.isEmpty ? modeOption : modeOption + "," + data
     }
     var covered: FileDescriptor? = nil
@@ -577,15 +577,6 @@ func applyIDMapping(_ tree: FileDescriptor, uidMappings: [IDMapping], gidMapping
         let hint = e == EINVAL ? " (the filesystem may not support id-mapped mounts)" : ""
         throw SwiftletError(.mounts, "set id mapping on bind mount " + shown + hint, errno: e)
     }
-}
-
-/// "%04o".
-func octal(_ value: UInt32) -> String {
-    var digits: [UInt8] = []
-    var v = value
-    repeat { digits.append(UInt8(48 + v & 7)); v >>= 3 } while v != 0
-    while digits.count < 4 { digits.append(48) }
-    return String(decoding: digits.reversed(), as: UTF8.self)
 }
 
 // MARK: - enter

@@ -113,24 +113,12 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     // A cgroup namespace is rooted at the cgroup the init is in: create it only now that
     // the runtime has moved us into the container's cgroup.
     if c.plan.creates(.cgroup) { try Namespaces.unshare(CLONE_NEWCGROUP, what: "cgroup namespace") }
-    if c.plan.creates(.time) {
-        try Namespaces.enterNewTimeNamespace(offsets: linux.timeOffsets)
-    } else if !linux.timeOffsets.isEmpty {
-        throw SwiftletError(.config, "config.json: linux.timeOffsets: requires a new time namespace", errno: EINVAL)
-    }
+    // The parser refused offsets, a hostname or a domainname without their namespace; the
+    // primitive mode clears them with the namespace.
+    if c.plan.creates(.time) { try Namespaces.enterNewTimeNamespace(offsets: linux.timeOffsets) }
     if !c.noNewKeyring { try joinSessionKeyring(c.id, stage: .lifecycle, what: "join a new session keyring") }
-    if let hostname = spec.hostname {
-        guard c.plan.has(.uts) else {
-            throw SwiftletError(.config, "config.json: hostname: requires a UTS namespace", errno: EINVAL)
-        }
-        try Namespaces.setHostname(hostname)
-    }
-    if let domainname = spec.domainname {
-        guard c.plan.has(.uts) else {
-            throw SwiftletError(.config, "config.json: domainname: requires a UTS namespace", errno: EINVAL)
-        }
-        try Namespaces.setDomainname(domainname)
-    }
+    if let hostname = spec.hostname { try Namespaces.setHostname(hostname) }
+    if let domainname = spec.domainname { try Namespaces.setDomainname(domainname) }
 
     if c.plan.creates(.network) { try Namespaces.bringUpLoopback() }
 
@@ -205,14 +193,14 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     } else if c.primitive {
         do throws(SwiftletError) {
             try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                              readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
+                              readonlyRoot: spec.root.readonly, propagation: linux.rootfsPropagation,
                               mounts: spec.mounts.filter { m in !prepared.failedMounts.contains { $0.bytesEqual(m.destination) } })
         } catch {
             notApplied.append("paths\u{1}masked or read-only paths incomplete (" + error.description + ")")
         }
     } else {
         try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                          readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
+                          readonlyRoot: spec.root.readonly, propagation: linux.rootfsPropagation,
                           mounts: spec.mounts)
     }
 

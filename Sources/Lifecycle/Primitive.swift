@@ -31,8 +31,10 @@ func isolationMode(_ annotations: [(String, String)]) throws(SwiftletError) -> I
         let isMode = key.bytesEqual(Isolation.modeAnnotation)
         guard isMode || key.bytesEqual(Isolation.fallbackAnnotation) else { continue }
         guard value.bytesEqual("chroot") else {
-            throw SwiftletError(.config, "config.json: annotations." + key + ": unknown value " + jsonQuoted(value) +
-                                " (the only one is \"chroot\")", errno: EINVAL)
+            var refused = Node(.null, path: "config.json").at("annotations").at(key)
+                .error("unknown value " + jsonQuoted(value) + " (the only one is \"chroot\")")
+            refused.errno = EINVAL
+            throw refused
         }
         if isMode { explicit = true } else { mode = .fallbackToChroot }
     }

@@ -135,29 +135,28 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                                       hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive,
                                       bindSources: bindSources)
     if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
-    // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
-    var notApplied: [String] = []
-    if !prepared.failedMounts.isEmpty {
-        notApplied.append("mounts\u{1}not mounted: " + join(prepared.failedMounts.map(printable), " "))
+    // What a primitive container could not set up goes back with "ready".
+    var report = ReadyReport()
+    /// A step a primitive container may miss: its failure is reported, not fatal.
+    func tolerated(_ name: String, _ note: String, _ step: () throws(SwiftletError) -> Void) throws(SwiftletError) {
+        guard c.primitive else { return try step() }
+        do throws(SwiftletError) { try step() } catch { report.add(name, note + " (" + error.description + ")") }
     }
-    if c.primitive {
-        // Without a mount namespace, device nodes go only into a /dev this container mounted:
-        // never into the bundle's own directory on disk.
-        let devMounted = c.plan.has(.mount) || spec.mounts.contains { m in
-            lexicallyCleanPath(m.destination).bytesEqual("/dev") && (m.type ?? "").bytesEqual("tmpfs")
-                && !prepared.failedMounts.contains { lexicallyCleanPath($0).bytesEqual("/dev") }
+    if !prepared.failedMounts.isEmpty {
+        report.add("mounts", "not mounted: " + join(prepared.failedMounts.map(printable), " "))
+    }
+    // Without a mount namespace, a primitive container's device nodes go only into a /dev it
+    // mounted: never into the bundle's own directory on disk.
+    let devMounted = !c.primitive || c.plan.has(.mount) || spec.mounts.contains { m in
+        lexicallyCleanPath(m.destination).bytesEqual("/dev") && (m.type ?? "").bytesEqual("tmpfs")
+            && !prepared.failedMounts.contains { lexicallyCleanPath($0).bytesEqual("/dev") }
+    }
+    if devMounted && (prepared.rootfsBound || !c.primitive) {
+        try tolerated("devices", "device nodes incomplete") { () throws(SwiftletError) in
+            try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
         }
-        do throws(SwiftletError) {
-            if devMounted && prepared.rootfsBound {
-                try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
-            } else if Devices.needsSetup(mounts: spec.mounts) {
-                notApplied.append("devices\u{1}no device nodes (no /dev of its own)")
-            }
-        } catch {
-            notApplied.append("devices\u{1}device nodes incomplete (" + error.description + ")")
-        }
-    } else {
-        try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
+    } else if Devices.needsSetup(mounts: spec.mounts) {
+        report.add("devices", "no device nodes (no /dev of its own)")
     }
 
     let listener = c.listener
@@ -189,19 +188,13 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     if !prepared.rootfsBound {
         // "/" here is the mount that holds the rootfs on the host: remounting or masking in
         // it would reach the host.
-        notApplied.append("paths\u{1}no read-only root, masked or read-only paths (rootfs not mountable)")
-    } else if c.primitive {
-        do throws(SwiftletError) {
+        report.add("paths", "no read-only root, masked or read-only paths (rootfs not mountable)")
+    } else {
+        try tolerated("paths", "masked or read-only paths incomplete") { () throws(SwiftletError) in
             try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
                               readonlyRoot: spec.root.readonly, propagation: linux.rootfsPropagation,
                               mounts: spec.mounts.filter { m in !prepared.failedMounts.contains { $0.bytesEqual(m.destination) } })
-        } catch {
-            notApplied.append("paths\u{1}masked or read-only paths incomplete (" + error.description + ")")
         }
-    } else {
-        try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                          readonlyRoot: spec.root.readonly, propagation: linux.rootfsPropagation,
-                          mounts: spec.mounts)
     }
 
     try ProcessSetup.setRlimits(process.rlimits)
@@ -216,9 +209,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
-    // The route a foreign executable takes, for --debug: a line starting with \u{2}.
-    if let foreign { notApplied.append("\u{2}" + foreign.note) }
-    try c.channel.send(.ready, join(notApplied, "\n"))
+    report.foreignRoute = foreign?.note
+    try c.channel.send(.ready, report.encoded)
     c.channel.close()
     reportedReady = true
 

@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "Namespaces", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
         .target(name: "Mounts", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
         .target(name: "Devices", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Mounts"]),
-        .target(name: "Capabilities", dependencies: ["Base", "Syscalls", "CLinux"]),
+        .target(name: "Capabilities", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
         .target(name: "Process", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Capabilities"]),
         .target(name: "Hooks", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
         // libm: cpu.shares to cpu.weight uses log2 and pow.
@@ -31,9 +31,10 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("seccomp")]),
         .target(name: "Terminal", dependencies: ["Base", "Syscalls", "CLinux"]),
         // The access-control agent: answers seccomp user notifications by policy (`swiftlet agent`).
-        .target(name: "Agent", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Seccomp", "OCISpec"]),
+        .target(name: "Agent", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Seccomp", "OCISpec", "Mounts"]),
         // Probes what the running kernel offers (`swiftlet check`).
-        .target(name: "Check", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Cgroups", "Seccomp", "Namespaces"]),
+        .target(name: "Check", dependencies: ["Base", "Syscalls", "CLinux", "JSON", "Cgroups", "Seccomp", "Namespaces",
+                                              "Capabilities", "Mounts", "OCISpec"]),
         // Composes the facilities into the OCI lifecycle.
         .target(name: "Lifecycle", dependencies: [
             "Base", "JSON", "OCISpec", "Syscalls", "Namespaces", "Mounts", "Devices",
@@ -51,6 +52,7 @@ let package = Package(
         .target(name: "TestChildEntry", path: "Tests/TestChildEntry", linkerSettings: [.linkedLibrary("dl")]),
 
         // Unit tests (swift-testing), one suite per module; the standard build only.
+        .testTarget(name: "BaseTests", dependencies: ["Base", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec", "JSON", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),

@@ -808,13 +808,6 @@ func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) 
     return s.withCString { body($0) }
 }
 
-func octal(_ v: UInt32) -> String {
-    var out: [UInt8] = []
-    var x = v
-    repeat { out.append(UInt8(48 + x & 7)); x >>= 3 } while x != 0
-    return String(decoding: out.reversed(), as: UTF8.self)
-}
-
 /// Removes a socket file left by an agent that is no longer running; refuses to take
 /// over from one that is.
 func removeStaleSocket(_ path: String) throws(SwiftletError) {

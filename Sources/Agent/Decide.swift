@@ -171,10 +171,7 @@ public func deviceListAllows(_ list: String, device: BlockDevice, write: Bool) -
 
 /// `path` equals `prefix` or lies below it, by whole components (/foobar is not below /foo).
 public func pathAllowed(_ path: String, under prefix: String, exact: Bool) -> Bool {
-    if path.bytesEqual(prefix) { return true }
-    if exact { return false }
-    if prefix.bytesEqual("/") { return true }
-    return path.hasBytePrefix(prefix + "/")
+    exact ? path.bytesEqual(prefix) : isPath(path, inside: prefix)
 }
 
 /// Makes `path` absolute against `cwd` (an absolute container path) and removes ".",
@@ -182,17 +179,7 @@ public func pathAllowed(_ path: String, under prefix: String, exact: Bool) -> Bo
 /// empty path (ENOENT) or a result longer than PATH_MAX.
 public func normalizePath(_ path: String, cwd: String) -> String? {
     if path.isEmpty { return nil }
-    var parts: [String] = []
-    let full = path.hasBytePrefix("/") ? path : cwd + "/" + path
-    for part in full.split(byte: UInt8(ascii: "/")) {
-        if part.isEmpty || part.bytesEqual(".") { continue }
-        if part.bytesEqual("..") {
-            if !parts.isEmpty { parts.removeLast() }
-            continue
-        }
-        parts.append(part)
-    }
-    let out = "/" + join(parts, "/")
+    let out = lexicallyCleanPath(path.hasBytePrefix("/") ? path : cwd + "/" + path)
     return out.utf8.count < 4096 ? out : nil
 }
 

@@ -1,6 +1,7 @@
 import Base
 import CLinux
 import JSON
+import Mounts
 import OCISpec
 import Syscalls
 
@@ -528,21 +529,24 @@ let errnoNames: [(String, Int32)] = [
     ("EOPNOTSUPP", EOPNOTSUPP), ("ENOTEMPTY", ENOTEMPTY), ("ELOOP", ELOOP),
 ]
 
-// MS_* values (stable kernel ABI).
-let msRdonly: UInt64 = 1, msNosuid: UInt64 = 2, msNodev: UInt64 = 4, msNoexec: UInt64 = 8
-let msBind: UInt64 = 4096, msRec: UInt64 = 16384, msSilent: UInt64 = 32768
+let msRdonly = UInt64(MountFlag.readOnly), msNosuid = UInt64(MountFlag.noSuid)
+let msNodev = UInt64(MountFlag.noDev), msNoexec = UInt64(MountFlag.noExec)
+let msBind = UInt64(MountFlag.bind), msRec = UInt64(MountFlag.recursive), msSilent = UInt64(MountFlag.silent)
 /// Flags a bind mount may carry: the helper applies these with mount_setattr.
 let bindFlags: UInt64 = msBind | msRec | msSilent | msRdonly | msNosuid | msNodev | msNoexec
 
-/// Every MS_* name. Remounts, moves and propagation changes act on existing mounts the
-/// destination rule cannot describe, so a policy cannot allow them.
+/// The policy's names for the MS_* flags. Remounts, moves and propagation changes act on
+/// existing mounts the destination rule cannot describe, so a policy cannot allow them.
 let mountFlagNames: [(name: String, value: UInt64, supported: Bool)] = [
-    ("ro", 1, true), ("nosuid", 2, true), ("nodev", 4, true), ("noexec", 8, true), ("sync", 16, true),
-    ("remount", 32, false), ("mandlock", 64, false), ("dirsync", 128, true), ("nosymfollow", 256, true),
-    ("noatime", 1024, true), ("nodiratime", 2048, true), ("bind", 4096, true), ("move", 8192, false),
-    ("rec", 16384, true), ("silent", 32768, true), ("unbindable", 1 << 17, false), ("private", 1 << 18, false),
-    ("slave", 1 << 19, false), ("shared", 1 << 20, false), ("relatime", 1 << 21, true),
-    ("strictatime", 1 << 24, true), ("lazytime", 1 << 25, true),
+    ("ro", msRdonly, true), ("nosuid", msNosuid, true), ("nodev", msNodev, true), ("noexec", msNoexec, true),
+    ("sync", UInt64(MountFlag.synchronous), true), ("remount", UInt64(MountFlag.remount), false),
+    ("mandlock", UInt64(MountFlag.mandatoryLock), false), ("dirsync", UInt64(MountFlag.dirSync), true),
+    ("nosymfollow", UInt64(MountFlag.noSymFollow), true), ("noatime", UInt64(MountFlag.noAtime), true),
+    ("nodiratime", UInt64(MountFlag.noDirAtime), true), ("bind", msBind, true), ("move", UInt64(MountFlag.move), false),
+    ("rec", msRec, true), ("silent", msSilent, true), ("unbindable", UInt64(MountFlag.unbindable), false),
+    ("private", UInt64(MountFlag.private), false), ("slave", UInt64(MountFlag.slave), false),
+    ("shared", UInt64(MountFlag.shared), false), ("relatime", UInt64(MountFlag.relatime), true),
+    ("strictatime", UInt64(MountFlag.strictAtime), true), ("lazytime", UInt64(MountFlag.lazyTime), true),
 ]
 
 let umountFlagNames: [(String, Int32)] = [("force", 1), ("detach", 2), ("expire", 4), ("nofollow", 8)]

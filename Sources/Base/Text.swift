@@ -131,6 +131,15 @@ public func parseOctal(_ s: String) -> UInt32? {
     return v
 }
 
+/// Octal digits of `value`, zero-padded to `width` ("%04o" is width 4).
+public func octal(_ value: UInt32, width: Int = 0) -> String {
+    var digits: [UInt8] = []
+    var v = value
+    repeat { digits.append(UInt8(48 + v & 7)); v >>= 3 } while v != 0
+    while digits.count < width { digits.append(48) }
+    return String(decoding: digits.reversed(), as: UTF8.self)
+}
+
 /// Lower-case hex of a byte string, e.g. for ids.
 public func hex(_ value: UInt64, width: Int = 0) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -139,4 +148,34 @@ public func hex(_ value: UInt64, width: Int = 0) -> String {
     repeat { out.append(digits[Int(v & 15)]); v >>= 4 } while v != 0
     while out.count < width { out.append(48) }
     return String(decoding: out.reversed(), as: UTF8.self)
+}
+
+/// Writes a JSON string literal, escaping what RFC 8259 requires.
+public func writeString(_ out: inout [UInt8], _ s: String) {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    out.append(0x22)
+    for c in s.utf8 {
+        switch c {
+        case 0x22: out.append(0x5C); out.append(0x22)
+        case 0x5C: out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+        case 0..<0x20:
+            out.append(contentsOf: "\\u00".utf8)
+            out.append(digits[Int(c >> 4)])
+            out.append(digits[Int(c & 15)])
+        default: out.append(c)
+        }
+    }
+    out.append(0x22)
+}
+
+/// A JSON string literal for `s`, quotes included: also the one quoter of outside text
+/// (paths, names, values from a config) in messages, so a control byte in it cannot split a
+/// one-line error or forge a second line.
+public func jsonQuoted(_ s: String) -> String {
+    var out: [UInt8] = []
+    writeString(&out, s)
+    return String(decoding: out, as: UTF8.self)
 }

@@ -1,20 +1,7 @@
 import Base
 import CLinux
+import OCISpec
 import Syscalls
-
-/// Capability names in kernel order: the index is the capability number
-/// (include/uapi/linux/capability.h, CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40).
-public let allCapabilityNames: [String] = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-]
 
 /// The number of a capability name. Like libcap's cap_from_name, case does not matter;
 /// the "CAP_" prefix may also be left out ("chown").
@@ -23,15 +10,15 @@ public func capabilityNumber(_ name: String) -> Int32? {
     for i in wanted.indices where wanted[i] >= 97 && wanted[i] <= 122 { wanted[i] -= 32 }
     let prefix: [UInt8] = Array("CAP_".utf8)
     if !(wanted.count > 4 && Array(wanted[0..<4]) == prefix) { wanted = prefix + wanted }
-    for (i, known) in allCapabilityNames.enumerated() where known.utf8.elementsEqual(wanted) {
+    for (i, known) in knownCapabilityNames.enumerated() where known.utf8.elementsEqual(wanted) {
         return Int32(i)
     }
     return nil
 }
 
 public func capabilityName(_ number: Int32) -> String? {
-    guard number >= 0, Int(number) < allCapabilityNames.count else { return nil }
-    return allCapabilityNames[Int(number)]
+    guard number >= 0, Int(number) < knownCapabilityNames.count else { return nil }
+    return knownCapabilityNames[Int(number)]
 }
 
 /// One capability set as the kernel stores it: bit n is capability n.
@@ -122,7 +109,7 @@ public func lastCapability() -> Int32 {
     }
     var last: Int32 = -1
     while last < 63, cl_prctl(PR_CAPBSET_READ, UInt(last + 1), 0, 0, 0) >= 0 { last += 1 }
-    return last >= 0 ? last : Int32(allCapabilityNames.count - 1)
+    return last >= 0 ? last : Int32(knownCapabilityNames.count - 1)
 }
 
 /// The capability state of the calling thread, read back from the kernel.

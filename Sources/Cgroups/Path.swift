@@ -34,18 +34,11 @@ public enum CgroupPath {
         return parent + "/" + join(cleaned, "/")
     }
 
-    /// Components of `path` with "." and "" dropped and ".." applied, never above the root.
+    /// The lexically cleaned components of `path` (never above the root), each one a name
+    /// the kernel and /proc/<pid>/cgroup can carry.
     static func clean(_ path: String) throws(SwiftletError) -> [String] {
-        var parts: [String] = []
-        for part in path.split(byte: 47) {
-            if part.isEmpty || part.bytesEqual(".") { continue }
-            if part.bytesEqual("..") {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
-            }
-            try checkComponent(part, what: "cgroupsPath component")
-            parts.append(part)
-        }
+        let parts = lexicalComponents(path)
+        for part in parts { try checkComponent(part, what: "cgroupsPath component") }
         return parts
     }
 

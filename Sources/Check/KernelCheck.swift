@@ -1,6 +1,8 @@
 import Base
 import Cgroups
 import CLinux
+import Namespaces
+import OCISpec
 import Syscalls
 
 /// `swiftlet check`: what the running kernel offers this caller, found by trying each
@@ -14,8 +16,9 @@ public enum KernelCheck {
 
         var report = KernelReport(kernelRelease: kernelRelease, machine: machine, uid: caller.uid,
                                   euid: caller.euid, privileged: caller.privileged)
-        for ns in namespaceTypes {
-            report.probes.append(probeNamespace(name: ns.name, flag: ns.flag, flagName: ns.flagName, caller: caller))
+        for kind in probedNamespaces {
+            report.probes.append(probeNamespace(name: kind.rawValue, flag: kind.cloneFlag, flagName: kind.cloneFlagName,
+                                                caller: caller))
         }
         report.probes.append(probeUnprivilegedUserNamespace(caller: caller))
 

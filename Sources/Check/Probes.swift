@@ -1,39 +1,17 @@
 import Base
+import Capabilities
 import CLinux
+import Mounts
+import Namespaces
+import OCISpec
 import Syscalls
 
 // Each probe tries the feature for real in a throwaway child (see `inChild`), so the
 // answer reflects this kernel, its boot options, any LSM or seccomp policy around us and
 // the caller's privileges, not a kernel config that may be absent or lie.
 
-/// Mount flag and mount API values, spelled out so header versions do not matter.
-enum CheckMount {
-    static let noSuid: UInt = 0x2
-    static let noDev: UInt = 0x4
-    static let recursive: UInt = 0x4000
-    static let privatePropagation: UInt = 0x40000
-    static let detach: Int32 = 0x2
-    static let fsopenCloexec: UInt32 = 1
-    static let fsconfigSetFlag: UInt32 = 0
-    static let fsconfigSetString: UInt32 = 1
-    static let fsconfigCreate: UInt32 = 6
-    static let fsmountCloexec: UInt32 = 1
-    static let openTreeClone: UInt32 = 1
-    static let atEmptyPath: UInt32 = 0x1000
-    static let attrIdmap: UInt64 = 0x0010_0000
-}
-
-/// The namespace types of the runtime-spec with their clone flags.
-let namespaceTypes: [(name: String, flag: Int32, flagName: String)] = [
-    ("mount", CLONE_NEWNS, "CLONE_NEWNS"),
-    ("pid", CLONE_NEWPID, "CLONE_NEWPID"),
-    ("network", CLONE_NEWNET, "CLONE_NEWNET"),
-    ("ipc", CLONE_NEWIPC, "CLONE_NEWIPC"),
-    ("uts", CLONE_NEWUTS, "CLONE_NEWUTS"),
-    ("user", CLONE_NEWUSER, "CLONE_NEWUSER"),
-    ("cgroup", CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
-    ("time", CLONE_NEWTIME, "CLONE_NEWTIME"),
-]
+/// The namespaces probed, in the order the report lists them.
+let probedNamespaces: [NamespaceKind] = [.mount, .pid, .network, .ipc, .uts, .user, .cgroup, .time]
 
 /// Who runs the check. An unprivileged caller gets namespaces the way a rootless
 /// runtime would: inside a new user namespace of its own.
@@ -99,7 +77,7 @@ let scratchCandidates = ["/tmp", "/mnt", "/run", "/var/tmp", "/dev"]
 /// nothing propagates to the host; nothing is mounted if it fails), 3 (no directory), 4 (tmpfs).
 func scratchTmpfs(caller: Caller, namespacesEntered: Bool = false) -> (dir: String?, failure: ChildReply?) {
     if !namespacesEntered, let failure = enterNamespaces(CLONE_NEWNS, caller: caller) { return (nil, failure) }
-    if mount(nil, "/", nil, CheckMount.recursive | CheckMount.privatePropagation, nil) != 0 {
+    if mount(nil, "/", nil, MountFlag.recursive | MountFlag.private, nil) != 0 {
         return (nil, .failed(2))
     }
     var dir: String? = nil
@@ -109,7 +87,7 @@ func scratchTmpfs(caller: Caller, namespacesEntered: Bool = false) -> (dir: Stri
     }
     guard let dir else { return (nil, ChildReply(step: 3, errno: ENOENT)) }
     let rc = "mode=0700,size=1m".withCString {
-        mount("tmpfs", dir, "tmpfs", CheckMount.noSuid | CheckMount.noDev, UnsafeRawPointer($0))
+        mount("tmpfs", dir, "tmpfs", MountFlag.noSuid | MountFlag.noDev, UnsafeRawPointer($0))
     }
     if rc != 0 { return (nil, .failed(4)) }
     return (dir, nil)
@@ -255,7 +233,7 @@ func probePivotRoot(caller: Caller) -> Probe {
         // The runc idiom: stack the old root under the new one, then detach it. Fails with
         // EINVAL when the current root is the initramfs rootfs or a chroot directory.
         if cl_pivot_root(".", ".") != 0 { return .failed(6) }
-        if umount2(".", CheckMount.detach) != 0 { return .failed(7) }
+        if umount2(".", Int32(MNT_DETACH)) != 0 { return .failed(7) }
         return .ok()
     }
     let ok = succeeded(outcome) != nil
@@ -291,15 +269,15 @@ func detachedOverlay(userXattr: Bool) -> ChildReply {
     let tmpfs = detachedTmpfs()
     if tmpfs < 0 { return .failed(4) }
     for layer in ["lower", "upper", "work"] where mkdirat(tmpfs, layer, 0o700) != 0 { return .failed(5) }
-    let overlay = cl_fsopen("overlay", CheckMount.fsopenCloexec)
+    let overlay = cl_fsopen("overlay", MountAPI.fsopenCloexec)
     if overlay < 0 { return .failed(6) }
     let base = "/proc/self/fd/" + String(tmpfs) + "/"
     for (key, layer) in [("lowerdir", "lower"), ("upperdir", "upper"), ("workdir", "work")] {
-        if cl_fsconfig(overlay, CheckMount.fsconfigSetString, key, base + layer, 0) != 0 { return .failed(6) }
+        if cl_fsconfig(overlay, MountAPI.fsconfigSetString, key, base + layer, 0) != 0 { return .failed(6) }
     }
-    if userXattr && cl_fsconfig(overlay, CheckMount.fsconfigSetFlag, "userxattr", nil, 0) != 0 { return .failed(6) }
-    if cl_fsconfig(overlay, CheckMount.fsconfigCreate, nil, nil, 0) != 0 { return .failed(6) }
-    let merged = cl_fsmount(overlay, CheckMount.fsmountCloexec, 0)
+    if userXattr && cl_fsconfig(overlay, MountAPI.fsconfigSetFlag, "userxattr", nil, 0) != 0 { return .failed(6) }
+    if cl_fsconfig(overlay, MountAPI.fsconfigCreate, nil, nil, 0) != 0 { return .failed(6) }
+    let merged = cl_fsmount(overlay, MountAPI.fsmountCloexec, 0)
     if merged < 0 { return .failed(6) }
     // Proves the upper layer works: create a file through the overlay.
     let fd = cl_openat(merged, "probe", O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
@@ -367,11 +345,11 @@ func makeMappedUserNamespace(caller: Caller) -> Int32 {
 
 /// A detached tmpfs mount from the new mount API; -1 and errno on failure.
 func detachedTmpfs() -> Int32 {
-    let fs = cl_fsopen("tmpfs", CheckMount.fsopenCloexec)
+    let fs = cl_fsopen("tmpfs", MountAPI.fsopenCloexec)
     if fs < 0 { return -1 }
     defer { close(fs) }
-    if cl_fsconfig(fs, CheckMount.fsconfigCreate, nil, nil, 0) != 0 { return -1 }
-    return cl_fsmount(fs, CheckMount.fsmountCloexec, 0)
+    if cl_fsconfig(fs, MountAPI.fsconfigCreate, nil, nil, 0) != 0 { return -1 }
+    return cl_fsmount(fs, MountAPI.fsmountCloexec, 0)
 }
 
 func probeMountAPI(caller: Caller) -> Probe {
@@ -396,12 +374,12 @@ func probeIdmappedMounts(caller: Caller) -> Probe {
         // is the fallback that tells "idmapped mounts exist, but not on tmpfs".
         let tmpfs = detachedTmpfs()
         if tmpfs >= 0,
-           cl_mount_setattr(tmpfs, "", CheckMount.atEmptyPath, CheckMount.attrIdmap, 0, 0, UInt64(userns)) == 0 {
+           cl_mount_setattr(tmpfs, "", MountAPI.atEmptyPath, MountAttr.idmap, 0, 0, UInt64(userns)) == 0 {
             return .ok(1)
         }
-        let tree = cl_open_tree(AT_FDCWD, "/", CheckMount.openTreeClone | UInt32(O_CLOEXEC))
+        let tree = cl_open_tree(AT_FDCWD, "/", MountAPI.openTreeClone | UInt32(O_CLOEXEC))
         if tree < 0 { return .failed(3) }
-        if cl_mount_setattr(tree, "", CheckMount.atEmptyPath, CheckMount.attrIdmap, 0, 0, UInt64(userns)) != 0 {
+        if cl_mount_setattr(tree, "", MountAPI.atEmptyPath, MountAttr.idmap, 0, 0, UInt64(userns)) != 0 {
             return .failed(4)
         }
         return .ok(2)
@@ -463,22 +441,8 @@ func parseHex64(_ s: String) -> UInt64? {
     return v
 }
 
-/// Capability names by number, as in linux/capability.h.
-let capabilityNames = [
-    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
-    "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
-    "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
-    "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-    "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
-    "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
-]
-
 func capabilityName(_ n: Int) -> String {
-    n >= 0 && n < capabilityNames.count ? "CAP_" + upper(capabilityNames[n]) : "capability " + String(n)
-}
-
-func upper(_ s: String) -> String {
-    String(decoding: s.utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
+    Capabilities.capabilityName(Int32(truncatingIfNeeded: n)) ?? "capability " + String(n)
 }
 
 /// "all 41", "all 41 but CAP_SYS_RESOURCE", or "12 of 41".

@@ -110,13 +110,13 @@ func deviceFileType(_ type: String) -> UInt32? {
 }
 
 func createDevice(_ root: FileDescriptor, _ device: DeviceSpec, userNamespace: Bool) throws(SwiftletError) {
+    // The parser checked type and numbers; a spec built in code gets the same refusal.
     guard let fileType = deviceFileType(device.type) else {
-        throw SwiftletError(.config, "config.json: linux.devices: " + device.path + ": unknown type " +
-                            jsonQuote(device.type), errno: EINVAL)
+        throw SwiftletError(.devices, "device " + jsonQuoted(device.path) + ": unknown type " + jsonQuoted(device.type),
+                            errno: EINVAL)
     }
     guard device.major >= 0, device.major <= 0xffff_ffff, device.minor >= 0, device.minor <= 0xffff_ffff else {
-        throw SwiftletError(.config, "config.json: linux.devices: " + device.path + ": major/minor out of range",
-                            errno: EINVAL)
+        throw SwiftletError(.devices, "device " + jsonQuoted(device.path) + ": major/minor out of range", errno: EINVAL)
     }
     let rdev = fileType == UInt32(S_IFIFO) ? 0 : cl_makedev(UInt32(device.major), UInt32(device.minor))
     let mode = (device.fileMode ?? 0o666) & 0o7777
@@ -213,4 +213,3 @@ func replaceWithSymlink(_ root: FileDescriptor, _ path: String, target: String) 
     }
 }
 
-func jsonQuote(_ s: String) -> String { "\"" + s + "\"" }

@@ -1,3 +1,5 @@
+import Base
+
 extension JSON {
     /// Compact serialisation (what runc prints for `state`).
     public func serialized() -> String {
@@ -49,32 +51,4 @@ private func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
     guard let indent else { return }
     out.append(10)
     for _ in 0..<(indent * level) { out.append(32) }
-}
-
-/// Writes a JSON string literal, escaping what RFC 8259 requires.
-public func writeString(_ out: inout [UInt8], _ s: String) {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    out.append(0x22)
-    for c in s.utf8 {
-        switch c {
-        case 0x22: out.append(0x5C); out.append(0x22)
-        case 0x5C: out.append(0x5C); out.append(0x5C)
-        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-        case 0..<0x20:
-            out.append(contentsOf: "\\u00".utf8)
-            out.append(digits[Int(c >> 4)])
-            out.append(digits[Int(c & 15)])
-        default: out.append(c)
-        }
-    }
-    out.append(0x22)
-}
-
-/// A JSON string literal for `s`, quotes included.
-public func jsonQuoted(_ s: String) -> String {
-    var out: [UInt8] = []
-    writeString(&out, s)
-    return String(decoding: out, as: UTF8.self)
 }

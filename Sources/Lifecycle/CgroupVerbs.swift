@@ -67,6 +67,29 @@ extension Runtime {
         try cgroupManager(r).apply(resources)
     }
 
+    /// `events`: a statistics event every `intervalNanoseconds` (once with `statsOnly`), and
+    /// between them an OOM kill within a tenth of a second, each handed to `emit`. Returns
+    /// only by throwing (the container is gone) or after the one event of `statsOnly`.
+    public func events(_ id: String, intervalNanoseconds: Int64, statsOnly: Bool,
+                       emit: (JSON) -> Void) throws(SwiftletError) {
+        var oomKills = statsOnly ? 0 : try self.oomKills(id)
+        while true {
+            emit(try statsEvent(id))
+            if statsOnly { return }
+            var left = intervalNanoseconds
+            while left > 0 {
+                let slice = min(left, 100_000_000)
+                var delay = timespec(tv_sec: time_t(slice / 1_000_000_000), tv_nsec: Int(slice % 1_000_000_000))
+                var rest = timespec()
+                while nanosleep(&delay, &rest) != 0 && cl_errno() == EINTR { delay = rest }
+                left -= slice
+                let now = try self.oomKills(id)
+                if now > oomKills { emit(oomEvent(id)) }
+                oomKills = now
+            }
+        }
+    }
+
     /// `events --stats`: one statistics event in runc's shape.
     public func statsEvent(_ id: String) throws(SwiftletError) -> JSON {
         let c = try load(id)

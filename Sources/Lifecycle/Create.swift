@@ -39,15 +39,8 @@ extension Runtime {
         }
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
-        var plan = NamespacePlan(linux.namespaces)
         // A primitive container applies a reduced copy of the config (see Primitive.swift).
-        let mode = try isolationMode(spec.annotations)
-        var primitive: PrimitiveDegradation? = nil
-        if mode == .chroot {
-            primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
-                                             seccompAvailable: kernelHasSeccompFilter())
-            plan = NamespacePlan(primitive!.spec.linux?.namespaces ?? [])
-        }
+        var degradation = try Degradation(spec)
         // runc's rules: a detached container with a terminal needs somewhere to send it,
         // and a console socket without a terminal is a mistake.
         let terminal = spec.process?.terminal ?? false
@@ -99,18 +92,12 @@ extension Runtime {
                 cgroup = manager
                 logger.debugLine("create " + o.id + ": cgroup " + manager.path + " created, resources applied")
             } catch {
-                // A kernel without usable cgroups cannot run a full container: a primitive
-                // one runs without limits, and says so.
-                guard mode != .full else { throw error }
+                try degradation.cgroupFailed(error)
                 if let made = undo.cgroup { try? made.destroy() }
                 undo.cgroup = nil
-                if primitive == nil {
-                    primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
-                                                     seccompAvailable: kernelHasSeccompFilter())
-                    plan = NamespacePlan(primitive!.spec.linux?.namespaces ?? [])
-                }
-                primitive!.add("cgroup", "no cgroup (resource limits not applied: " + error.description + ")")
             }
+            // Settled now: only a refused clone below may still change it.
+            var plan: NamespacePlan { degradation.plan }
 
             if let cgroup, let s = spec.process?.scheduler { try cgroup.requireRealtimeBudget(forPolicy: s.policy) }
             if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
@@ -129,7 +116,7 @@ extension Runtime {
             let replacement = FileDescriptor(replacementRaw)
             defer { replacement.close() }
 
-            if !plan.has(.mount) || mode != .full {
+            if !plan.has(.mount) || degradation.mode != .full {
                 // Without a mount namespace the init mounts below rootfs in ours: note where,
                 // so that `delete --force` cleans up even after a create that was killed.
                 // (A primitive container learns only at clone whether it gets one.)
@@ -172,29 +159,18 @@ extension Runtime {
             var pidfd = FileDescriptor(-1)
             while true {
                 let context = InitContext(
-                    id: o.id, bundle: bundle, rootfs: rootfs, spec: primitive?.spec ?? spec, plan: plan, channel: initEnd,
+                    id: o.id, bundle: bundle, rootfs: rootfs, spec: degradation.spec, plan: plan, channel: initEnd,
                     fifo: fifo, replacement: replacement, noPivot: o.noPivot, noNewKeyring: o.noNewKeyring,
                     preserveFDs: o.preserveFDs + listenFDs, cgroupBinds: cgroup?.bindSources ?? [], signalMask: signals.previous,
                     runtimeFDs: [lock.fd.raw, signals.fd.raw] + (consoleReceiver.map { [$0.fd.raw] } ?? []),
-                    console: consoleForInit, primitive: primitive != nil,
+                    console: consoleForInit, primitive: degradation.primitive != nil,
                     cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                     ownNetworkNamespace: try hasOwnNetworkNamespace(plan), listener: listener, agentToken: agentToken)
                 do throws(SwiftletError) {
                     (pid, pidfd, enteredV2AtClone) = try spawnInit(plan: plan, context: context, cgroupV2: cgroupV2)
                     break
                 } catch {
-                    // The kernel refused a namespace: with the fallback, retry as a primitive
-                    // container, and without a mount namespace if even that one is refused.
-                    guard mode != .full, namespaceRefused(error.errno) else { throw error }
-                    if primitive == nil {
-                        primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
-                                                         seccompAvailable: kernelHasSeccompFilter())
-                    } else if plan.creates(.mount) {
-                        primitive!.dropMountNamespace()
-                    } else {
-                        throw error
-                    }
-                    plan = NamespacePlan(primitive!.spec.linux?.namespaces ?? [])
+                    try degradation.cloneFailed(error)
                 }
             }
             initEnd.close()
@@ -208,7 +184,7 @@ extension Runtime {
             if plan.creates(.user) {
                 try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
             }
-            if plan.creates(.user) && primitive == nil {
+            if plan.creates(.user) && degradation.primitive == nil {
                 // The init is the mapped root, which may not reach a bind source the config
                 // names: clone them as host root, in the init's mount namespace, and send them.
                 let bindSources = try BindSources.open(mounts: spec.mounts, bundle: bundle, inMountNamespaceOf: pid)
@@ -232,18 +208,12 @@ extension Runtime {
             logger.debugLine("create " + o.id + ": hooks run: prestart " + String(spec.hooks.prestart.count)
                              + ", createRuntime " + String(spec.hooks.createRuntime.count))
             try runtimeEnd.send(.hooksDone)
-            let notApplied = try signals.receive(runtimeEnd, expecting: .ready, while: "preparing the container process")
-            for line in notApplied.split(byte: 10) where line.hasBytePrefix("\u{2}") {
-                logger.debugLine(String(decoding: line.utf8.dropFirst(), as: UTF8.self))   // the foreign route
-            }
+            let report = ReadyReport.decode(
+                try signals.receive(runtimeEnd, expecting: .ready, while: "preparing the container process"))
+            if let route = report.foreignRoute { logger.debugLine(route) }
             logger.debugLine("create " + o.id + ": container process ready, waiting for start")
             var annotations = spec.annotations.filter { !$0.0.bytesEqual(Isolation.missingAnnotation) }
-            if var primitive {
-                // What the init could not mount or set up, one "name\u{1}note" per line.
-                for line in notApplied.split(byte: 10) {
-                    let parts = line.split(byte: 1)
-                    if parts.count == 2 { primitive.add(parts[0], parts[1]) }
-                }
+            if let primitive = degradation.outcome(report) {
                 annotations = primitive.stateAnnotations(spec.annotations)
                 logger.warning(primitive.warning)
             }

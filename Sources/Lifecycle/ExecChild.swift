@@ -54,7 +54,7 @@ func execChild(_ c: ExecContext) -> Never {
     // (an flock lives as long as any copy of its fd), and fds the runtime's caller passed
     // down and waits to see closed, which a process frozen in a paused container would
     // otherwise keep open until it is thawed.
-    closeFileDescriptors(from: 3 + Int32(clamping: max(c.preserveFDs, 0)), except: c.fdsInUse)
+    _ = try? ProcessSetup.closeFileDescriptors(preserve: c.preserveFDs, except: c.fdsInUse)
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
     do throws(SwiftletError) {
@@ -100,12 +100,7 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     c.root.close()
 
     // The session keyring of the host must not be reachable from the container.
-    if cl_join_session_keyring("_ses." + c.id) < 0 {
-        let e = cl_errno()
-        if e != ENOSYS && e != EACCES && e != EPERM && e != EDQUOT {
-            throw SwiftletError(.exec, "join the container's session keyring", errno: e)
-        }
-    }
+    try joinSessionKeyring(c.id, stage: .exec, what: "join the container's session keyring")
     if process.terminal {
         let size = process.consoleSize.flatMap { WindowSize(height: $0.height, width: $0.width) }
         _ = try Terminal.setupConsole(socket: c.console, size: size)
@@ -117,8 +112,7 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     if let s = process.scheduler { try ProcessSetup.setScheduler(s) }
     if let io = process.ioPriority { try ProcessSetup.setIOPriority(io) }
     let env = try ProcessSetup.prepareEnvironment(process.env, uid: process.user.uid)
-    // A cwd only the process's user may enter is entered again after the switch.
-    let inCwd = try ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
+    let inCwd = try enterWorkingDirectory(process.cwd)
     let executable = try ProcessSetup.lookPath(process.args[0], env: env)
 
     // The runtime now waits for the channel to close (execve) or for an error message.
@@ -126,54 +120,12 @@ private func enterAndExec(_ c: ExecContext) throws(SwiftletError) -> Never {
     if c.joinsCgroupLate { _ = try c.channel.expect(.go, while: "waiting to join the container's cgroup") }
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
 
-    // Before no_new_privs, the filter and the capability drop (see Labels).
-    try Labels.applyBeforeExec(process)
-    ProcessSetup.setUmask(process.user.umask)
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
-    // capabilities are dropped. With it, load it as late as possible.
-    if let seccomp = c.seccomp, !process.noNewPrivileges { try loadExecSeccomp(seccomp, c, hostPid: hostPid) }
-    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: c.caps, setgroupsDenied: c.setgroupsDenied)
-    if !inCwd { try ProcessSetup.changeDirectory(process.cwd) }
-    // No fd or cwd of the host may survive into the container (CVE-2024-21626).
-    try ProcessSetup.verifyWorkingDirectory()
-    if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
-    if let seccomp = c.seccomp, process.noNewPrivileges { try loadExecSeccomp(seccomp, c, hostPid: hostPid) }
-    c.listener?.close()
+    let listenerState = c.seccomp == nil ? "" : containerProcessStateJSON(
+        pid: hostPid, metadata: c.listenerMetadata, stateJSON: c.state.json.serialized(), agentToken: c.agentToken)
     // Only the sync channel stays open during execve (close-on-exec: its closing tells the
-    // runtime the exec happened); no other fd can then be named as the program
-    // (CVE-2024-21626).
-    closeFileDescriptors(from: 3 + Int32(clamping: max(c.preserveFDs, 0)), except: [c.channel.fd.raw])
-    try ProcessSetup.exec(path: executable, args: process.args, env: env)
-}
-
-/// Loads the container's filter; a notify fd goes to its agent with the state of the
-/// container and this process's pid (config-linux.md, "listenerPath").
-private func loadExecSeccomp(_ program: SeccompProgram, _ c: ExecContext, hostPid: Int32) throws(SwiftletError) {
-    guard let notify = try program.load() else { return }
-    defer { close(notify) }
-    guard let listener = c.listener else {
-        throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
-    }
-    let text = containerProcessStateJSON(pid: hostPid, metadata: c.listenerMetadata,
-                                         stateJSON: c.state.json.serialized(), agentToken: c.agentToken)
-    try sendToListener(socket: listener, notifyFD: notify, processStateJSON: text)
-}
-
-/// Closes every fd from `first` up except those in `keep`: close_range(2) over the gaps,
-/// or one by one from /proc/self/fd on kernels without it.
-private func closeFileDescriptors(from first: Int32, except keep: [Int32]) {
-    let kept = keep.filter { $0 >= first }.sorted()
-    var next = UInt32(bitPattern: first)
-    var ok = true
-    for fd in kept {
-        let k = UInt32(bitPattern: fd)
-        if k > next { ok = ok && cl_close_range(next, k - 1, 0) == 0 }
-        next = k + 1
-    }
-    ok = ok && cl_close_range(next, UInt32.max, 0) == 0
-    if ok { return }
-    guard let names = try? listDirectory("/proc/self/fd") else { return }
-    for name in names {
-        if let n = parseInt(name), let fd = Int32(exactly: n), fd >= first, !kept.contains(fd) { close(fd) }
-    }
+    // runtime the exec happened).
+    let tail = ProcessTail(process: process, caps: c.caps, seccomp: c.seccomp, setgroupsDenied: c.setgroupsDenied,
+                           listener: c.listener, listenerState: listenerState, preserveFDs: c.preserveFDs,
+                           keep: [c.channel.fd.raw])
+    try become(tail, executable: executable, env: env, inCwd: inCwd) {}
 }

@@ -37,7 +37,7 @@ public func execProcess(from file: String?, base: ProcessSpec?, args: [String],
         return try ProcessSpec.load(text: text, source: "process.json")
     }
     guard var p = base else {
-        throw SwiftletError(.config, "config.json: process: required to exec without --process", errno: EINVAL)
+        throw SwiftletError(.exec, "process: required to exec without --process", errno: EINVAL)
     }
     if let profile = options.apparmorProfile, !profile.isEmpty { p.apparmorProfile = profile }
     if let label = options.processLabel, !label.isEmpty { p.selinuxLabel = label }

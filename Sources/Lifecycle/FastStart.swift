@@ -35,8 +35,9 @@ let replaceableMembers = ["args", "env", "cwd", "user", "scheduler", "ioPriority
 /// Builds process.json's text: config.json's process with the replacement's members over
 /// it, checked by the same parser as config.json, plus the CPU list.
 func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletError) -> String {
-    guard case .object(let configured)? = try JSON.parse(configText, source: "config.json")["process"] else {
-        throw SwiftletError(.config, "config.json: process: required")
+    let config = Node(try JSON.parse(configText, source: "config.json"), path: "config.json")
+    guard let processNode = config["process"], case .object(let configured) = processNode.value else {
+        throw config.at("process").error("required")
     }
     var members = configured
     func put(_ key: String, _ value: JSON) {

@@ -198,13 +198,7 @@ struct ForeignPlan {
         try checkNoNulBytes(argv, what: "process.args", stage: .process)
         try checkNoNulBytes(env, what: "process.env", stage: .process)
 
-        let keepFDs = [keep.raw, emulator.raw].filter { $0 >= 3 + Int32(max(preserve, 0)) }.sorted()
-        var first = UInt32(3 + max(preserve, 0))
-        for k in keepFDs {
-            if UInt32(k) > first { _ = cl_close_range(first, UInt32(k) - 1, 0) }
-            first = UInt32(k) + 1
-        }
-        _ = cl_close_range(first, UInt32.max, 0)
+        try ProcessSetup.closeFileDescriptors(preserve: preserve, except: [keep.raw, emulator.raw])
 
         let cArgs = CStringArray(argv)
         let cEnv = CStringArray(env)

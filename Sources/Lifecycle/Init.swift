@@ -58,8 +58,9 @@ func containerInit(_ c: InitContext) -> Never {
     for fd in c.runtimeFDs { close(fd) }
     // Nothing the caller of create passed beyond stdio and --preserve-fds stays open in the
     // init while it waits for start: a client waiting for a pipe to close must not hang.
-    closeUnneededFileDescriptors(keep: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? []),
-                                 preserve: c.preserveFDs)
+    _ = try? ProcessSetup.closeFileDescriptors(
+        preserve: c.preserveFDs,
+        except: [c.channel.fd.raw, c.fifo.raw, c.replacement.raw] + (c.console.map { [$0.fd.raw] } ?? []) + (c.listener.map { [$0.raw] } ?? []))
     var mask = c.signalMask
     sigprocmask(SIG_SETMASK, &mask, nil)
     var reportedReady = false
@@ -112,32 +113,12 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     // A cgroup namespace is rooted at the cgroup the init is in: create it only now that
     // the runtime has moved us into the container's cgroup.
     if c.plan.creates(.cgroup) { try Namespaces.unshare(CLONE_NEWCGROUP, what: "cgroup namespace") }
-    if c.plan.creates(.time) {
-        try Namespaces.enterNewTimeNamespace(offsets: linux.timeOffsets)
-    } else if !linux.timeOffsets.isEmpty {
-        throw SwiftletError(.config, "config.json: linux.timeOffsets: requires a new time namespace", errno: EINVAL)
-    }
-    if !c.noNewKeyring {
-        // A fresh session keyring keeps the host's keys out; kernels without keyrings are fine.
-        if cl_join_session_keyring("_ses." + c.id) < 0 {
-            let e = cl_errno()
-            if e != ENOSYS && e != EACCES && e != EPERM && e != EDQUOT {
-                throw SwiftletError(.lifecycle, "join a new session keyring", errno: e)
-            }
-        }
-    }
-    if let hostname = spec.hostname {
-        guard c.plan.has(.uts) else {
-            throw SwiftletError(.config, "config.json: hostname: requires a UTS namespace", errno: EINVAL)
-        }
-        try Namespaces.setHostname(hostname)
-    }
-    if let domainname = spec.domainname {
-        guard c.plan.has(.uts) else {
-            throw SwiftletError(.config, "config.json: domainname: requires a UTS namespace", errno: EINVAL)
-        }
-        try Namespaces.setDomainname(domainname)
-    }
+    // The parser refused offsets, a hostname or a domainname without their namespace; the
+    // primitive mode clears them with the namespace.
+    if c.plan.creates(.time) { try Namespaces.enterNewTimeNamespace(offsets: linux.timeOffsets) }
+    if !c.noNewKeyring { try joinSessionKeyring(c.id, stage: .lifecycle, what: "join a new session keyring") }
+    if let hostname = spec.hostname { try Namespaces.setHostname(hostname) }
+    if let domainname = spec.domainname { try Namespaces.setDomainname(domainname) }
 
     if c.plan.creates(.network) { try Namespaces.bringUpLoopback() }
 
@@ -154,29 +135,28 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                                       hostNamespace: !c.plan.has(.mount), tolerateFailures: c.primitive,
                                       bindSources: bindSources)
     if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
-    // What a primitive container could not set up goes back with "ready" as "name\u{1}note" lines.
-    var notApplied: [String] = []
-    if !prepared.failedMounts.isEmpty {
-        notApplied.append("mounts\u{1}not mounted: " + join(prepared.failedMounts.map(printable), " "))
+    // What a primitive container could not set up goes back with "ready".
+    var report = ReadyReport()
+    /// A step a primitive container may miss: its failure is reported, not fatal.
+    func tolerated(_ name: String, _ note: String, _ step: () throws(SwiftletError) -> Void) throws(SwiftletError) {
+        guard c.primitive else { return try step() }
+        do throws(SwiftletError) { try step() } catch { report.add(name, note + " (" + error.description + ")") }
     }
-    if c.primitive {
-        // Without a mount namespace, device nodes go only into a /dev this container mounted:
-        // never into the bundle's own directory on disk.
-        let devMounted = c.plan.has(.mount) || spec.mounts.contains { m in
-            lexicallyCleanPath(m.destination).bytesEqual("/dev") && (m.type ?? "").bytesEqual("tmpfs")
-                && !prepared.failedMounts.contains { lexicallyCleanPath($0).bytesEqual("/dev") }
+    if !prepared.failedMounts.isEmpty {
+        report.add("mounts", "not mounted: " + join(prepared.failedMounts.map(printable), " "))
+    }
+    // Without a mount namespace, a primitive container's device nodes go only into a /dev it
+    // mounted: never into the bundle's own directory on disk.
+    let devMounted = !c.primitive || c.plan.has(.mount) || spec.mounts.contains { m in
+        lexicallyCleanPath(m.destination).bytesEqual("/dev") && (m.type ?? "").bytesEqual("tmpfs")
+            && !prepared.failedMounts.contains { lexicallyCleanPath($0).bytesEqual("/dev") }
+    }
+    if devMounted && (prepared.rootfsBound || !c.primitive) {
+        try tolerated("devices", "device nodes incomplete") { () throws(SwiftletError) in
+            try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
         }
-        do throws(SwiftletError) {
-            if devMounted && prepared.rootfsBound {
-                try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
-            } else if Devices.needsSetup(mounts: spec.mounts) {
-                notApplied.append("devices\u{1}no device nodes (no /dev of its own)")
-            }
-        } catch {
-            notApplied.append("devices\u{1}device nodes incomplete (" + error.description + ")")
-        }
-    } else {
-        try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
+    } else if Devices.needsSetup(mounts: spec.mounts) {
+        report.add("devices", "no device nodes (no /dev of its own)")
     }
 
     let listener = c.listener
@@ -208,19 +188,13 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     if !prepared.rootfsBound {
         // "/" here is the mount that holds the rootfs on the host: remounting or masking in
         // it would reach the host.
-        notApplied.append("paths\u{1}no read-only root, masked or read-only paths (rootfs not mountable)")
-    } else if c.primitive {
-        do throws(SwiftletError) {
-            try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                              readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
-                              mounts: spec.mounts.filter { m in !prepared.failedMounts.contains { $0.bytesEqual(m.destination) } })
-        } catch {
-            notApplied.append("paths\u{1}masked or read-only paths incomplete (" + error.description + ")")
-        }
+        report.add("paths", "no read-only root, masked or read-only paths (rootfs not mountable)")
     } else {
-        try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
-                          readonlyRoot: spec.root?.readonly ?? false, propagation: linux.rootfsPropagation,
-                          mounts: spec.mounts)
+        try tolerated("paths", "masked or read-only paths incomplete") { () throws(SwiftletError) in
+            try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
+                              readonlyRoot: spec.root.readonly, propagation: linux.rootfsPropagation,
+                              mounts: spec.mounts.filter { m in !prepared.failedMounts.contains { $0.bytesEqual(m.destination) } })
+        }
     }
 
     try ProcessSetup.setRlimits(process.rlimits)
@@ -230,18 +204,13 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let caps = try parseCapabilities(process.capabilities)
     let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }
     var env = try ProcessSetup.prepareEnvironment(process.env, uid: process.user.uid)
-    // A cwd only the container's user may enter is entered again after the switch.
-    var inCwd = try ProcessSetup.changeDirectory(process.cwd, deferOnPermissionDenied: true)
-    // No fd or cwd of the host may survive into the container (CVE-2024-21626): check where
-    // chdir led now, before a seccomp profile might forbid getcwd.
-    if inCwd { try ProcessSetup.verifyWorkingDirectory() }
+    var inCwd = try enterWorkingDirectory(process.cwd)
     var executable = try ProcessSetup.lookPath(process.args[0], env: env)
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
-    // The route a foreign executable takes, for --debug: a line starting with \u{2}.
-    if let foreign { notApplied.append("\u{2}" + foreign.note) }
-    try c.channel.send(.ready, join(notApplied, "\n"))
+    report.foreignRoute = foreign?.note
+    try c.channel.send(.ready, report.encoded)
     c.channel.close()
     reportedReady = true
 
@@ -259,8 +228,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
                 // Nothing of the configured process changes until the replacement is valid.
                 let next = replacement.merged(into: process)
                 let nextEnv = try ProcessSetup.prepareEnvironment(next.env, uid: next.user.uid)
-                let nextInCwd = try ProcessSetup.changeDirectory(next.cwd, deferOnPermissionDenied: true)
-                if nextInCwd { try ProcessSetup.verifyWorkingDirectory() }
+                let nextInCwd = try enterWorkingDirectory(next.cwd)
                 let nextExecutable = try ProcessSetup.lookPath(next.args[0], env: nextEnv)
                 try place(next, cpus: replacement.cpus)
                 (process, env, inCwd, executable) = (next, nextEnv, nextInCwd, nextExecutable)
@@ -284,62 +252,22 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     fifoProc?.close()
 
     do throws(SwiftletError) {
-        // Before no_new_privs, the filter and the capability drop (see Labels).
-        try Labels.applyBeforeExec(process)
-        ProcessSetup.setUmask(process.user.umask)
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the
-        // capabilities are dropped. With it, load it as late as possible.
-        if let seccomp, !process.noNewPrivileges {
-            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux, token: c.agentToken)
+        let listenerState = seccomp == nil ? "" : containerProcessStateJSON(
+            pid: created.pid, metadata: linux.seccomp?.listenerMetadata, stateJSON: created.json.serialized(),
+            agentToken: c.agentToken)
+        let tail = ProcessTail(process: process, caps: caps, seccomp: seccomp, listener: listener,
+                               listenerState: listenerState, preserveFDs: c.preserveFDs, keep: [started.raw])
+        try become(tail, executable: executable, env: env, inCwd: inCwd) { () throws(SwiftletError) in
+            // startContainer hooks run as the container's process is about to: its user,
+            // capabilities, no_new_privs and seccomp filter apply to them (as in runc), so a
+            // hook the profile forbids fails the start.
+            try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
+            try foreign?.execIfForeign(path: executable, args: process.args, env: env, preserve: c.preserveFDs, keep: started)
         }
-        // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
-        // dropped silently, as runc does: the container's stderr belongs to the container.
-        _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: caps)
-        if !inCwd {
-            try ProcessSetup.changeDirectory(process.cwd)
-            try ProcessSetup.verifyWorkingDirectory()
-        }
-        if process.noNewPrivileges { try ProcessSetup.setNoNewPrivileges() }
-        if let seccomp, process.noNewPrivileges {
-            try loadSeccomp(seccomp, listener: listener, state: created, linux: linux, token: c.agentToken)
-        }
-        listener?.close()
-        // startContainer hooks run as the container's process is about to: its user,
-        // capabilities, no_new_privs and seccomp filter apply to them (as in runc), so a
-        // hook the profile forbids fails the start.
-        try Hooks.run(spec.hooks.startContainer, phase: "startContainer", state: created.json.serialized())
-        try foreign?.execIfForeign(path: executable, args: process.args, env: env, preserve: c.preserveFDs, keep: started)
-        try closeFileDescriptors(preserve: c.preserveFDs, except: started)
-        try ProcessSetup.exec(path: executable, args: process.args, env: env)
     } catch {
         _ = try? started.writeAll("E" + error.encoded)
         _exit(error.errno == ENOENT ? 127 : error.errno == EACCES || error.errno == EPERM ? 126 : 1)
     }
-}
-
-/// Closes every fd from 3 + preserve up except those in `keep`.
-private func closeUnneededFileDescriptors(keep: [Int32], preserve: Int) {
-    var first = UInt32(3 + max(preserve, 0))
-    for k in keep.sorted() where k >= 0 && UInt32(k) >= first {
-        if UInt32(k) > first { _ = cl_close_range(first, UInt32(k) - 1, 0) }
-        first = UInt32(k) + 1
-    }
-    _ = cl_close_range(first, UInt32.max, 0)
-}
-
-/// Closes every fd from 3 + preserve up except `keep` (exec.fifo, close-on-exec), so
-/// nothing of the runtime reaches the container; without close_range (Linux < 5.9) the
-/// fds are marked close-on-exec instead.
-private func closeFileDescriptors(preserve: Int, except keep: FileDescriptor) throws(SwiftletError) {
-    let first = UInt32(3 + max(preserve, 0))
-    let k = UInt32(keep.raw)
-    let ok: Bool
-    if k >= first {
-        ok = (k == first || cl_close_range(first, k - 1, 0) == 0) && cl_close_range(k + 1, UInt32.max, 0) == 0
-    } else {
-        ok = cl_close_range(first, UInt32.max, 0) == 0
-    }
-    if !ok { try ProcessSetup.closeFileDescriptors(preserve: preserve) }
 }
 
 /// Opens the write end of exec.fifo through the O_PATH fd taken before pivot_root (via
@@ -364,18 +292,4 @@ private func place(_ process: ProcessSpec, cpus: String?) throws(SwiftletError) 
     }
     if let io = process.ioPriority { try ProcessSetup.setIOPriority(io) }
     if let scheduler = process.scheduler { try ProcessSetup.setScheduler(scheduler) }
-}
-
-/// Loads the filter; a notify fd goes to the listener with the container's process state
-/// (config-linux.md, "listenerPath").
-private func loadSeccomp(_ program: SeccompProgram, listener: FileDescriptor?, state: ContainerState,
-                         linux: LinuxSpec, token: String?) throws(SwiftletError) {
-    guard let notify = try program.load() else { return }
-    guard let listener else {
-        throw SwiftletError(.seccomp, "seccomp notify rules need linux.seccomp.listenerPath", errno: EINVAL)
-    }
-    let message = containerProcessStateJSON(pid: state.pid, metadata: linux.seccomp?.listenerMetadata,
-                                            stateJSON: state.json.serialized(), agentToken: token)
-    try sendToListener(socket: listener, notifyFD: notify, processStateJSON: message)
-    close(notify)
 }

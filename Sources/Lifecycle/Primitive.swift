@@ -31,15 +31,72 @@ func isolationMode(_ annotations: [(String, String)]) throws(SwiftletError) -> I
         let isMode = key.bytesEqual(Isolation.modeAnnotation)
         guard isMode || key.bytesEqual(Isolation.fallbackAnnotation) else { continue }
         guard value.bytesEqual("chroot") else {
-            throw SwiftletError(.config, "config.json: annotations." + key + ": unknown value " + jsonQuoted(value) +
-                                " (the only one is \"chroot\")", errno: EINVAL)
+            var refused = Node(.null, path: "config.json").at("annotations").at(key)
+                .error("unknown value " + jsonQuoted(value) + " (the only one is \"chroot\")")
+            refused.errno = EINVAL
+            throw refused
         }
         if isMode { explicit = true } else { mode = .fallbackToChroot }
     }
     return explicit ? .chroot : mode
 }
 
-private func jsonQuoted(_ s: String) -> String { JSON.string(s).serialized() }
+/// The one place that decides whether a container falls back to a primitive one: the mode
+/// the annotations ask for, the reduced config once a fallback is needed, the namespace plan
+/// that follows from it, and for each refusal whether it is fatal or recorded.
+struct Degradation: Sendable {
+    let mode: IsolationMode
+    let original: Spec
+    private(set) var primitive: PrimitiveDegradation? = nil
+    private(set) var plan: NamespacePlan
+
+    init(_ spec: Spec) throws(SwiftletError) {
+        mode = try isolationMode(spec.annotations)
+        original = spec
+        plan = NamespacePlan(spec.linux?.namespaces ?? [])
+        if mode == .chroot { degrade() }
+    }
+
+    /// The config the init applies.
+    var spec: Spec { primitive?.spec ?? original }
+
+    private mutating func degrade() {
+        guard primitive == nil else { return }
+        let reduced = PrimitiveDegradation(original, keepMountNamespace: plan.creates(.mount),
+                                           seccompAvailable: kernelHasSeccompFilter())
+        primitive = reduced
+        plan = NamespacePlan(reduced.spec.linux?.namespaces ?? [])
+    }
+
+    /// Cgroups cannot be set up: fatal for a full container; a primitive one runs without
+    /// limits, and says so.
+    mutating func cgroupFailed(_ error: SwiftletError) throws(SwiftletError) {
+        guard mode != .full else { throw error }
+        degrade()
+        primitive?.add("cgroup", "no cgroup (resource limits not applied: " + error.description + ")")
+    }
+
+    /// The kernel refused a namespace at clone: with the fallback, retry as a primitive
+    /// container, and without a mount namespace if even that one is refused.
+    mutating func cloneFailed(_ error: SwiftletError) throws(SwiftletError) {
+        guard mode != .full, namespaceRefused(error.errno) else { throw error }
+        if primitive == nil {
+            degrade()
+        } else if plan.creates(.mount) {
+            primitive?.dropMountNamespace()
+            plan = NamespacePlan(primitive?.spec.linux?.namespaces ?? [])
+        } else {
+            throw error
+        }
+    }
+
+    /// What the init could not set up; nil for a full container.
+    func outcome(_ report: ReadyReport) -> PrimitiveDegradation? {
+        guard var primitive else { return nil }
+        for s in report.notApplied { primitive.add(s.name, s.note) }
+        return primitive
+    }
+}
 
 /// The config as a primitive container applies it, and what that leaves out.
 struct PrimitiveDegradation: Sendable {

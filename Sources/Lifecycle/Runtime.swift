@@ -55,19 +55,13 @@ public struct CreateRequest: Sendable {
 /// Loads and checks a bundle's config.json: what must hold before anything is created.
 func loadBundle(_ bundle: String) throws(SwiftletError) -> (spec: Spec, text: String) {
     let text = try readTextFile(bundle + "/config.json", stage: .config)
-    let spec = try Spec.parse(json: try JSON.parse(text, source: "config.json"), source: "config.json")
-    guard let process = spec.process else { throw SwiftletError(.config, "config.json: process: required to create a container") }
-    if process.args.isEmpty { throw SwiftletError(.config, "config.json: process.args: must not be empty") }
-    guard spec.root != nil else { throw SwiftletError(.config, "config.json: root: required") }
-    if let linux = spec.linux, linux.intelRdt {
-        throw SwiftletError(.config, "config.json: linux.intelRdt: not supported", errno: ENOTSUP)
-    }
+    let spec = try Spec.parseForCreate(json: try JSON.parse(text, source: "config.json"), source: "config.json")
     return (spec, text)
 }
 
 /// The absolute rootfs path: root.path is relative to the bundle unless absolute.
 func rootfsPath(_ spec: Spec, bundle: String) throws(SwiftletError) -> String {
-    let path = spec.root?.path ?? "rootfs"
+    let path = spec.root.path
     let full = path.hasBytePrefix("/") ? path : bundle + "/" + path
     guard isDirectory(full) else {
         throw SwiftletError(.config, "rootfs " + full + " does not exist or is not a directory", errno: ENOENT)

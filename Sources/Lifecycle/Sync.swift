@@ -117,3 +117,34 @@ extension SwiftletError {
         return SwiftletError(Stage(parts[0]), message, errno: Int32(parseInt64(parts[1]) ?? 0))
     }
 }
+
+/// What the init reports with `ready`: the steps a primitive container could not apply
+/// (a short name for the state annotation and a note for the warning line), and the route a
+/// foreign executable takes (for --debug). Encoded beside SwiftletError's encoding: records
+/// separated by NUL (no config string holds one), fields by \u{1}.
+struct ReadyReport: Sendable {
+    struct Shortfall: Sendable {
+        var name: String
+        var note: String
+    }
+    var notApplied: [Shortfall] = []
+    var foreignRoute: String? = nil
+
+    mutating func add(_ name: String, _ note: String) { notApplied.append(Shortfall(name: name, note: note)) }
+
+    var encoded: String {
+        var records = notApplied.map { "N\u{1}" + $0.name + "\u{1}" + $0.note }
+        if let foreignRoute { records.append("F\u{1}" + foreignRoute) }
+        return join(records, "\u{0}")
+    }
+
+    static func decode(_ text: String) -> ReadyReport {
+        var report = ReadyReport()
+        for record in text.split(byte: 0) {
+            let fields = record.split(byte: 1)
+            if fields.count == 3 && fields[0].bytesEqual("N") { report.add(fields[1], fields[2]) }
+            if fields.count == 2 && fields[0].bytesEqual("F") { report.foreignRoute = fields[1] }
+        }
+        return report
+    }
+}

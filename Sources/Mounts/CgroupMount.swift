@@ -155,7 +155,7 @@ func mountCgroupV1(destination: String, options: MountOptions, _ c: MountContext
     for i in 0..<names.count {
         let name = names[i]
         guard isPlainName(name) else {
-            throw SwiftletError(.mounts, "cgroup hierarchy name " + jsonLikeQuoted(name) + " is not a plain name",
+            throw SwiftletError(.mounts, "cgroup hierarchy name " + jsonQuoted(name) + " is not a plain name",
                                 errno: EINVAL)
         }
         let subdirectory = destination + "/" + name

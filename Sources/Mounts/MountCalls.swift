@@ -15,19 +15,19 @@ public enum FilesystemMagic {
 }
 
 /// open_tree(2), move_mount(2), fsmount(2) and mount_setattr(2) flags.
-enum MountAPI {
-    static let openTreeClone: UInt32 = 1
-    static let openTreeCloexec = UInt32(O_CLOEXEC)
-    static let atRecursive: UInt32 = 0x8000
-    static let atEmptyPath = UInt32(AT_EMPTY_PATH)
-    static let moveFromEmptyPath: UInt32 = 0x4
-    static let moveToEmptyPath: UInt32 = 0x40
-    static let fsopenCloexec: UInt32 = 1
-    static let fsmountCloexec: UInt32 = 1
-    static let fsconfigSetFlag: UInt32 = 0
-    static let fsconfigSetString: UInt32 = 1
-    static let fsconfigSetFD: UInt32 = 5
-    static let fsconfigCreate: UInt32 = 6
+public enum MountAPI {
+    public static let openTreeClone: UInt32 = 1
+    public static let openTreeCloexec = UInt32(O_CLOEXEC)
+    public static let atRecursive: UInt32 = 0x8000
+    public static let atEmptyPath = UInt32(AT_EMPTY_PATH)
+    public static let moveFromEmptyPath: UInt32 = 0x4
+    public static let moveToEmptyPath: UInt32 = 0x40
+    public static let fsopenCloexec: UInt32 = 1
+    public static let fsmountCloexec: UInt32 = 1
+    public static let fsconfigSetFlag: UInt32 = 0
+    public static let fsconfigSetString: UInt32 = 1
+    public static let fsconfigSetFD: UInt32 = 5
+    public static let fsconfigCreate: UInt32 = 6
 }
 
 /// mount(2). The target is usually procSelfFd(fd); `shown` names it in errors.

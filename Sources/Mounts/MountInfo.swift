@@ -71,13 +71,6 @@ func unescapeMountInfo(_ s: String) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-/// True if `path` is `directory` or inside it (lexically, both clean absolute paths).
-func isPath(_ path: String, inside directory: String) -> Bool {
-    if directory.bytesEqual("/") { return true }
-    if path.bytesEqual(directory) { return true }
-    return path.hasBytePrefix(directory + "/")
-}
-
 /// The last component of a path.
 func baseName(_ path: String) -> String {
     lexicalComponents(path).last ?? "/"

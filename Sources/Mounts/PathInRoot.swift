@@ -39,26 +39,6 @@ public struct RootedPath: Sendable {
 /// The most symlinks one resolution follows, as the kernel's MAXSYMLINKS.
 private let maximumSymlinks = 40
 
-/// Lexically cleans a path as if it were absolute: no "", "." or "..", never above "/".
-/// "../../etc//passwd" gives ["etc", "passwd"].
-public func lexicalComponents(_ path: String) -> [String] {
-    var parts: [String] = []
-    for part in path.split(byte: 47) {
-        if part.isEmpty || part.bytesEqual(".") { continue }
-        if part.bytesEqual("..") {
-            if !parts.isEmpty { parts.removeLast() }
-            continue
-        }
-        parts.append(part)
-    }
-    return parts
-}
-
-/// "/" + the cleaned components.
-public func lexicallyCleanPath(_ path: String) -> String {
-    "/" + join(lexicalComponents(path), "/")
-}
-
 /// Opens `path` inside the directory `root` as if `root` were "/". Missing components are
 /// created when asked (never outside the root: creation happens through the fd of the
 /// directory already resolved, with O_EXCL/O_NOFOLLOW). With `followFinalSymlink` false
@@ -67,7 +47,7 @@ public func lexicallyCleanPath(_ path: String) -> String {
 public func openInRoot(_ root: FileDescriptor, _ path: String, missing: MissingComponents = .fail,
                        followFinalSymlink: Bool = true, allowSymlinks: Bool = true,
                        stage: Stage = .mounts) throws(SwiftletError) -> RootedPath {
-    if path.utf8.contains(0) { throw SwiftletError(stage, "path " + jsonLikeQuoted(path) + " contains a NUL byte", errno: EINVAL) }
+    if path.utf8.contains(0) { throw SwiftletError(stage, "path " + jsonQuoted(path) + " contains a NUL byte", errno: EINVAL) }
     var walker = Walker(root: root, stage: stage)
     defer { walker.closeAll() }
     return try walker.resolve(lexicalComponents(path).reversed(), missing: missing,
@@ -81,7 +61,7 @@ public func openParentInRoot(_ root: FileDescriptor, _ path: String, makeDirecto
                              stage: Stage = .mounts) throws(SwiftletError) -> (parent: RootedPath, name: String) {
     var parts = lexicalComponents(path)
     guard let name = parts.popLast() else {
-        throw SwiftletError(stage, jsonLikeQuoted(path) + " is the root directory", errno: EINVAL)
+        throw SwiftletError(stage, jsonQuoted(path) + " is the root directory", errno: EINVAL)
     }
     let parent = try openInRoot(root, "/" + join(parts, "/"), missing: makeDirectories ? .makeDirectories : .fail,
                                 stage: stage)
@@ -234,9 +214,6 @@ func readSymlink(_ fd: Int32) -> String? {
     if n < 0 || n >= buffer.count { return nil }
     return String(decoding: buffer[0..<n], as: UTF8.self)
 }
-
-/// A path quoted for an error message.
-func jsonLikeQuoted(_ s: String) -> String { "\"" + s + "\"" }
 
 /// "/proc/self/fd/N": mount(2) given this path acts on the file the fd holds, not on
 /// whatever a path string would name by the time the kernel looks it up.

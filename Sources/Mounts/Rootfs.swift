@@ -131,7 +131,7 @@ public enum Rootfs {
         do throws(SwiftletError) {
             try openInRoot(root, cwd, missing: .makeDirectories, stage: .rootfs).close()
         } catch {
-            throw error.context("create process.cwd " + jsonLikeQuoted(cwd))
+            throw error.context("create process.cwd " + jsonQuoted(cwd))
         }
     }
 
@@ -198,8 +198,8 @@ struct MountContext {
 func parseRootPropagation(_ propagation: String?) throws(SwiftletError) -> UInt {
     guard let propagation else { return MountFlag.private | MountFlag.recursive }
     guard let flags = propagationFlags(propagation) else {
-        throw SwiftletError(.config, "config.json: linux.rootfsPropagation: unknown propagation " +
-                            jsonLikeQuoted(propagation), errno: EINVAL)
+        throw SwiftletError(.mounts, "linux.rootfsPropagation: unknown propagation " +
+                            jsonQuoted(propagation), errno: EINVAL)
     }
     return flags
 }
@@ -266,11 +266,11 @@ func checkProcDestination(_ resolved: String, isProc: Bool) throws(SwiftletError
     guard isPath(resolved, inside: "/proc") else { return }
     if resolved.bytesEqual("/proc") {
         if isProc { return }
-        throw SwiftletError(.mounts, jsonLikeQuoted(resolved) + " cannot be mounted because it is not of type proc",
+        throw SwiftletError(.mounts, jsonQuoted(resolved) + " cannot be mounted because it is not of type proc",
                             errno: EINVAL)
     }
     for allowed in allowedProcDestinations where allowed.bytesEqual(resolved) { return }
-    throw SwiftletError(.mounts, jsonLikeQuoted(resolved) + " cannot be mounted because it is inside /proc",
+    throw SwiftletError(.mounts, jsonQuoted(resolved) + " cannot be mounted because it is inside /proc",
                         errno: EINVAL)
 }
 
@@ -279,12 +279,6 @@ func checkProcDestination(_ resolved: String, isProc: Bool) throws(SwiftletError
 func mountOne(_ m: MountSpec, index: Int, _ c: MountContext) throws(SwiftletError) -> (fd: FileDescriptor, destination: String)? {
     let options = parseMountOptions(m.options)
     let type = m.type ?? ""
-    for field in [m.destination, type, m.source ?? "", options.data] where field.utf8.contains(0) {
-        throw SwiftletError(.config, "config.json: mounts: field contains a NUL byte", errno: EINVAL)
-    }
-    if m.destination.isEmpty {
-        throw SwiftletError(.config, "config.json: mounts: destination is empty", errno: EINVAL)
-    }
     // Relative destinations (deprecated) are taken relative to "/", as runc does.
     let destination = lexicallyCleanPath(m.destination)
     if destination.bytesEqual("/") {
@@ -298,12 +292,10 @@ func mountOne(_ m: MountSpec, index: Int, _ c: MountContext) throws(SwiftletErro
                       uidMappings: m.uidMappings, gidMappings: m.gidMappings, cloned: c.bindSources.tree(index), c)
         return nil
     }
-    if !m.uidMappings.isEmpty || !m.gidMappings.isEmpty || options.idmap {
-        throw SwiftletError(.config, "config.json: mounts: " + m.destination +
-                            ": id mappings are only supported for bind mounts", errno: EINVAL)
-    }
+    // The parser refused id mappings on other mounts. The type is checked here, not there:
+    // runc's parser, too, accepts a mount without one.
     if type.isEmpty && options.flags & MountFlag.remount == 0 {
-        throw SwiftletError(.config, "config.json: mounts: " + m.destination + ": type is required", errno: EINVAL)
+        throw SwiftletError(.mounts, "mount on " + jsonQuoted(m.destination) + ": type is required", errno: EINVAL)
     }
     if type.bytesEqual("proc") || type.bytesEqual("sysfs") {
         try mountProcOrSysfs(type: type, source: m.source, destination: destination, options: options, c)
@@ -394,7 +386,7 @@ func mountProcOrSysfs(type: String, source: String?, destination: String, option
     let target = try openMountTarget(c, destination, missing: .makeDirectories, followFinalSymlink: false)
     defer { target.close() }
     if !target.isDirectory {
-        throw SwiftletError(.mounts, "filesystem " + jsonLikeQuoted(type) + " must be mounted on ordinary directory",
+        throw SwiftletError(.mounts, "filesystem " + jsonQuoted(type) + " must be mounted on ordinary directory",
                             errno: ENOTDIR)
     }
     try checkProcDestination(target.path, isProc: type.bytesEqual("proc"))
@@ -429,7 +421,7 @@ func mountTmpfs(source: String?, destination: String, options: MountOptions,
     try checkProcDestination(target.path, isProc: false)
     var data = options.data
     if existed && target.isDirectory {
-        let modeOption = "mode=" + octal(target.mode & 0o7777)
+        let modeOption = "mode=" + octal(target.mode & 0o7777, width: 4)
         data = data.isEmpty ? modeOption : modeOption + "," + data
     }
     var covered: FileDescriptor? = nil
@@ -463,8 +455,7 @@ func mountTmpfs(source: String?, destination: String, options: MountOptions,
 func bindMount(source: String?, destination: String, options: MountOptions, uidMappings: [IDMapping] = [],
                gidMappings: [IDMapping] = [], cloned: FileDescriptor? = nil, _ c: MountContext) throws(SwiftletError) {
     guard var sourcePath = source, !sourcePath.isEmpty else {
-        throw SwiftletError(.config, "config.json: mounts: " + destination + ": a bind mount needs a source",
-                            errno: EINVAL)
+        throw SwiftletError(.mounts, "bind mount on " + jsonQuoted(destination) + " needs a source", errno: EINVAL)
     }
     if !sourcePath.hasBytePrefix("/") { sourcePath = c.bundle + "/" + sourcePath }
     var st = stat()
@@ -565,8 +556,8 @@ func applyIDMapping(_ tree: FileDescriptor, uidMappings: [IDMapping], gidMapping
         userNamespace = try FileDescriptor.open(ownUserNamespace, O_RDONLY, stage: .mounts)
     } else {
         if uidMappings.isEmpty || gidMappings.isEmpty {
-            throw SwiftletError(.config, "config.json: mounts: " + shown +
-                                ": an id-mapped mount needs both uidMappings and gidMappings", errno: EINVAL)
+            throw SwiftletError(.mounts, "id-mapped mount " + shown + " needs both uidMappings and gidMappings",
+                                errno: EINVAL)
         }
         userNamespace = try makeUserNamespace(uidMappings: uidMappings, gidMappings: gidMappings)
     }
@@ -577,15 +568,6 @@ func applyIDMapping(_ tree: FileDescriptor, uidMappings: [IDMapping], gidMapping
         let hint = e == EINVAL ? " (the filesystem may not support id-mapped mounts)" : ""
         throw SwiftletError(.mounts, "set id mapping on bind mount " + shown + hint, errno: e)
     }
-}
-
-/// "%04o".
-func octal(_ value: UInt32) -> String {
-    var digits: [UInt8] = []
-    var v = value
-    repeat { digits.append(UInt8(48 + v & 7)); v >>= 3 } while v != 0
-    while digits.count < 4 { digits.append(48) }
-    return String(decoding: digits.reversed(), as: UTF8.self)
 }
 
 // MARK: - enter

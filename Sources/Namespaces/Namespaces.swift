@@ -18,6 +18,20 @@ extension NamespaceKind {
         }
     }
 
+    /// The flag's name, for messages.
+    public var cloneFlagName: String {
+        switch self {
+        case .pid: return "CLONE_NEWPID"
+        case .network: return "CLONE_NEWNET"
+        case .mount: return "CLONE_NEWNS"
+        case .ipc: return "CLONE_NEWIPC"
+        case .uts: return "CLONE_NEWUTS"
+        case .user: return "CLONE_NEWUSER"
+        case .cgroup: return "CLONE_NEWCGROUP"
+        case .time: return "CLONE_NEWTIME"
+        }
+    }
+
     /// The name of the namespace file under /proc/PID/ns.
     public var procName: String {
         switch self {

@@ -31,6 +31,20 @@ extension Spec {
         return spec
     }
 
+    /// Parses a bundle's config for creating a container: beyond `parse`, a process is
+    /// required and what swiftlet does not implement is refused before anything is created.
+    public static func parseForCreate(json: JSON, source: String = "config.json") throws(SwiftletError) -> Spec {
+        let spec = try parse(json: json, source: source)
+        let root = Node(json, path: source)
+        if spec.process == nil { throw root.at("process").error("required to create a container") }
+        if let linux = spec.linux, linux.intelRdt {
+            var refused = root.at("linux").at("intelRdt").error("not supported")
+            refused.errno = 95   // ENOTSUP (this pure module has no libc)
+            throw refused
+        }
+        return spec
+    }
+
     /// Parses config text (JSON syntax errors carry line and column).
     public static func load(text: String, source: String = "config.json") throws(SwiftletError) -> Spec {
         try parse(json: try JSON.parse(text, source: source), source: source)
@@ -96,7 +110,7 @@ extension Node {
     }
 
     /// The path a member would have; for errors about a field that may be absent.
-    func at(_ key: String) -> Node {
+    public func at(_ key: String) -> Node {
         // Let Node name the member as it would a present one, so paths read the same.
         let probe = Node(.object([JSON.Member(key, .bool(true))]), path: path)
         return Node(.null, path: probe[key]?.path ?? path)
@@ -218,6 +232,19 @@ extension MountSpec {
         }
         if n["gidMappings"] != nil && n["uidMappings"] == nil {
             throw n.at("uidMappings").error("required when gidMappings is set")
+        }
+        if m.uidMappings.isEmpty != m.gidMappings.isEmpty {
+            throw n.at(m.uidMappings.isEmpty ? "uidMappings" : "gidMappings")
+                .error("an id-mapped mount needs both uidMappings and gidMappings")
+        }
+        func hasOption(_ names: [String]) -> Bool { m.options.contains { o in names.contains { $0.bytesEqual(o) } } }
+        let isBind = hasOption(["bind", "rbind"]) || (m.type ?? "").bytesEqual("bind")
+        if isBind {
+            if (m.source ?? "").isEmpty { throw n.at("source").error("a bind mount needs a source") }
+        } else {
+            if !m.uidMappings.isEmpty || hasOption(["idmap", "ridmap"]) {
+                throw node.error("id mappings are only supported for bind mounts")
+            }
         }
         return m
     }
@@ -631,6 +658,9 @@ extension DeviceSpec {
         }
         if d.major < 0 { throw n.at("major").error("must not be negative") }
         if d.minor < 0 { throw n.at("minor").error("must not be negative") }
+        // dev_t carries 32 bits of each.
+        if d.major > 0xffff_ffff { throw n.at("major").error("out of range (at most 4294967295)") }
+        if d.minor > 0xffff_ffff { throw n.at("minor").error("out of range (at most 4294967295)") }
         if let v = n["fileMode"] { d.fileMode = try v.uint32() }
         if let v = n["uid"] { d.uid = try v.uint32() }
         if let v = n["gid"] { d.gid = try v.uint32() }

@@ -7,7 +7,8 @@ import Base
 
 public struct Spec: Sendable {
     public var ociVersion: String = ""
-    public var root: Root? = nil
+    /// Required (config.md: Root): the parser refuses a config without it.
+    public var root: Root = Root(path: "rootfs")
     public var mounts: [MountSpec] = []
     public var process: ProcessSpec? = nil
     public var hostname: String? = nil

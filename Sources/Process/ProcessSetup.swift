@@ -130,28 +130,24 @@ public enum ProcessSetup {
 
     // MARK: file descriptors
 
-    /// Marks every fd from 3 + preserve up close-on-exec, so nothing of the runtime leaks
-    /// into the container while the fds stay usable until execve. Uses
-    /// close_range(CLOSE_RANGE_CLOEXEC) and falls back to walking /proc/self/fd.
-    public static func closeFileDescriptors(preserve: Int) throws(SwiftletError) {
-        let first = UInt32(clamping: 3 + max(preserve, 0))
-        if cl_close_range(first, UInt32.max, UInt32(CLOSE_RANGE_CLOEXEC)) == 0 { return }
-        for fd in try openFileDescriptors() where fd >= Int32(bitPattern: first) {
-            let flags = cl_fcntl_int(fd, F_GETFD, 0)
-            if flags >= 0 && cl_fcntl_int(fd, F_SETFD, flags | FD_CLOEXEC) != 0 && cl_errno() != EBADF {
-                throw .system(.process, "mark fd " + String(fd) + " close-on-exec")
-            }
+    /// The one fd closer: closes every fd from 3 + preserve up except those in `keep`, so
+    /// nothing of the runtime reaches the container. Used for the last moment before execve
+    /// too: an fd still open during execve (even close-on-exec) can be named as the program
+    /// (/proc/self/fd/N), which is how CVE-2024-21626 reached the host. close_range(2) over
+    /// the gaps; without it (Linux < 5.9) one by one from /proc/self/fd.
+    public static func closeFileDescriptors(preserve: Int, except keep: [Int32] = []) throws(SwiftletError) {
+        let first = Int32(clamping: 3 + max(preserve, 0))
+        let kept = keep.filter { $0 >= first }.sorted()
+        var next = UInt32(bitPattern: first)
+        var ok = true
+        for fd in kept {
+            let k = UInt32(bitPattern: fd)
+            if k > next { ok = ok && cl_close_range(next, k - 1, 0) == 0 }
+            next = k + 1
         }
-    }
-
-    /// Closes every fd from 3 + preserve up, for the last moment before execve: an fd
-    /// still open during execve (even close-on-exec) can be named as the program
-    /// (/proc/self/fd/N), which is how CVE-2024-21626 reached the host.
-    public static func closeRemainingFileDescriptors(preserve: Int) {
-        let first = UInt32(clamping: 3 + max(preserve, 0))
-        if cl_close_range(first, UInt32.max, 0) == 0 { return }
-        guard let fds = try? openFileDescriptors() else { return }
-        for fd in fds where fd >= Int32(bitPattern: first) { _ = close(fd) }
+        ok = ok && cl_close_range(next, UInt32.max, 0) == 0
+        if ok { return }
+        for fd in try openFileDescriptors() where fd >= first && !kept.contains(fd) { _ = close(fd) }
     }
 
     /// The fds of this process, from /proc/self/fd (without the one used to list it).

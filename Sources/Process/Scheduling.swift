@@ -169,14 +169,14 @@ extension ProcessSetup {
             ("MPOL_F_NUMA_BALANCING", 1 << 13), ("MPOL_F_RELATIVE_NODES", 1 << 14), ("MPOL_F_STATIC_NODES", 1 << 15),
         ]
         guard var mode = modes.first(where: { $0.0.bytesEqual(policy.mode) })?.1 else {
-            throw SwiftletError(.config, "config.json: linux.memoryPolicy.mode: unknown " + policy.mode, errno: EINVAL)
+            throw SwiftletError(.process, "linux.memoryPolicy.mode: unknown " + jsonQuoted(policy.mode), errno: EINVAL)
         }
         for f in policy.flags {
             if let bit = flagBits.first(where: { $0.0.bytesEqual(f) })?.1 { mode |= bit }
         }
         let nodes: CPUSet
         do throws(SwiftletError) { nodes = try parseCPUList(policy.nodes ?? "") } catch {
-            throw SwiftletError(.config, "config.json: linux.memoryPolicy.nodes: " + error.message, errno: EINVAL)
+            throw SwiftletError(.process, "linux.memoryPolicy.nodes: " + error.message, errno: EINVAL)
         }
         let rc = nodes.words.withUnsafeBufferPointer { cl_set_mempolicy(mode, $0.baseAddress, $0.count) }
         if rc != 0 {

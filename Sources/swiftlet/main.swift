@@ -43,13 +43,9 @@ func main() -> Int32 {
 func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
     switch verb {
     case .create(let o):
-        var r = CreateRequest(id: o.id, bundle: o.bundle)
-        r.pidFile = o.pidFile
-        r.consoleSocket = o.consoleSocket
-        r.noPivot = o.noPivot
-        r.noNewKeyring = o.noNewKeyring
-        r.preserveFDs = o.preserveFDs
-        let created = try runtime.create(r)
+        let created = try runtime.create(createRequest(id: o.id, bundle: o.bundle, pidFile: o.pidFile,
+                                                       consoleSocket: o.consoleSocket, noPivot: o.noPivot,
+                                                       noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs))
         created.signals.restore()
         created.pidfd.close()
         return 0
@@ -57,12 +53,8 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         try runtime.start(startRequest(o))
         return 0
     case .run(let o):
-        var r = CreateRequest(id: o.id, bundle: o.bundle)
-        r.pidFile = o.pidFile
-        r.consoleSocket = o.consoleSocket
-        r.noPivot = o.noPivot
-        r.noNewKeyring = o.noNewKeyring
-        r.preserveFDs = o.preserveFDs
+        var r = createRequest(id: o.id, bundle: o.bundle, pidFile: o.pidFile, consoleSocket: o.consoleSocket,
+                              noPivot: o.noPivot, noNewKeyring: o.noNewKeyring, preserveFDs: o.preserveFDs)
         r.foreground = !o.detach
         return try runtime.run(r, detach: o.detach, keep: o.keep)
     case .state(let id):
@@ -111,23 +103,9 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         }
         return 0
     case .events(let o):
-        var oomKills = o.stats ? 0 : try runtime.oomKills(o.id)
-        while true {
-            writeStdout(try runtime.statsEvent(o.id).serialized() + "\n")
-            if o.stats { return 0 }
-            // Between statistics, an OOM kill is reported within a tenth of a second.
-            var left = Int64(o.interval.seconds) * 1_000_000_000 + Int64(o.interval.nanoseconds)
-            while left > 0 {
-                let slice = min(left, 100_000_000)
-                var delay = timespec(tv_sec: time_t(slice / 1_000_000_000), tv_nsec: Int(slice % 1_000_000_000))
-                var rest = timespec()
-                while nanosleep(&delay, &rest) != 0 && cl_errno() == EINTR { delay = rest }
-                left -= slice
-                let now = try runtime.oomKills(o.id)
-                if now > oomKills { writeStdout(runtime.oomEvent(o.id).serialized() + "\n") }
-                oomKills = now
-            }
-        }
+        try runtime.events(o.id, intervalNanoseconds: o.interval.seconds * 1_000_000_000 + o.interval.nanoseconds,
+                           statsOnly: o.stats) { event in writeStdout(event.serialized() + "\n") }
+        return 0
     case .update(let o):
         let resources = try o.resources.map { (path) throws(SwiftletError) in try loadResources(path) } ?? resources(from: o)
         try runtime.update(o.id, resources: resources)
@@ -197,6 +175,18 @@ func listTable(_ states: [ContainerState]) -> String {
         out += line + "\n"
     }
     return out
+}
+
+/// What `create` and `run` share of their flags.
+func createRequest(id: String, bundle: String, pidFile: String?, consoleSocket: String?, noPivot: Bool,
+                   noNewKeyring: Bool, preserveFDs: Int) -> CreateRequest {
+    var r = CreateRequest(id: id, bundle: bundle)
+    r.pidFile = pidFile
+    r.consoleSocket = consoleSocket
+    r.noPivot = noPivot
+    r.noNewKeyring = noNewKeyring
+    r.preserveFDs = preserveFDs
+    return r
 }
 
 func startRequest(_ o: StartOptions) -> StartRequest {

@@ -51,6 +51,27 @@ extension RuntimeIntegration {
         }
     }
 
+    @Test("exec into a container whose profile denies getcwd without no_new_privs works as run does (the cwd is verified before the filter)")
+    func execWithGetcwdDenied() throws {
+        try withContainer("scexeccwd") { c in
+            c.seccomp([["names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]])
+            c.process["noNewPrivileges"] = false
+            c.process["cwd"] = "/tmp"
+            c.config["root"] = ["path": "rootfs", "readonly": false]
+            c.shell("exec sleep 300")
+            try c.mustCreate()
+            let started = c.runtime(["start", c.id])
+            try #require(started.succeeded, "\(started.summary)")
+            let exec = c.runtime(["exec", "--cwd", "/tmp", c.id, "sh", "-c", "touch ok; realpath .; echo realpath=$?"])
+            #expect(exec.succeeded, "\(exec.summary)")
+            #expect(exec.stdout.contains("realpath=1"), "the filter applies to the exec'd process: \(exec.summary)")
+            #expect(FileManager.default.fileExists(atPath: c.rootfs + "/tmp/ok"), "\(exec.summary)")
+            let deleted = c.runtime(["delete", "--force", c.id])
+            #expect(deleted.succeeded, "\(deleted.summary)")
+            c.expectNothingLeft("after delete")
+        }
+    }
+
     @Test("SCMP_ACT_ERRNO without errnoRet is EPERM; defaultErrnoRet answers every call not allowed")
     func seccompDefaultErrnoRet() throws {
         let names = nativeSyscallNames()

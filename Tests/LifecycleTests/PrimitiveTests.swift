@@ -137,4 +137,17 @@ struct PrimitiveModeTests {
         #expect(printable("/a\nb\u{1}c") == "/a?b?c")
         #expect(printable("/plain/päth") == "/plain/päth")
     }
+
+    @Test("the init's ready report crosses the sync channel whole")
+    func readyReportRoundTrip() {
+        var report = ReadyReport()
+        report.add("mounts", "not mounted: /a /b")
+        report.add("paths", "masked or read-only paths incomplete (mounts: x: permission denied)")
+        report.foreignRoute = "process.args[0] is aarch64: run by qemu-aarch64"
+        let back = ReadyReport.decode(report.encoded)
+        #expect(back.notApplied.map(\.name) == ["mounts", "paths"])
+        #expect(back.notApplied.map(\.note) == report.notApplied.map(\.note))
+        #expect(back.foreignRoute == report.foreignRoute)
+        #expect(ReadyReport.decode("").notApplied.isEmpty && ReadyReport.decode("").foreignRoute == nil)
+    }
 }

@@ -170,11 +170,4 @@ import Testing
         #expect(describeMountFlags(0) == "0")
         #expect(describeMountFlags(0x200) == "0x200")
     }
-
-    @Test func octalModes() {
-        #expect(octal(0o755) == "0755")
-        #expect(octal(0o1777) == "1777")
-        #expect(octal(0) == "0000")
-        #expect(octal(0o7) == "0007")
-    }
 }

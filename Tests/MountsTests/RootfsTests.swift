@@ -79,7 +79,7 @@ func nodeInfo(_ path: String) -> String {
     guard lstat(path, &st) == 0 else { return "missing" }
     let kind = cl_s_ischr(st.st_mode) != 0 ? "c" : cl_s_isfifo(st.st_mode) != 0 ? "p" : cl_s_isreg(st.st_mode) != 0 ? "f" : "?"
     return kind + " " + String(cl_major(UInt64(st.st_rdev))) + ":" + String(cl_minor(UInt64(st.st_rdev))) + " " +
-        octal(st.st_mode & 0o7777) + " " + String(st.st_uid) + ":" + String(st.st_gid)
+        octal(st.st_mode & 0o7777, width: 4) + " " + String(st.st_uid) + ":" + String(st.st_gid)
 }
 
 func errnoOf(_ ok: Bool) -> String { ok ? "ok" : errnoText(cl_errno()) }
@@ -197,7 +197,7 @@ let scenarios: [(String, @Sendable (String) throws -> String)] = [
         r.append("relative=" + String(fsMagic("/relative/dir") == FilesystemMagic.tmpfs))
         var st = stat()
         _ = stat("/relative/dir", &st)
-        r.append("relativeMode=" + octal(st.st_mode & 0o7777))
+        r.append("relativeMode=" + octal(st.st_mode & 0o7777, width: 4))
         let info = (try? readMountInfo()) ?? []
         r.append("shared=" + String(info.contains { $0.mountPoint == "/shared-tmp" &&
                                                     $0.optionalFields.contains { $0.hasPrefix("shared:") } }))

@@ -65,7 +65,7 @@ func liveRuncSpec(_ extra: String) throws -> JSON? {
         for rootless in [false, true] {
             let text = defaultSpecJSON(rootless: rootless).pretty()
             let spec = try Spec.load(text: text)
-            #expect(spec.ociVersion == "1.3.0" && spec.process?.args == ["sh"] && spec.root?.path == "rootfs")
+            #expect(spec.ociVersion == "1.3.0" && spec.process?.args == ["sh"] && spec.root.path == "rootfs")
         }
     }
 }

@@ -55,8 +55,8 @@ func errorWith(_ path: String, _ value: JSON?, base: String = runcSpecOutput) ->
     @Test func runcSpecOutputParses() throws {
         let spec = try Spec.load(text: runcSpecOutput)
         #expect(spec.ociVersion == "1.0.2-dev")
-        #expect(spec.root?.path == "rootfs")
-        #expect(spec.root?.readonly == true)
+        #expect(spec.root.path == "rootfs")
+        #expect(spec.root.readonly == true)
         #expect(spec.hostname == "runc")
         #expect(spec.mounts.map { $0.destination } == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"])
         #expect(spec.mounts[2].options == ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])
@@ -215,7 +215,7 @@ func errorWith(_ path: String, _ value: JSON?, base: String = runcSpecOutput) ->
 
     @Test func minimalConfig() throws {
         let spec = try Spec.load(text: #"{"ociVersion": "1.0.0", "root": {"path": "/abs/rootfs"}}"#)
-        #expect(spec.root?.path == "/abs/rootfs" && spec.root?.readonly == false)
+        #expect(spec.root.path == "/abs/rootfs" && spec.root.readonly == false)
         #expect(spec.process == nil && spec.linux == nil && spec.mounts.isEmpty && spec.hostname == nil)
     }
 
@@ -317,6 +317,10 @@ func errorWith(_ path: String, _ value: JSON?, base: String = runcSpecOutput) ->
         ("linux.devices", json(#"[{"type": "x", "path": "/dev/x", "major": 1, "minor": 1}]"#), "config.json: linux.devices[0].type: unknown device type \"x\""),
         ("linux.devices", json(#"[{"type": "c", "path": "/dev/x", "major": 1}]"#), "config.json: linux.devices[0].minor: required"),
         ("linux.devices", json(#"[{"type": "c", "path": "dev/x", "major": 1, "minor": 1}]"#), "config.json: linux.devices[0].path: must be an absolute path, got \"dev/x\""),
+        ("linux.devices", json(#"[{"type": "c", "path": "/dev/x", "major": 1, "minor": 1}, {"type": "b", "path": "/dev/y", "major": 4294967296, "minor": 1}]"#), "config.json: linux.devices[1].major: out of range (at most 4294967295)"),
+        ("mounts", json(#"[{"destination": "/x", "type": "bind", "options": ["rbind"]}]"#), "config.json: mounts[0].source: a bind mount needs a source"),
+        ("mounts", json(#"[{"destination": "/x", "type": "tmpfs", "options": ["idmap"]}]"#), "config.json: mounts[0]: id mappings are only supported for bind mounts"),
+        ("mounts", json(#"[{"destination": "/x", "type": "bind", "source": "/s", "uidMappings": [], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}]"#), "config.json: mounts[0].uidMappings: an id-mapped mount needs both uidMappings and gidMappings"),
         ("linux.resources.devices.0.access", .string("rwx"), "config.json: linux.resources.devices[0].access: invalid device access \"rwx\": only r, w and m are allowed"),
         ("linux.resources.devices.0.type", .string("p"), "config.json: linux.resources.devices[0].type: unknown cgroup device type \"p\""),
         ("linux.resources.devices.0.major", .int(-2), "config.json: linux.resources.devices[0].major: must not be negative"),
@@ -376,6 +380,17 @@ func errorWith(_ path: String, _ value: JSON?, base: String = runcSpecOutput) ->
         #expect(failure { () throws(SwiftletError) in try Spec.load(text: text) }
             == "json: config.json: line 3 column 20: unexpected character")
         #expect(failure { () throws(SwiftletError) in try Spec.load(text: "[]") } == "config: config.json: expected object")
+    }
+
+    @Test func createNeedsAProcessAndRefusesWhatIsNotImplemented() {
+        func createError(_ path: String, _ value: JSON?) -> String? {
+            let changed = setting(json(runcSpecOutput), path.split(separator: ".").map(String.init), value)
+            return failure { () throws(SwiftletError) in try Spec.parseForCreate(json: changed) }
+        }
+        #expect(createError("process", nil) == "config: config.json: process: required to create a container")
+        #expect(createError("linux.intelRdt", json(#"{"closID": "g"}"#))
+            == "config: config.json: linux.intelRdt: not supported: operation not supported")
+        #expect(createError("hostname", .string("h")) == nil)
     }
 
     @Test func sourceNamesTheFile() {

@@ -244,7 +244,7 @@ public struct CheckOptions: Equatable, Sendable {
 
 /// `pool fill|start|drain NAME`: a warm pool of created containers.
 public struct PoolOptions: Equatable, Sendable {
-    public enum Action: Equatable, Sendable { case fill, start, drain }
+    public enum Action: Equatable, Sendable { case fill, refill, start, drain }
     public var action: Action
     public var name: String
     public var bundle = "."

@@ -158,9 +158,10 @@ public enum CommandLineParser {
             let action: PoolOptions.Action
             switch args[0] {
             case "fill": action = .fill
+            case "refill": action = .refill
             case "start": action = .start
             case "drain": action = .drain
-            default: throw SwiftletError(.usage, "pool: unknown action \"" + args[0] + "\" (fill, start or drain)")
+            default: throw SwiftletError(.usage, "pool: unknown action \"" + args[0] + "\" (fill, refill, start or drain)")
             }
             var o = PoolOptions(action: action, name: args[1])
             o.start = try startOptions(args[1], scan)

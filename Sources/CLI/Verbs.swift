@@ -201,7 +201,7 @@ enum Verbs {
                      """,
                      flags: Flags.update, arguments: .exactly(1)),
             VerbSpec(.pool, "pool", summary: "keep created containers ready and start one of them fast",
-                     argsUsage: "fill|start|drain <pool-name>", details: """
+                     argsUsage: "fill|refill|start|drain <pool-name>", details: """
                      A warm pool keeps containers created ahead of time from one bundle, named
                      <pool-name>-<n>, with --size of them waiting in the created state.
 
@@ -209,6 +209,9 @@ enum Verbs {
                        pool start [start flags] NAME          start one created member (its id is
                                                               printed) and refill the pool in the
                                                               background
+                       pool refill NAME                       create the members that are missing
+                                                              in an existing pool (never recreates
+                                                              a drained one)
                        pool drain NAME                        delete every member and the pool
 
                      Members that have stopped are deleted when the pool is refilled; members

@@ -136,7 +136,7 @@ extension Runtime {
     /// Deletes members that have stopped, then creates members at the lowest free indices
     /// until `size` of them wait in `created` (members still running keep their names).
     /// Each new member is recorded as soon as it exists.
-    func refill(_ name: String) throws(SwiftletError) {
+    public func refill(_ name: String) throws(SwiftletError) {
         let lock = try lockPool(name, existing: true)
         defer { lock.close() }
         try refillLocked(name)
@@ -226,10 +226,9 @@ extension Runtime {
         }
         do throws(SwiftletError) {
             // The members' inits are clones of whatever runs the refill: that must be the
-            // read-only image of the runtime, which `pool fill` is started from.
-            let r = pool.request
-            try RuntimeImage.reexec(arguments: [commandName()] + globalArguments
-                                    + ["pool", "fill", "--bundle", r.bundle, "--size", String(r.size), r.name])
+            // read-only image of the runtime, which the re-executed refill runs from. A refill
+            // (unlike fill) finds a pool drained meanwhile gone and creates nothing.
+            try RuntimeImage.reexec(arguments: [commandName()] + globalArguments + ["pool", "refill", pool.request.name])
         } catch {
             logger.error("pool " + pool.request.name + ": refill: " + error.description)
             _exit(1)

@@ -114,6 +114,8 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         switch o.action {
         case .fill:
             try runtime.fillPool(PoolRequest(name: o.name, bundle: o.bundle, size: o.size))
+        case .refill:
+            try runtime.refill(o.name)
         case .start:
             let id = try runtime.startFromPool(o.name, replacement: startRequest(o.start))
             writeStdout(id + "\n")

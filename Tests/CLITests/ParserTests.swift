@@ -517,10 +517,13 @@ private func sampleArguments(_ kind: VerbKind) -> [String] {
         let drain = try CommandLineParser.parse(["pool", "drain", "web"])
         guard case .pool(let d) = drain.verb else { Issue.record("not a pool command"); return }
         #expect(d.action == .drain)
+        let refill = try CommandLineParser.parse(["pool", "refill", "web"])
+        guard case .pool(let r) = refill.verb else { Issue.record("not a pool command"); return }
+        #expect(r.action == .refill && r.name == "web")
     }
 
     @Test func badActionAndSize() {
-        #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "refill", "web"]) }
+        #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "fil", "web"]) }
         #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "fill", "--size", "0", "web"]) }
         #expect(throws: SwiftletError.self) { try CommandLineParser.parse(["pool", "fill"]) }
     }

@@ -113,6 +113,32 @@ extension RuntimeIntegration {
         }
     }
 
+    @Test("a pool drained before pool start's background refill gets its lock stays drained")
+    func drainBeatsBackgroundRefill() throws {
+        try withContainer("pooldrain") { c in
+            placeholder(c)
+            try c.writeConfig()
+            let name = c.id + "-p"
+            defer { c.runtime(["pool", "drain", name], timeout: 30) }
+            let fill = c.runtime(["pool", "fill", "--bundle", c.bundle, "--size", "1", name])
+            try #require(fill.succeeded, "\(fill.summary)")
+            // Holding the pool's lock keeps the refill that pool start leaves in the background
+            // waiting; meanwhile the pool is drained, as drain does it (members deleted, record
+            // and lock file removed). The refill then wakes to a pool that no longer exists.
+            let lockPath = c.stateRoot + "/.pool-" + name + ".lock"
+            let lock = open(lockPath, O_RDWR)
+            try #require(lock >= 0 && flock(lock, LOCK_EX) == 0, "cannot lock \(lockPath)")
+            let started = c.runtime(["pool", "start", "--arg", "true", name])
+            #expect(started.succeeded, "\(started.summary)")
+            c.runtime(["delete", "--force", name + "-0"])
+            unlink(c.stateRoot + "/.pool-" + name + ".json")
+            unlink(lockPath)
+            close(lock)
+            #expect(!eventually(timeout: 5) { !c.stateEntries().isEmpty },
+                    "the background refill brought the drained pool back: \(c.stateEntries())")
+        }
+    }
+
     @Test("pool fill, start and drain never touch a container the pool did not create, whatever its name")
     func poolIgnoresContainersNamedLikeMembers() throws {
         try withContainer("poolname") { c in

@@ -72,7 +72,7 @@ write_config() {
 }
 JSON
 }
-tree='sleep 301 & (sleep 302 &); echo ready > /tmp/ready; id -u; grep -E \"^(CapEff|NoNewPrivs)\" /proc/self/status; ulimit -n; wait'
+tree='sleep 301 & (sleep 302 &); id -u; grep -E \"^(CapEff|NoNewPrivs)\" /proc/self/status; ulimit -n; echo ready > /tmp/ready; wait'
 write_config '{"org.swiftlet.isolation": "chroot"}' "$tree" config-chroot.json
 write_config '{"org.swiftlet.fallback": "chroot"}' 'readlink /proc/self/ns/pid; id -u' config-fallback.json
 write_config '{}' 'true' config-plain.json
@@ -100,8 +100,8 @@ $S create --bundle /bundle prim >/tmp/out 2>/tmp/err; r create-exit $?
 r create-stderr "$($B cat /tmp/err)"
 r state-created "$($S state prim | $B tr -d '\n ')"
 $S start prim; r start-exit $?
-i=0; while [ ! -e /bundle/rootfs/tmp/ready ] && [ $i -lt 100 ]; do $B sleep 0.05; i=$((i+1)); done
-$B sleep 0.2
+# The container writes its ready marker after its output (a loaded host slows the guest).
+i=0; while [ ! -e /bundle/rootfs/tmp/ready ] && [ $i -lt 400 ]; do $B sleep 0.05; i=$((i+1)); done
 r output "$($B cat /tmp/out | $B tr '\n\t' '  ')"
 pid=$($S state prim | $B grep '"pid"' | $B tr -dc 0-9)
 r processes "$($B ps -o pid,ppid,comm | $B grep -c 'sleep')"

@@ -238,3 +238,27 @@ private func v2Request(_ offsets: [UInt32], flags: UInt64, attrs: [(UInt32, UInt
     #expect(GPIOIoctl.v2GetLine.genericRequest == 0xC250_B407)
     #expect(GPIOIoctl.lineHandle.genericRequest == 0xC16C_B403)
 }
+
+/// The registry that recognizes the line fds the agent made (see cl_gpio_registry_add), on
+/// pipes: any file epoll can watch behaves like a v2 line fd here.
+@Test func lineFdRegistryRecognizesExactlyTheRegisteredFileUntilItIsClosed() throws {
+    let state = GPIOState()
+    let slot = try #require(state.freeSlot())
+    var a: [Int32] = [0, 0], b: [Int32] = [0, 0]
+    #expect(pipe(&a) == 0 && pipe(&b) == 0)
+    #expect(cl_gpio_registry_add(state.registry, Int32(slot), a[0]) == 0)
+    state.records.append(GPIOLineRecord(slot: slot, chip: sim, offsets: [5]))
+    // Another fd of the same open file (what pidfd_getfd gives the agent) is recognized...
+    let copy = dup(a[0])
+    #expect(state.record(of: copy)?.offsets == [5])
+    // ...another file is not, even one of the same kind, nor one epoll cannot watch.
+    #expect(state.record(of: b[0]) == nil)
+    let root = cl_open("/", O_PATH, 0)
+    #expect(state.record(of: root) == nil)
+    var live: UInt64 = 0
+    #expect(cl_gpio_registry_live(state.registry, &live) == 0 && live == 1 << UInt64(slot))
+    // The registry holds no reference: once every fd of the file is closed, it is gone.
+    close(a[0]); close(copy)
+    #expect(cl_gpio_registry_live(state.registry, &live) == 0 && live == 0)
+    for fd in [a[1], b[0], b[1], root] { close(fd) }
+}

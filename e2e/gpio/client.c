@@ -11,11 +11,14 @@
  *   client CHIP flood N                   N refused requests (line 4 is never granted)
  *   client CHIP latency OFFSET N          N request+release cycles: p50/p99 in microseconds
  *   client CHIP blink OFFSET N            the LED blink: output, N toggles, release; CPU and wall
- *   client CHIP toggles OFFSET MS         value writes per second on one held line */
+ *   client CHIP toggles OFFSET MS         value writes per second on one held line
+ *   client --seed FILE                    credits FILE's bytes to the kernel's entropy pool (the
+ *                                         guest has no entropy source: getrandom would block) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/gpio.h>
+#include <linux/random.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -28,6 +31,14 @@
 #include <unistd.h>
 
 static const char *chip_path;
+
+/* Numbers are parsed and printed without the locale: strtol and %f read it through TLS,
+ * which static glibc in the UML 6.1 guest does not have set up (strtol crashes there). */
+static long num(const char *s) {
+    long v = 0;
+    while (*s >= '0' && *s <= '9') v = v * 10 + (*s++ - '0');
+    return v;
+}
 
 static long long now_ns(void) {
     struct timespec t;
@@ -100,30 +111,40 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: client CHIP COMMAND ...\n"); return 2; }
+    if (!strcmp(argv[1], "--seed")) {
+        struct { struct rand_pool_info info; unsigned char bytes[512]; } seed;
+        int in = open(argv[2], O_RDONLY), rnd = open("/dev/urandom", O_WRONLY);
+        ssize_t n = in < 0 ? -1 : read(in, seed.bytes, sizeof seed.bytes);
+        if (n <= 0 || rnd < 0) { perror("seed"); return 1; }
+        seed.info.entropy_count = (int)n * 8;
+        seed.info.buf_size = (int)n;
+        if (ioctl(rnd, RNDADDENTROPY, &seed) < 0) { perror("RNDADDENTROPY"); return 1; }
+        return 0;
+    }
     chip_path = argv[1];
     const char *cmd = argv[2];
     int chip = open_chip();
     if (!strcmp(cmd, "request") && argc >= 5) {
         unsigned offsets[64];
         int n = 0;
-        for (int i = 4; i < argc && n < 64; i++) offsets[n++] = (unsigned)atoi(argv[i]);
+        for (int i = 4; i < argc && n < 64; i++) offsets[n++] = (unsigned)num(argv[i]);
         int fd = request(chip, argv[3], offsets, n);
         report("request", fd);
         if (fd >= 0 && !strcmp(argv[3], "in")) {
             struct gpio_v2_line_values v = { .mask = (1ULL << n) - 1 };
             if (ioctl(fd, GPIO_V2_LINE_GET_VALUES_IOCTL, &v) == 0) printf("values %llx\n", (unsigned long long)v.bits);
         }
-        if (fd >= 0 && getenv("HOLD_MS")) usleep(atoi(getenv("HOLD_MS")) * 1000);
+        if (fd >= 0 && getenv("HOLD_MS")) usleep(num(getenv("HOLD_MS")) * 1000);
         return fd >= 0 ? 0 : 1;
     }
     if (!strcmp(cmd, "setconfig") && argc == 6) {
-        unsigned o = (unsigned)atoi(argv[3]);
+        unsigned o = (unsigned)num(argv[3]);
         int fd = request(chip, argv[4], &o, 1);
         report("request", fd);
         if (fd < 0) return 1;
         int rc = set_config(fd, argv[5]);
         report("setconfig", rc);
-        if (rc == 0 && getenv("HOLD_MS")) usleep(atoi(getenv("HOLD_MS")) * 1000);
+        if (rc == 0 && getenv("HOLD_MS")) usleep(num(getenv("HOLD_MS")) * 1000);
         return rc == 0 ? 0 : 1;
     }
     if (!strcmp(cmd, "forge")) {
@@ -134,17 +155,25 @@ int main(int argc, char **argv) {
         /* A v1 event fd: a line fd the agent made, but not a v2 request. */
         struct gpioevent_request e;
         memset(&e, 0, sizeof e);
-        e.lineoffset = (unsigned)atoi(getenv("EVENT_LINE") ? getenv("EVENT_LINE") : "3");
+        e.lineoffset = (unsigned)num(getenv("EVENT_LINE") ? getenv("EVENT_LINE") : "3");
         e.handleflags = GPIOHANDLE_REQUEST_INPUT;
         e.eventflags = GPIOEVENT_REQUEST_FALLING_EDGE;
         if (ioctl(chip, GPIO_GET_LINEEVENT_IOCTL, &e) == 0) report("v1-event-fd", set_config(e.fd, "out"));
         else report("v1-event-request", -errno);
+        /* A v1 handle fd: made by the agent, but no v2 request either. */
+        struct gpiohandle_request h;
+        memset(&h, 0, sizeof h);
+        h.lineoffsets[0] = e.lineoffset;
+        h.lines = 1;
+        h.flags = GPIOHANDLE_REQUEST_INPUT;
+        if (ioctl(chip, GPIO_GET_LINEHANDLE_IOCTL, &h) == 0) report("v1-handle-fd", set_config(h.fd, "out"));
+        else report("v1-handle-request", -errno);
         return 0;
     }
     if (!strcmp(cmd, "v1setconfig") && argc == 4) {
         struct gpiohandle_request h;
         memset(&h, 0, sizeof h);
-        h.lineoffsets[0] = (unsigned)atoi(argv[3]);
+        h.lineoffsets[0] = (unsigned)num(argv[3]);
         h.lines = 1;
         h.flags = GPIOHANDLE_REQUEST_INPUT;
         if (ioctl(chip, GPIO_GET_LINEHANDLE_IOCTL, &h) < 0) { report("v1-request", -errno); return 1; }
@@ -156,7 +185,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "reopen") && argc == 4) {
-        unsigned o = (unsigned)atoi(argv[3]);
+        unsigned o = (unsigned)num(argv[3]);
         int again = open(chip_path, O_RDONLY);
         report("reopen", request(again, "out", &o, 1));
         char path[64];
@@ -166,23 +195,23 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "event") && argc == 5) {
-        unsigned o = (unsigned)atoi(argv[3]);
+        unsigned o = (unsigned)num(argv[3]);
         int fd = request(chip, "fall", &o, 1);
         report("request", fd);
         if (fd < 0) return 1;
         printf("waiting\n");
         fflush(stdout);
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, atoi(argv[4])) != 1) { printf("event timeout\n"); return 1; }
+        if (poll(&p, 1, num(argv[4])) != 1) { printf("event timeout\n"); return 1; }
         struct gpio_v2_line_event ev;
         if (read(fd, &ev, sizeof ev) != sizeof ev) { printf("event err %s\n", strerrorname_np(errno)); return 1; }
         printf("event %s offset %u\n", ev.id == GPIO_V2_LINE_EVENT_FALLING_EDGE ? "falling" : "rising", ev.offset);
         return 0;
     }
     if (!strcmp(cmd, "race") && argc == 6) {
-        race_good = (unsigned)atoi(argv[3]);
-        race_bad = (unsigned)atoi(argv[4]);
-        int n = atoi(argv[5]);
+        race_good = (unsigned)num(argv[3]);
+        race_bad = (unsigned)num(argv[4]);
+        int n = num(argv[5]);
         fill(&race_req, "out1", &race_good, 1);
         pthread_t t;
         pthread_create(&t, NULL, flipper, NULL);
@@ -199,7 +228,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "flood") && argc == 4) {
-        int n = atoi(argv[3]), refused = 0;
+        int n = num(argv[3]), refused = 0;
         unsigned o = 4;
         long long start = now_ns();
         for (int i = 0; i < n; i++) if (request(chip, "in", &o, 1) == -EPERM) refused++;
@@ -207,8 +236,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "latency") && argc == 5) {
-        unsigned o = (unsigned)atoi(argv[3]);
-        int n = atoi(argv[4]);
+        unsigned o = (unsigned)num(argv[3]);
+        int n = num(argv[4]);
         long long *t = calloc(n, sizeof *t);
         for (int i = 0; i < n; i++) {
             long long s = now_ns();
@@ -218,12 +247,13 @@ int main(int argc, char **argv) {
             close(fd);
         }
         qsort(t, n, sizeof *t, cmp);
-        printf("latency n %d p50 %.1f p99 %.1f us\n", n, t[n / 2] / 1000.0, t[n * 99 / 100] / 1000.0);
+        printf("latency n %d p50 %lld.%lld p99 %lld.%lld us\n", n, t[n / 2] / 1000, t[n / 2] % 1000 / 100,
+               t[n * 99 / 100] / 1000, t[n * 99 / 100] % 1000 / 100);
         return 0;
     }
     if (!strcmp(cmd, "blink") && argc == 5) {
-        unsigned o = (unsigned)atoi(argv[3]);
-        int n = atoi(argv[4]);
+        unsigned o = (unsigned)num(argv[3]);
+        int n = num(argv[4]);
         struct rusage r0, r1;
         getrusage(RUSAGE_SELF, &r0);
         long long s = now_ns();
@@ -238,12 +268,12 @@ int main(int argc, char **argv) {
         getrusage(RUSAGE_SELF, &r1);
         long long cpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1000000LL
                         + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
-        printf("blink toggles %d wall %.1f us cpu %lld us\n", n, wall / 1000.0, cpu);
+        printf("blink toggles %d wall %lld us cpu %lld us\n", n, wall / 1000, cpu);
         return 0;
     }
     if (!strcmp(cmd, "toggles") && argc == 5) {
-        unsigned o = (unsigned)atoi(argv[3]);
-        long long ms = atoll(argv[4]);
+        unsigned o = (unsigned)num(argv[3]);
+        long long ms = num(argv[4]);
         int fd = request(chip, "out", &o, 1);
         if (fd < 0) { report("toggles", fd); return 1; }
         long long s = now_ns(), end = s + ms * 1000000LL, n = 0;
@@ -253,7 +283,7 @@ int main(int argc, char **argv) {
                 ioctl(fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &v);
             }
         }
-        printf("toggles per-second %.0f\n", n * 1e9 / (double)(now_ns() - s));
+        printf("toggles per-second %lld\n", n * 1000000000LL / (now_ns() - s));
         return 0;
     }
     fprintf(stderr, "unknown command %s\n", cmd);

@@ -34,6 +34,9 @@ chmod 1777 "$rootfs/tmp"
 cp /bin/busybox "$rootfs/bin/busybox"
 for applet in sh sleep cat echo ls true; do ln -sf busybox "$rootfs/bin/$applet"; done
 cc -O2 -Wall -static -pthread -o "$rootfs/bin/client" "$top/e2e/gpio/client.c"
+# The guest has no entropy source and create's agent token comes from getrandom(2): init
+# credits a seed from the host, as a device's boot credits its saved random seed.
+head -c 512 /dev/urandom > "$jail/random-seed"
 # The Embedded Swift blink of examples/ (the five operations on the v2 uAPI, no libgpiod).
 bash "$top/examples/gpio-blink/build.sh" "$rootfs/bin/blink"
 # The libgpiod tools as Debian ships them, with their libraries and loader at the same paths.
@@ -115,10 +118,12 @@ $B mount -t cgroup2 cgroup2 /sys/fs/cgroup
 r() { $B echo "RESULT $*"; }
 ok() { $B echo "CHECK ok $*"; }
 fail() { $B echo "CHECK FAIL $*"; }
+skip() { $B echo "CHECK skip $*"; }
 # chk WHAT COMMAND...: CHECK ok/FAIL by the command's status.
 chk() { w=$1; shift; if "$@"; then ok "$w"; else fail "$w"; fi; }
 has() { case "$1" in *"$2"*) return 0;; *) return 1;; esac; }
 
+/bundle/rootfs/bin/client --seed /random-seed || $B echo "seeding the entropy pool failed"
 C=/sys/kernel/config/gpio-sim/chip0
 $B mkdir $C $C/bank0 $C/bank0/line0 $C/bank0/line3
 $B echo 8 > $C/bank0/num_lines
@@ -132,12 +137,26 @@ r chip "$CHIP $DEV"
 for b in mediated direct; do
   $B sed "s/@CHIP@/$CHIP/; s/@MAJOR@/${DEV%:*}/g; s/@MINOR@/${DEV#*:}/g" /$b/config.in > /$b/config.json
 done
+# Whether this kernel gives the simulator's lines interrupts (edge detection): asked directly,
+# outside any container.
+EDGES=1
+probe=$(/bundle/rootfs/bin/client /dev/$CHIP event 3 10 2>&1)
+case "$probe" in *"request err"*) EDGES=0; r edge-probe "$probe";; esac
 S="/swiftlet --root /run/swiftlet"
 /swiftlet --root /run/swiftlet agent --socket /run/agent.sock --policy /policy.json --log /tmp/agent.log 2>/tmp/agent.err &
 AGENT=$!
 i=0; while [ ! -S /run/agent.sock ] && [ $i -lt 100 ]; do $B sleep 0.05; i=$((i+1)); done
-$S run --detach --bundle /mediated gp >/tmp/run.out 2>&1; chk "container with the GPIO filter starts" [ $? = 0 ]
-$B cat /tmp/run.out
+$B echo "== agent $AGENT up: $($B ls /run/agent.sock)"
+if [ "$DIAG" = 1 ]; then
+  /bundle/rootfs/bin/client /dev/$CHIP request in 5; $B echo "guest rc=$?"
+  /bundle/rootfs/bin/client /dev/$CHIP forge; $B echo "guest rc=$?"
+  /bundle/rootfs/bin/client /dev/$CHIP latency 5 3; $B echo "guest rc=$?"
+  $B dmesg | $B tail -5
+  $B poweroff -f
+fi
+$B timeout 30 $S run --detach --bundle /mediated gp >/tmp/run.out 2>&1; chk "container with the GPIO filter starts" [ $? = 0 ]
+$B cat /tmp/run.out /tmp/agent.err
+$B echo "== container up"
 X="$S exec gp"
 D=/dev/$CHIP
 sim() { $B cat $SIM/sim_gpio$1/value; }
@@ -166,13 +185,17 @@ out=$($X gpioget $CHIP 0 2>&1); r gpioget-0 "$out"
 chk "gpioget of the output-only led line is refused" has "$out" "Operation not permitted"
 out=$($X gpioget $CHIP 3 4 2>&1); r gpioget-mixed "$out"
 chk "gpioget of granted 3 with ungranted 4 in one request is refused" has "$out" "Operation not permitted"
-pull 3 pull-up
-$X gpiomon --num-events=1 --falling-edge $CHIP 3 >/tmp/mon.out 2>&1 &
-MON=$!
-$B sleep 1; pull 3 pull-down
-i=0; while $B kill -0 $MON 2>/dev/null && [ $i -lt 50 ]; do $B sleep 0.1; i=$((i+1)); done
-r gpiomon "$($B cat /tmp/mon.out)"
-chk "gpiomon sees the falling edge of the button (v1 line event)" $B grep -q "FALLING EDGE" /tmp/mon.out
+if [ $EDGES = 1 ]; then
+  pull 3 pull-up
+  $X gpiomon --num-events=1 --falling-edge $CHIP 3 >/tmp/mon.out 2>&1 &
+  MON=$!
+  $B sleep 1; pull 3 pull-down
+  i=0; while $B kill -0 $MON 2>/dev/null && [ $i -lt 50 ]; do $B sleep 0.1; i=$((i+1)); done
+  r gpiomon "$($B cat /tmp/mon.out)"
+  chk "gpiomon sees the falling edge of the button (v1 line event)" $B grep -q "FALLING EDGE" /tmp/mon.out
+else
+  skip "gpiomon on the granted button: this kernel cannot detect edges on gpio-sim lines ($probe outside any container)"
+fi
 out=$($B timeout 10 $X gpiomon --num-events=1 $CHIP 4 2>&1); r gpiomon-4 "$out"
 chk "gpiomon on ungranted line 4 is refused" has "$out" "Operation not permitted"
 out=$($B timeout 10 $X gpiomon --num-events=1 $CHIP 1 2>&1); r gpiomon-1 "$out"
@@ -201,7 +224,9 @@ out=$($X client $D forge); r forge "$(echo "$out" | $B tr '\n' '|')"
 chk "SET_CONFIG on the chip fd is refused" has "$out" "chip-fd err EPERM"
 chk "SET_CONFIG on /dev/null is refused" has "$out" "dev-null err EPERM"
 chk "SET_CONFIG on a closed fd fails with EBADF" has "$out" "bad-fd err EBADF"
-chk "SET_CONFIG on a v1 event line fd is refused" has "$out" "v1-event-fd err EPERM"
+chk "SET_CONFIG on a v1 handle fd is refused" has "$out" "v1-handle-fd err EPERM"
+if [ $EDGES = 1 ]; then chk "SET_CONFIG on a v1 event line fd is refused" has "$out" "v1-event-fd err EPERM"
+else skip "SET_CONFIG on a v1 event fd: no edge detection in this kernel"; fi
 out=$($X client $D reopen 4); r reopen "$(echo "$out" | $B tr '\n' '|')"
 chk "a new open of the chip does not reach line 4" has "$out" "reopen err EPERM"
 chk "nor does reopening it through /proc/self/fd" has "$out" "proc-fd err EPERM"
@@ -210,12 +235,16 @@ out=$($X blink $D 5 10); r swift-blink "$out"
 chk "the Embedded Swift blink (start, direction, input, output, clear) on line 5" has "$out" "toggles 10 ok input-before 0 last 0"
 out=$($X blink $D 3 10 2>&1); r swift-blink-3 "$out"
 chk "... its direction change to output on the input-only button is refused (EPERM)" has "$out" "direction: errno 1"
-pull 3 pull-up
-$X client $D event 3 3000 >/tmp/ev.out 2>&1 &
-EV=$!
-$B sleep 1; pull 3 pull-down; wait $EV
-r v2-event "$($B cat /tmp/ev.out | $B tr '\n' '|')"
-chk "v2 edge event on the granted button" $B grep -q "event falling offset 3" /tmp/ev.out
+if [ $EDGES = 1 ]; then
+  pull 3 pull-up
+  $X client $D event 3 3000 >/tmp/ev.out 2>&1 &
+  EV=$!
+  $B sleep 1; pull 3 pull-down; wait $EV
+  r v2-event "$($B cat /tmp/ev.out | $B tr '\n' '|')"
+  chk "v2 edge event on the granted button" $B grep -q "event falling offset 3" /tmp/ev.out
+else
+  skip "v2 edge event on the granted button: no edge detection in this kernel"
+fi
 pull 4 pull-down; pull 5 pull-down
 out=$($X client $D race 5 4 10000); r race "$out"
 chk "10,000 requests while a thread flips the offset 5<->4: none gets line 4" has "$out" "other 0"
@@ -228,8 +257,12 @@ chk "the agent survives the flood" $B kill -0 $AGENT
 out=$($X client $D request in 5); r after-flood "$out"
 chk "a granted request right after the flood works" has "$out" "request ok"
 r agent-rss "$($B grep VmRSS /proc/$AGENT/status)"
-out=$($X ls /sys/class/gpio 2>&1); r sys-class-gpio "$out"
-chk "/sys/class/gpio in the container is masked (empty)" [ -z "$out" ]
+if [ -d /sys/class/gpio ]; then
+  out=$($X ls /sys/class/gpio 2>&1); r sys-class-gpio "$out"
+  chk "/sys/class/gpio in the container is masked (empty)" [ -z "$out" ]
+else
+  skip "/sys/class/gpio masked: this kernel has no GPIO sysfs interface (CONFIG_GPIO_SYSFS)"
+fi
 
 if [ "$BENCH" = 1 ]; then
   $S run --detach --bundle /direct gd >/dev/null 2>&1
@@ -260,7 +293,7 @@ $B tail -5 /tmp/agent.log
 r done 1
 $B poweroff -f
 INIT
-sed -i "s/^B=\/bin\/busybox$/B=\/bin\/busybox\nBENCH=$bench/" "$jail/init"
+sed -i "s/^B=\/bin\/busybox$/B=\/bin\/busybox\nBENCH=$bench\nDIAG=${GPIO_DIAG:-0}/" "$jail/init"
 chmod +x "$jail/init"
 
 [ $bench = 0 ] || UML_TIMEOUT=${UML_TIMEOUT:-900}

@@ -231,10 +231,11 @@ extension AgentLoop {
     }
 
     /// The chip `fd` is (its label, and the policy paths that name its device), nil if it
-    /// is no GPIO chip.
+    /// is no GPIO chip. Which device it is comes from sysfs before any ioctl: the agent runs
+    /// as root, and another driver's ioctl with the same number must not be made for the caller.
     func gpioChip(_ fd: Int32, rules: [GPIORule]) -> GPIOChipFacts? {
         var device: UInt64 = 0
-        guard cl_gpio_char_device(fd, nil, &device) == 0 else { return nil }
+        guard cl_gpio_char_device(fd, nil, &device) == 0, cl_gpio_is_chip(device) == 1 else { return nil }
         var label = [CChar](repeating: 0, count: 32)
         var lines: UInt32 = 0
         guard cl_gpio_chip_info(fd, &label, &lines) == 0 else { return nil }

@@ -46,6 +46,16 @@ int cl_gpio_char_device(int fd, const char *path, uint64_t *dev) {
     return 0;
 }
 
+int cl_gpio_is_chip(uint64_t dev) {
+    char path[96], target[256];
+    snprintf(path, sizeof path, "/sys/dev/char/%u:%u/subsystem", major(dev), minor(dev));
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0) return 0;
+    target[n] = 0;
+    size_t len = (size_t)n;
+    return len >= 9 && strcmp(target + len - 9, "/bus/gpio") == 0;
+}
+
 int cl_gpio_addfd(int notify_fd, uint64_t id, int src_fd) {
     struct seccomp_notif_addfd addfd;
     memset(&addfd, 0, sizeof addfd);

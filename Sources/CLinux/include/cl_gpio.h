@@ -19,6 +19,11 @@ int cl_gpio_chip_info(int fd, char *label, uint32_t *lines);
 /* Device number of a character device fd (or path with fd -1); -1 with ENOTTY for anything else. */
 int cl_gpio_char_device(int fd, const char *path, uint64_t *dev);
 
+/* 1 when character device `dev` is a GPIO chip by sysfs (/sys/dev/char/M:m/subsystem is the
+ * gpio bus), 0 otherwise: checked before the agent, as root, makes any ioctl on a fd the
+ * container chose. */
+int cl_gpio_is_chip(uint64_t dev);
+
 /* SECCOMP_IOCTL_NOTIF_ADDFD: installs src_fd (close-on-exec, as the kernel makes line fds)
  * in the notifying task; returns its number there, or -1 with errno. */
 int cl_gpio_addfd(int notify_fd, uint64_t id, int src_fd);

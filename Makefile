@@ -49,7 +49,18 @@ SOURCES := Package.swift $(shell find Sources -type f 2>/dev/null)
 CROSS_DIR ?= .build-cross
 CROSS_BINARIES := $(DIST)/swiftlet-aarch64 $(DIST)/swiftlet-armv7 $(DIST)/swiftlet-riscv64
 
-.PHONY: all sizes clean
+# User Mode Linux kernels for the tier and the test guests (not part of `all`: a cold build takes
+# minutes). scripts/uml-kernel.sh extracts Debian's linux-source-6.1 once into .build-uml/.
+UML_DIR ?= .build-uml
+UML_KERNELS := $(DIST)/uml/linux-tier $(DIST)/uml/linux-test
+
+.PHONY: all sizes clean uml-kernels
+uml-kernels: $(UML_KERNELS)
+$(DIST)/uml/linux-tier: uml/tier.config scripts/uml-kernel.sh
+	bash scripts/uml-kernel.sh tier $@
+$(DIST)/uml/linux-test: uml/tier.config uml/test.config scripts/uml-kernel.sh
+	bash scripts/uml-kernel.sh test $@
+
 all: $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard $(CROSS_BINARIES)
 
 # SwiftPM's own link of the Embedded build is dynamic and lacks the Unicode tables that
@@ -94,4 +105,4 @@ sizes: all
 	done
 
 clean:
-	rm -rf $(DIST) $(EMB_DIR) $(STD_DIR) $(CROSS_DIR)
+	rm -rf $(DIST) $(EMB_DIR) $(STD_DIR) $(CROSS_DIR) $(UML_DIR)

@@ -124,8 +124,10 @@ stage_cross() {
   done
   shell_stage cross bash e2e/cross/run.sh "$PWD/dist"
 }
+# The UML stages share one kernel build per run (dist/uml/linux-test; make caches it).
+need_uml_kernel() { ensure_packages user-mode-linux busybox-static gcc libseccomp-dev && make dist/uml/linux-test; }
 stage_uml() {
-  ensure_packages user-mode-linux busybox-static gcc && need_runtime || return 1
+  need_uml_kernel && need_runtime || return 1
   shell_stage uml bash e2e/uml/run.sh "$PWD/dist/swiftlet"
 }
 stage_clients() {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Primitive containers on another kernel, for real: boots Debian's User Mode Linux kernel
-# (package user-mode-linux, Linux 6.1) as a process, with a hostfs root jailed to a prepared
+# Primitive containers on another kernel, for real: boots the test stages' User Mode Linux kernel
+# (dist/uml/linux-test, Linux 6.1; Debian's linux.uml when it is not built) as a process,
+# through e2e/uml/guest.sh, with a hostfs root jailed to a prepared
 # directory holding the static swiftlet, busybox and a bundle. The guest's init runs
 # `swiftlet check`, a primitive container through create/start/state/kill --all/delete, and
 # the fallback under a seccomp filter that makes the guest kernel refuse namespaces; it
 # prints `RESULT name value` lines, which this script checks.
 #
-# What the guest lacks, for real: no cgroup file system is mounted (as on many devices; the
-# 6.1 UML kernel has cgroup v1 controllers, but nothing mounts them), no network device but
+# What the guest lacks, for real: no cgroup file system is mounted (as on many devices: the
+# kernel could, but nothing mounts one), no network device but
 # loopback, no /proc/config.gz. With the filter, clone3 fails with ENOSYS and CLONE_NEW*
 # with EPERM in the guest kernel itself.
 #
@@ -15,31 +16,21 @@
 # Needs root only for nothing: UML runs unprivileged, but CI runs it as root.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$top/e2e/uml/guest.sh"
 swiftlet=${1:-$top/dist/swiftlet}
-kernel=${UML_KERNEL:-/usr/bin/linux.uml}
-busybox=/bin/busybox
+uml_kernel test
 
-for f in "$swiftlet" "$kernel" "$busybox"; do
-  [ -x "$f" ] || { echo "uml: $f is missing (user-mode-linux, busybox-static, make)" >&2; exit 1; }
+for f in "$swiftlet" /bin/busybox; do
+  [ -x "$f" ] || { echo "uml: $f is missing (busybox-static, make)" >&2; exit 1; }
 done
 if ldd "$swiftlet" >/dev/null 2>&1; then echo "uml: $swiftlet is not static" >&2; exit 1; fi
 
-work=$(mktemp -d /tmp/swiftlet-uml.XXXXXX)
-# Guest memory is a file mapped executable: it needs a writable tmpfs without noexec.
-memdir=$(mktemp -d /dev/shm/swiftlet-uml-mem.XXXXXX)
-cleanup() { rm -rf --one-file-system "$work" "$memdir"; }
-trap cleanup EXIT
-
-jail=$work/jail
-mkdir -p "$jail"/{bin,proc,sys,dev,run,tmp,etc}
-cp "$busybox" "$jail/bin/busybox"
-ln -s busybox "$jail/bin/sh"
-cp "$swiftlet" "$jail/swiftlet"
-
-# The guest's launcher that makes its kernel refuse namespaces (static: the jail has no libc),
-# and the host's, which works around UML 6.1 on hosts with a large XSAVE area (see refuse.c).
+uml_setup uml
+jail=$UML_JAIL
+busybox=/bin/busybox
+uml_jail_static "$swiftlet" swiftlet
+# The guest's launcher that makes its kernel refuse namespaces (static: the jail has no libc).
 cc -O2 -static -o "$jail/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
-cc -O2 -o "$work/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
 
 rootfs=$jail/bundle/rootfs
 mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,etc}
@@ -49,9 +40,8 @@ for applet in sh sleep id cat echo grep ls readlink setsid wait true; do ln -sf 
 printf 'root:x:0:0:root:/:/bin/sh\nuser:x:1000:1000:user:/:/bin/sh\n' > "$rootfs/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' > "$rootfs/etc/group"
 
-# Static glibc in the guest must not use AVX registers: with the host's refusal of
-# NT_X86_XSTATE (see refuse.c), UML saves only the SSE part of the FPU state.
-tunables=GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX
+# Static glibc in the guest must not use AVX registers (see guest.sh).
+tunables=$UML_TUNABLES
 
 # $1: annotations object; $2: the shell script the container runs; $3: file name.
 write_config() {
@@ -143,20 +133,11 @@ $B poweroff -f
 INIT
 chmod +x "$jail/init"
 
-log=$work/console.log
-echo "== booting $("$kernel" --version 2>/dev/null | head -1 || echo "$kernel")"
-start=$(date +%s%N)
-# setarch -R: UML 6.1 maps its stubs at fixed addresses. The kernel command line puts
-# GLIBC_TUNABLES (see above) in init's environment.
-TMPDIR=$memdir timeout 180 "$work/refuse" xstate -- setarch -R "$kernel" \
-  mem=64M root=/dev/root rootfstype=hostfs hostfs="$jail" rw init=/init \
-  umid=swiftlet-uml-$$ uml_dir="$work" con=null con0=fd:0,fd:1 quiet \
-  initcall_blacklist=raid6_select_algo lpj=10000000 \
-  "$tunables" \
-  < /dev/null > "$log" 2>&1 || true
-end=$(date +%s%N)
+echo "== booting $UML_KERNEL"
+uml_boot
+log=$UML_LOG
 sed -n '/== swiftlet check/,$p' "$log" | grep -v '^RESULT' || true
-echo "== guest ran for $(( (end - start) / 1000000 )) ms"
+echo "== guest ran for $UML_BOOT_MS ms"
 
 result() { sed -n "s/^RESULT $1 //p" "$log" | head -1 | tr -d '\r'; }
 failures=0 passes=0

@@ -27,7 +27,7 @@ public struct SystemdDriver {
         do throws(SwiftletError) {
             return SystemdDriver(unit: unit, bus: try DBusConnection.systemBus())
         } catch {
-            throw SwiftletError(.systemd, "connect to the system bus: " + error.description, errno: error.errno)
+            throw SwiftletError(.systemd, "connect to the system bus: " + error.message, errno: error.errno)
         }
     }
 

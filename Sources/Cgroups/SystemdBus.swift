@@ -59,7 +59,8 @@ public final class DBusConnection {
                 return reply
             case .error where reply.replySerial == m.serial:
                 lastErrorName = reply.errorName
-                throw SwiftletError(.dbus, (message.member ?? "call") + ": " + reply.errorDescription)
+                // The caller names the call; the line carries the bus's own words.
+                throw SwiftletError(.dbus, reply.errorDescription)
             default:
                 continue   // replies to nothing we wait for, calls to us: not for this client
             }

@@ -203,7 +203,7 @@ import OCISpec
                            timeoutMs: 5_000)
             Issue.record("StartTransientUnit succeeded on a bus without systemd")
         } catch {
-            #expect(error.description == "dbus: StartTransientUnit: org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.systemd1 was not provided by any .service files")
+            #expect(error.description == "dbus: org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.systemd1 was not provided by any .service files")
             #expect(c.lastErrorName == "org.freedesktop.DBus.Error.ServiceUnknown")
         }
 

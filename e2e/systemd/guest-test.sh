@@ -9,6 +9,10 @@ cg=/sys/fs/cgroup/machine.slice/$unit
 
 r running "$(cat /proc/1/comm) $(systemctl is-active dbus.service)"
 r layout "$(stat -fc %T /sys/fs/cgroup)"
+r failed-units "$(systemctl --failed --no-legend --plain | cut -d' ' -f1 | tr '\n' ' ')"
+# Why the bus is missing, if it is (the host prints it).
+systemctl is-active -q dbus.service ||
+  r dbus-status "$(journalctl -b --no-pager -o cat -u dbus.service 2>&1 | tail -4)"
 $S --systemd-cgroup create --bundle /bundle c1 2>/tmp/create.err
 r create "$? $(cat /tmp/create.err)"
 pid=$($S state c1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
@@ -38,6 +42,7 @@ $S delete --force c1 2>/tmp/delete.err; r delete "$? $(cat /tmp/delete.err)"
 r active-after-delete "$(systemctl is-active $unit)"
 r cgroup-after-delete "$(test -d $cg && echo present || echo gone)"
 r state-after-delete "$(ls /run/swiftlet 2>&1)"
+r c1-journal "$(journalctl -b --no-pager -o cat -u $unit | tail -5)"
 # The pids limit applies: 10 background sleeps under pids.limit 5 (the shell is one of them).
 $S --systemd-cgroup run --bundle /bundle-forks c2 > /tmp/c2.out 2>&1
 r forks "$? $(grep -c "can't fork" /tmp/c2.out)"

@@ -16,6 +16,8 @@ let package = Package(
         .target(name: "JSON", dependencies: ["Base"]),
         .target(name: "OCISpec", dependencies: ["Base", "JSON"]),
         .target(name: "CLI", dependencies: ["Base"]),
+        // The D-Bus wire format and authentication lines (the systemd cgroup driver's client).
+        .target(name: "DBus", dependencies: ["Base"]),
         // System modules: one per kernel facility.
         .target(name: "Syscalls", dependencies: ["Base", "CLinux"]),
         .target(name: "Namespaces", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
@@ -25,7 +27,8 @@ let package = Package(
         .target(name: "Process", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "Capabilities"]),
         .target(name: "Hooks", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec"]),
         // libm: cpu.shares to cpu.weight uses log2 and pow.
-        .target(name: "Cgroups", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],
+        // The systemd driver talks to systemd over the system bus (DBus for the wire format).
+        .target(name: "Cgroups", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON", "DBus"],
                 linkerSettings: [.linkedLibrary("m")]),
         .target(name: "Seccomp", dependencies: ["Base", "Syscalls", "CLinux", "OCISpec", "JSON"],
                 linkerSettings: [.linkedLibrary("seccomp")]),
@@ -58,7 +61,8 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["CLI", "TestSupport"]),
         .testTarget(name: "MountsTests", dependencies: ["Mounts", "Devices", "OCISpec", "Syscalls", "TestSupport"]),
         .testTarget(name: "ProcessTests", dependencies: ["Process", "Capabilities", "Hooks", "OCISpec", "Syscalls", "TestSupport"]),
-        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "OCISpec", "JSON", "TestSupport"]),
+        .testTarget(name: "CgroupsTests", dependencies: ["Cgroups", "OCISpec", "JSON", "DBus", "TestSupport"]),
+        .testTarget(name: "DBusTests", dependencies: ["DBus", "TestSupport"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp", "OCISpec", "JSON", "TestSupport"]),
         .testTarget(name: "LifecycleTests", dependencies: ["Lifecycle", "OCISpec", "JSON", "TestSupport"]),
         .testTarget(name: "CheckTests", dependencies: ["Check", "JSON", "TestSupport"]),

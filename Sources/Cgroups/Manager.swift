@@ -69,22 +69,23 @@ public struct CgroupManager: Sendable {
     /// In hybrid mode a cgroup2 mount that refuses the directory (read-only, no permission)
     /// is skipped: v1 holds the controllers that matter, and whatever needs cgroup2 later
     /// (hugetlb limits on this kind of host) fails then, by name.
-    public func create() throws(SwiftletError) {
+    /// `owner`: the init systemd already placed in the directories it made (systemd driver).
+    public func create(owner: Int32? = nil) throws(SwiftletError) {
         for m in v1Dirs {
-            try makeV1(m)
+            try makeV1(m, owner: owner)
         }
         if let u = layout.unified, let dir = unifiedDir {
             if layout.mode == .v2 {
-                try makeUnified(u, dir)
+                try makeUnified(u, dir, owner: owner)
             } else {
-                do throws(SwiftletError) { try makeUnified(u, dir) } catch {
+                do throws(SwiftletError) { try makeUnified(u, dir, owner: owner) } catch {
                     if error.errno != EROFS && error.errno != EACCES && error.errno != EPERM { throw error }
                 }
             }
         }
     }
 
-    private func makeV1(_ m: V1Member) throws(SwiftletError) {
+    private func makeV1(_ m: V1Member, owner: Int32?) throws(SwiftletError) {
         let cpuset = m.hierarchy.has("cpuset")
         let leaf = m.dir
         if mkdir(leaf.path, 0o755) == 0 {
@@ -93,7 +94,7 @@ public struct CgroupManager: Sendable {
         }
         let e = cl_errno()
         if e == EEXIST {
-            try checkReusable(leaf)
+            try checkReusable(leaf, owner: owner)
             if cpuset { try initCpuset(leaf, base: m.hierarchy.path) }
             return
         }
@@ -136,22 +137,27 @@ public struct CgroupManager: Sendable {
         try dir.write(file, value)
     }
 
-    private func checkReusable(_ dir: CgroupDir) throws(SwiftletError) {
+    private func checkReusable(_ dir: CgroupDir, owner: Int32?) throws(SwiftletError) {
         guard isDirectory(dir.path) else {
             throw SwiftletError(.cgroups, "cgroup " + dir.path + " exists and is not a directory", errno: ENOTDIR)
         }
-        let procs = (try? dir.procs()) ?? []
+        let procs = ((try? dir.procs()) ?? []).filter { $0 != owner }
         if !procs.isEmpty {
             throw SwiftletError(.cgroups, "cgroup " + dir.path + " is already in use by " + String(procs.count) + " process(es)")
         }
     }
 
-    private func makeUnified(_ mount: CgroupHierarchy, _ leaf: CgroupDir) throws(SwiftletError) {
+    private func makeUnified(_ mount: CgroupHierarchy, _ leaf: CgroupDir, owner: Int32?) throws(SwiftletError) {
+        if owner != nil && isDirectory(leaf.path) {
+            // systemd made it and enabled the controllers its unit needs: its ancestors are
+            // systemd's, not ours to change.
+            return try checkReusable(leaf, owner: owner)
+        }
         if mount.controllers.isEmpty {
             // Nothing to delegate (hybrid layouts where v1 holds every controller).
             if mkdir(leaf.path, 0o755) == 0 { return }
             let e = cl_errno()
-            if e == EEXIST { try checkReusable(leaf); return }
+            if e == EEXIST { try checkReusable(leaf, owner: owner); return }
             if e != ENOENT { throw SwiftletError(.cgroups, "mkdir " + leaf.path, errno: e) }
             try makeDirectories(leaf.path, stage: .cgroups)
             return
@@ -165,7 +171,7 @@ public struct CgroupManager: Sendable {
             if mkdir(dir.path, 0o755) != 0 {
                 let e = cl_errno()
                 if e != EEXIST { throw SwiftletError(.cgroups, "mkdir " + dir.path, errno: e) }
-                if i == components.count - 1 { try checkReusable(dir) }
+                if i == components.count - 1 { try checkReusable(dir, owner: owner) }
             }
         }
     }

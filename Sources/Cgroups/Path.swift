@@ -13,16 +13,15 @@ import Base
 /// systemd driver (`--systemd-cgroup`): "slice:prefix:name" is mapped to the path systemd
 /// would give the unit ("machine.slice:libpod:abc" -> "/machine.slice/libpod-abc.scope";
 /// "a-b.slice" expands to "/a.slice/a-b.slice"; an empty slice is "system.slice"; a name
-/// ending in ".slice" is used as is). swiftlet does not talk to systemd over D-Bus: it manages
-/// that path itself with the cgroupfs driver, so it works where systemd does not run. Absent,
-/// the path is "system.slice:swiftlet:<container id>".
+/// ending in ".slice" is used as is). systemd makes that cgroup as a transient unit (see
+/// `SystemdUnit`); absent, the path is "system.slice:swiftlet:<container id>".
 public enum CgroupPath {
     public static let parent = "/swiftlet"
 
     public static func resolve(_ cgroupsPath: String?, containerID: String, systemd: Bool) throws(SwiftletError) -> String {
         try checkComponent(containerID, what: "container id")
         if systemd {
-            return try systemdPath(cgroupsPath ?? ("system.slice:swiftlet:" + containerID))
+            return try systemdUnit(cgroupsPath, containerID: containerID).path
         }
         guard let given = cgroupsPath, !given.isEmpty else { return parent + "/" + containerID }
         let cleaned = try clean(given)
@@ -53,7 +52,9 @@ public enum CgroupPath {
         }
     }
 
-    static func systemdPath(_ spec: String) throws(SwiftletError) -> String {
+    /// The unit a systemd cgroupsPath names, its parent slice and its cgroup path.
+    public static func systemdUnit(_ cgroupsPath: String?, containerID: String) throws(SwiftletError) -> SystemdUnitName {
+        let spec = cgroupsPath ?? ("system.slice:swiftlet:" + containerID)
         let parts = spec.split(byte: 58)
         guard parts.count == 3 else {
             throw SwiftletError(.cgroups, "expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got \"" + spec + "\" instead")
@@ -70,7 +71,7 @@ public enum CgroupPath {
             unit = (prefix.isEmpty ? name : prefix + "-" + name) + ".scope"
         }
         let base = try expandSlice(slice)
-        return (base.bytesEqual("/") ? "" : base) + "/" + unit
+        return SystemdUnitName(unit: unit, slice: slice, path: (base.bytesEqual("/") ? "" : base) + "/" + unit)
     }
 
     /// systemd's slice naming: "a-b-c.slice" is "/a.slice/a-b.slice/a-b-c.slice"; "-.slice" is the root.
@@ -90,6 +91,17 @@ public enum CgroupPath {
         try checkComponent(slice, what: "systemd slice name")
         return path
     }
+}
+
+/// A systemd unit for a container: "libpod-abc.scope" in "machine.slice", whose cgroup is
+/// "/machine.slice/libpod-abc.scope".
+public struct SystemdUnitName: Sendable, Equatable {
+    public let unit: String
+    public let slice: String
+    public let path: String
+
+    /// A scope holds processes; a name ending in ".slice" asks for a slice unit instead.
+    public var isScope: Bool { unit.hasByteSuffix(".scope") }
 }
 
 /// `exec --cgroup`: the sub-cgroup of the container's cgroup the process joins, per

@@ -64,7 +64,13 @@ extension Runtime {
         guard c.status != .stopped, let r = c.record else {
             throw SwiftletError(.lifecycle, "cannot update a container that is " + c.status.rawValue, errno: EINVAL)
         }
-        try cgroupManager(r).apply(resources)
+        let manager = try cgroupManager(r)
+        if r.systemdCgroup {
+            // systemd rewrites the unit's cgroup files from its properties: tell it first.
+            let systemd = try SystemdDriver.connect(try CgroupPath.systemdUnit(r.cgroupsPath, containerID: r.id))
+            try systemd.setProperties(resources, unifiedHierarchy: manager.mode == .v2)
+        }
+        try manager.apply(resources)
     }
 
     /// `events`: a statistics event every `intervalNanoseconds` (once with `statsOnly`), and

@@ -239,6 +239,10 @@ extension Runtime {
             // Without a pid namespace of its own, processes may outlive the init.
             if r.sharesPidNamespace { try? cgroup?.killAll(signal: SIGKILL) }
             try? cgroup?.thaw()
+            if r.systemdCgroup && r.hasCgroup {
+                let unit = try CgroupPath.systemdUnit(r.cgroupsPath, containerID: r.id)
+                try SystemdDriver.connect(unit).stop()
+            }
             if let cgroup { try cgroup.destroy() }
             if r.sharesMountNamespace { Rootfs.unmountAll(under: r.rootfs) }
         } else if let spec {
@@ -246,6 +250,9 @@ extension Runtime {
             if let cg = try? CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: spec.linux?.cgroupsPath,
                                            containerID: id, systemd: systemdCgroup) {
                 try? cg.killAll(signal: SIGKILL)
+                if systemdCgroup, let unit = try? CgroupPath.systemdUnit(spec.linux?.cgroupsPath, containerID: id) {
+                    try? SystemdDriver.connect(unit).stop()
+                }
                 try? cg.destroy()
             }
             // Mounts a killed create may have left below rootfs in our namespace.

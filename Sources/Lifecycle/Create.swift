@@ -82,15 +82,21 @@ extension Runtime {
             let agentToken = spec.linux?.seccomp?.listenerPath == nil ? nil : try makeAgentToken(stateDirectory: dir)
 
             var cgroup: CgroupManager? = nil
+            var systemd: SystemdDriver? = nil
             do throws(SwiftletError) {
                 let manager = try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: linux.cgroupsPath,
                                                 containerID: o.id, systemd: systemdCgroup)
-                try manager.create()
-                undo.cgroup = manager
-                try manager.refuseFrozen()
-                try manager.apply(effectiveResources(spec))
+                if systemdCgroup {
+                    // systemd makes the cgroup once the init exists: a scope starts with its pid.
+                    systemd = try SystemdDriver.connect(try CgroupPath.systemdUnit(linux.cgroupsPath, containerID: o.id))
+                } else {
+                    try manager.create()
+                    undo.cgroup = manager
+                    try manager.refuseFrozen()
+                    try manager.apply(effectiveResources(spec))
+                    logger.debugLine("create " + o.id + ": cgroup " + manager.path + " created, resources applied")
+                }
                 cgroup = manager
-                logger.debugLine("create " + o.id + ": cgroup " + manager.path + " created, resources applied")
             } catch {
                 try degradation.cgroupFailed(error)
                 if let made = undo.cgroup { try? made.destroy() }
@@ -149,9 +155,9 @@ extension Runtime {
             defer { listener?.close() }
 
             // The init joins the cgroup itself, first thing (see CgroupManager.openSelfJoinFiles).
-            let cgroupJoinFiles = try cgroup?.openSelfJoinFiles() ?? []
+            let cgroupJoinFiles = systemd == nil ? try cgroup?.openSelfJoinFiles() ?? [] : []
             defer { for f in cgroupJoinFiles { f.close() } }
-            let cgroupV2 = cgroup?.v2Directory()
+            let cgroupV2 = systemd == nil ? cgroup?.v2Directory() : nil
             defer { cgroupV2?.close() }
             var enteredV2AtClone = false
 
@@ -194,7 +200,22 @@ extension Runtime {
                     try runtimeEnd.send(.bindSource, String(index), passing: tree)
                 }
             }
-            if !enteredV2AtClone { try cgroup?.joinUnified(pid: pid) }
+            if let systemd, let manager = cgroup {
+                let resources = effectiveResources(spec)
+                try systemd.start(pid: pid, description: "swiftlet container " + o.id, resources: resources,
+                                  unifiedHierarchy: manager.mode == .v2)
+                undo.systemd = systemd
+                try systemd.checkPlacement(pid: pid)
+                // What systemd did not make (v1 hierarchies it does not manage) and the
+                // limits it has no property for: as with cgroupfs, in the delegated cgroup.
+                try manager.create(owner: pid)
+                undo.cgroup = manager
+                try manager.apply(resources)
+                try manager.join(pid: pid)
+                logger.debugLine("create " + o.id + ": systemd unit " + systemd.unit.unit + " started, cgroup " + manager.path)
+            } else if !enteredV2AtClone {
+                try cgroup?.joinUnified(pid: pid)
+            }
             try runtimeEnd.send(.go, String(pid))
             logger.debugLine("create " + o.id + ": namespaces and cgroup of the init set up")
 
@@ -293,6 +314,8 @@ struct CreateUndo {
     let store: StateStore
     var directory: String?
     var cgroup: CgroupManager?
+    /// The transient unit systemd started for the container (systemd driver).
+    var systemd: SystemdDriver?
     var pid: Int32 = 0
     var pidfd: FileDescriptor?
     /// Without a mount namespace of its own, the init mounts below rootfs in ours.
@@ -302,6 +325,7 @@ struct CreateUndo {
         hostMountsUnder = nil
         directory = nil
         cgroup = nil
+        systemd = nil
         pid = 0
         pidfd = nil
     }
@@ -314,6 +338,7 @@ struct CreateUndo {
             pidfd?.close()
         }
         if let rootfs = hostMountsUnder { Rootfs.unmountAll(under: rootfs) }
+        try? systemd?.stop()
         if let cgroup { try? cgroup.destroy() }
         if let directory { removeTree(directory) }
     }

@@ -127,9 +127,3 @@ public func realPath(_ path: String, stage: Stage) throws(SwiftletError) -> Stri
     defer { free(p) }
     return String(cString: p)
 }
-
-/// The value of an environment variable of this process.
-public func environment(_ name: String) -> String? {
-    guard let v = getenv(name) else { return nil }
-    return String(cString: v)
-}

@@ -171,3 +171,9 @@ public func listDirectory(_ path: String, stage: Stage = .io) throws(SwiftletErr
     }
     return names
 }
+
+/// The value of an environment variable of this process.
+public func environment(_ name: String) -> String? {
+    guard let v = getenv(name) else { return nil }
+    return String(cString: v)
+}

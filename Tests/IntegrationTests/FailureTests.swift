@@ -49,6 +49,27 @@ extension RuntimeIntegration {
         }
     }
 
+    @Test("--systemd-cgroup where systemd is not the init fails with one line and makes no cgroup")
+    func systemdCgroupWithoutSystemd() throws {
+        if FileManager.default.fileExists(atPath: "/run/systemd/system") {
+            try skip("systemd runs on this host: the driver is tested in the systemd guest (e2e/systemd)")
+        }
+        try withContainer("nosystemd") { c in
+            c.process["args"] = ["true"]
+            try c.writeConfig()
+            let created = c.runtime(["--systemd-cgroup", "create", "--bundle", c.bundle, c.id])
+            #expect(!created.succeeded, "\(created.summary)")
+            #expect(created.isOneLineError, "\(created.summary)")
+            #expect(created.stderr.contains("systemd is not running on this host"), "\(created.summary)")
+            let scope = "system.slice/swiftlet-\(c.id).scope"
+            let cgroupRoots = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
+            for root in cgroupRoots {
+                #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(root)/\(scope)"), "cgroup left in \(root)")
+            }
+            c.expectNothingLeft("after refused create")
+        }
+    }
+
     @Test("malformed config.json is refused with a one-line error")
     func malformedConfig() throws {
         try withContainer("badjson") { c in

@@ -5,6 +5,7 @@
 #   conformance  the OCI runtime-tools validation suite (e2e/conformance/check.sh)
 #   cross        the aarch64, armv7 and riscv64 binaries under qemu-user (e2e/cross/run.sh)
 #   uml          primitive containers in a User Mode Linux guest (e2e/uml/run.sh)
+#   cgroup2      swiftlet, runc and crun on pure cgroup v2 in a UML guest (e2e/cgroup2/run.sh)
 #   gpio         mediated GPIO on a simulated chip in a UML guest (e2e/gpio/run.sh)
 #   systemd      --systemd-cgroup in a UML guest booting Debian with systemd as pid 1 (e2e/systemd/run.sh)
 #   clients      podman, containerd (ctr) and the CRI path (e2e/clients/run.sh)
@@ -17,7 +18,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-all_stages=(unit integration conformance cross uml gpio systemd clients leftovers)
+all_stages=(unit integration conformance cross uml cgroup2 gpio systemd clients leftovers)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -131,6 +132,10 @@ need_uml_kernel() { ensure_packages user-mode-linux busybox-static gcc libseccom
 stage_uml() {
   need_uml_kernel && need_runtime || return 1
   shell_stage uml bash e2e/uml/run.sh "$PWD/dist/swiftlet"
+}
+stage_cgroup2() {
+  need_uml_kernel && ensure_packages runc crun && need_runtime || return 1
+  shell_stage cgroup2 bash e2e/cgroup2/run.sh "$PWD/dist/swiftlet"
 }
 stage_gpio() {
   need_uml_kernel && ensure_packages gpiod libc6-dev && need_runtime || return 1

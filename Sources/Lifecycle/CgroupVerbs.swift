@@ -58,7 +58,14 @@ extension Runtime {
     }
 
     /// `update`: applies new resource limits to a created, running or paused container.
-    public func update(_ id: String, resources: ResourcesSpec) throws(SwiftletError) {
+    /// Intel RDT schemas (`--l3-cache-schema`, `--mem-bw-schema`) are refused before anything
+    /// changes: swiftlet does not manage resctrl, as it refuses linux.intelRdt in config.json.
+    public func update(_ id: String, resources: ResourcesSpec, l3CacheSchema: String? = nil,
+                       memBwSchema: String? = nil) throws(SwiftletError) {
+        if l3CacheSchema != nil || memBwSchema != nil {
+            throw SwiftletError(.lifecycle, "update: " + (l3CacheSchema != nil ? "--l3-cache-schema" : "--mem-bw-schema")
+                                + ": Intel RDT is not supported", errno: ENOTSUP)
+        }
         let (c, lock) = try locked(id)
         defer { lock.unlock() }
         guard c.status != .stopped, let r = c.record else {

@@ -108,7 +108,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         return 0
     case .update(let o):
         let resources = try o.resources.map { (path) throws(SwiftletError) in try loadResources(path) } ?? resources(from: o)
-        try runtime.update(o.id, resources: resources)
+        try runtime.update(o.id, resources: resources, l3CacheSchema: o.l3CacheSchema, memBwSchema: o.memBwSchema)
         return 0
     case .pool(let o):
         switch o.action {

@@ -67,6 +67,24 @@ extension RuntimeIntegration {
             c.expectNothingLeft("after delete")
         }
     }
+    @Test("update --l3-cache-schema and --mem-bw-schema fail with one line and change nothing")
+    func updateIntelRdtRefused() throws {
+        try withContainer("rdt") { c in
+            c.shell("sleep 1000")
+            resources(c, ["pids": ["limit": 20]])
+            try c.mustCreate()
+            for flag in [["--l3-cache-schema", "L3:0=f"], ["--mem-bw-schema", "MB:0=50"]] {
+                let r = c.runtime(["update", "--pids-limit", "30"] + flag + [c.id])
+                #expect(!r.succeeded, "\(flag[0]) must fail: \(r.summary)")
+                #expect(r.stderr.contains("Intel RDT is not supported") && r.stderr.split(separator: "\n").count == 1, "\(r.summary)")
+            }
+            let pids = c.runtime(["events", "--stats", c.id])
+            #expect(pids.stdout.contains("\"limit\":20"), "the pids limit must be unchanged: \(pids.summary)")
+            #expect(c.runtime(["delete", "--force", c.id]).succeeded)
+            c.expectNothingLeft("after delete")
+        }
+    }
+
     @Test("device rules deny a block device's node unless a rule allows reading it")
     func deviceRulesDenyBlockDevice() throws {
         // loop0 (7:0): a block device every kernel here has; unbound, it opens and reads 0 bytes.

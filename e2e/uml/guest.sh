@@ -5,7 +5,7 @@
 #   uml_setup NAME                   # $UML_WORK (scratch, removed on exit) and an empty $UML_JAIL
 #   uml_jail_static FILE DEST        # copy a static binary into the jail (DEST inside it)
 #   uml_jail_dynamic FILE DEST       # ... or a dynamic one with its ldd libraries and loader
-#   uml_disk ubdb 64                 # a 64 MiB ubd disk (/dev/ubdb), a sparse file in guest memory
+#   uml_disk ubda 64                 # a 64 MiB ubd disk (/dev/ubda, 98:0), a sparse file in guest memory
 #   cat > "$UML_JAIL/init" ...       # the guest's init (a shell script; ends with poweroff -f)
 #   uml_boot [KERNEL ARGS...]        # boots it; console in $UML_LOG, wall time in $UML_BOOT_MS
 #   uml_result NAME                  # the value of the init's first `RESULT NAME VALUE` line
@@ -21,7 +21,8 @@
 # `xstate` launcher (hosts with a large XSAVE area) and GLIBC_TUNABLES without AVX for static
 # glibc programs in the guest ($UML_TUNABLES; uml_boot puts it in init's environment).
 #
-# env: UML_KERNEL (a kernel to use instead), UML_MEM (default 64M), UML_TIMEOUT (default 180 s)
+# env: UML_KERNEL (a kernel to use instead), UML_MEM (default 64M), UML_TIMEOUT (default 180 s),
+#      UML_KEEP_LOG (a file to copy the guest's console log to at exit)
 
 UML_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 UML_TUNABLES=GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX
@@ -40,7 +41,8 @@ uml_kernel() {
 }
 
 # uml_setup NAME: the scratch dir (its name carries our pid, as the leftovers check expects),
-# the jail with the directories every init mounts on, and the host launcher.
+# the jail with busybox (every applet in /bin), the directories every init mounts on, and the
+# host launcher.
 uml_setup() {
   UML_WORK=$(mktemp -d "/tmp/swiftlet-$1-$$.XXXXXX")
   UML_JAIL=$UML_WORK/jail
@@ -50,10 +52,15 @@ uml_setup() {
   trap uml_cleanup EXIT
   cc -O2 -o "$UML_WORK/refuse" "$UML_TOP/e2e/primitive/refuse.c" -lseccomp
   cp /bin/busybox "$UML_JAIL/bin/busybox"
-  ln -s busybox "$UML_JAIL/bin/sh"
+  local applet
+  for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$UML_JAIL/bin/$applet"; done
+  # Static busybox ps(1) crashes in its default format when uid 0 has no name.
+  echo 'root:x:0:0:root:/:/bin/sh' > "$UML_JAIL/etc/passwd"
+  echo 'root:x:0:' > "$UML_JAIL/etc/group"
 }
 
 uml_cleanup() {
+  [ -n "${UML_KEEP_LOG:-}" ] && [ -f "${UML_LOG:-}" ] && cp "$UML_LOG" "$UML_KEEP_LOG"
   [ -n "${UML_SHM:-}" ] && rm -rf --one-file-system "$UML_SHM"
   [ -n "${UML_WORK:-}" ] && rm -rf --one-file-system "$UML_WORK"
   UML_WORK= UML_SHM=
@@ -75,8 +82,8 @@ uml_jail_dynamic() {
   done
 }
 
-# uml_disk NAME MIB: a ubd disk (NAME is ubdb, ubdc, ...) backed by a sparse file that lives in
-# the guest's memory tmpfs, created when the guest boots.
+# uml_disk NAME MIB: a ubd disk (NAME is ubda, ubdb, ...: block 98:0, 98:16, ...) backed by a
+# sparse file that lives in the guest's memory tmpfs, created when the guest boots.
 uml_disk() { UML_DISKS+=("$1:$2"); }
 
 # uml_boot [ARGS...]: boots $UML_KERNEL with init /init of the jail and waits for it to end.

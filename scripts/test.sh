@@ -6,6 +6,7 @@
 #   cross        the aarch64, armv7 and riscv64 binaries under qemu-user (e2e/cross/run.sh)
 #   uml          primitive containers in a User Mode Linux guest (e2e/uml/run.sh)
 #   clients      podman, containerd (ctr) and the CRI path (e2e/clients/run.sh)
+#   rootless     an unprivileged user of the run's own: lifecycle, id maps, cgroups, agent (e2e/rootless/run.sh)
 #   leftovers    what the run left on the host: compared with a snapshot taken before the first stage
 # usage: scripts/test.sh [STAGE...]   with no STAGE: every stage, as CI runs it (.ci/run).
 # Each stage installs and builds only what it needs, and ends with its own
@@ -15,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-all_stages=(unit integration conformance cross uml clients leftovers)
+all_stages=(unit integration conformance cross uml clients rootless leftovers)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -131,6 +132,10 @@ stage_uml() {
 stage_clients() {
   ensure_packages podman containerd python3-venv iproute2 util-linux && need_runtime && need_bundle || return 1
   shell_stage clients bash e2e/clients/run.sh "$runtime"
+}
+stage_rootless() {
+  ensure_packages uidmap passwd python3 busybox-static && need_runtime || return 1
+  shell_stage rootless bash e2e/rootless/run.sh "$runtime"
 }
 stage_leftovers() {
   bash scripts/leftovers.sh check "$run_dir" | tee "$run_dir/leftovers.log"

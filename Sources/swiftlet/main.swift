@@ -162,7 +162,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
             throw SwiftletError(.usage, "agent: --socket and --policy are required", errno: EINVAL)
         }
         return try runAgent(socket: socket, policy: policy, log: o.log, logMaxBytes: o.logMaxSize,
-                            stateRoot: runtime.store.root)
+                            stateRoot: runtime.store.root, userSocket: o.userSocket)
     case .exec(let o):
         var options = ExecProcessOptions()
         options.cwd = o.cwd

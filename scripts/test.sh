@@ -95,7 +95,7 @@ shell_stage() {
   local rc=${PIPESTATUS[0]}
   local counts passed failed skipped
   counts=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1)
-  [ -n "$counts" ] || counts=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log")
+  [ -n "$counts" ] || counts=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log")
   passed=$(grep -oE '[0-9]+ passed' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
   failed=$(grep -oE '[0-9]+ failed' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
   skipped=$(grep -oE '[0-9]+ skipped' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')

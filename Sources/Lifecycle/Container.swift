@@ -62,7 +62,7 @@ extension Runtime {
     func cgroupManager(_ r: ContainerRecord) throws(SwiftletError) -> CgroupManager {
         guard r.hasCgroup else {
             throw SwiftletError(.lifecycle, "container " + r.id + " has no cgroup ("
-                                + (isRootless ? "rootless, and no cgroup was delegated to its user" : "primitive container") + ")",
+                                + (withoutHostCgroups ? "rootless, and no cgroup was delegated to its user" : "primitive container") + ")",
                                 errno: ENOTSUP)
         }
         return try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: r.cgroupsPath, containerID: r.id,

@@ -98,11 +98,11 @@ extension Runtime {
                 var resources = effectiveResources(spec)
                 // Device nodes made in a user namespace cannot be opened anyway, and a v1
                 // devices cgroup takes rules only from CAP_SYS_ADMIN.
-                if isRootless { resources.devices = [] }
+                if withoutHostCgroups { resources.devices = [] }
                 try manager.apply(resources)
                 cgroup = manager
                 logger.debugLine("create " + o.id + ": cgroup " + manager.path + " created, resources applied")
-            } catch let error where isRootless && (error.errno == EACCES || error.errno == EPERM || error.errno == EROFS) {
+            } catch let error where withoutHostCgroups && (error.errno == EACCES || error.errno == EPERM || error.errno == EROFS) {
                 // As runc: a rootless container without a cgroup root delegated to its user
                 // runs without limits, and says so once.
                 if let made = undo.cgroup { try? made.destroy() }

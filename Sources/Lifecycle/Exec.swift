@@ -190,7 +190,7 @@ extension Runtime {
 
     func joinCgroup(_ record: ContainerRecord, pid: Int32, sub: SubCgroups, affinity final: String?) throws(SwiftletError) {
         // A rootless container without a delegated cgroup has none to join.
-        if record.hasCgroup || !isRootless { try cgroupManager(record).join(pid: pid, sub: sub) }
+        if record.hasCgroup || !withoutHostCgroups { try cgroupManager(record).join(pid: pid, sub: sub) }
         if let final { try ProcessSetup.setCPUAffinity(final, pid: pid) }
     }
 
@@ -247,9 +247,10 @@ extension Runtime {
             writeStderr("swiftlet: exec: cannot return to the runtime's root\n")
             _exit(1)
         }
-        // A rootless runtime, now in the container's user namespace, cannot go back to the
-        // host's pid and time namespaces; they only matter for children, and it makes no more.
-        if !isRootless {
+        // A rootless runtime (now in the container's user namespace, or root of one that
+        // does not own the host's) cannot go back to the host's pid and time namespaces;
+        // they only matter for children, and it makes no more.
+        if !isRootless && !inUserNamespace {
             for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
         }
         if pid < 0 { throw SwiftletError(.exec, "clone3 the exec process", errno: cloneErrno) }

@@ -12,11 +12,32 @@ import Syscalls
 /// joins the container's user namespace, where its user is root.
 public let isRootless: Bool = geteuid() != 0
 
+/// Root of a user namespace other than the host's (rootless podman starts its runtime so):
+/// privileged over its own namespaces, not over the host's cgroups, and its state belongs
+/// in the user's runtime directory too. Fixed by the first look, as isRootless.
+public let inUserNamespace: Bool = {
+    guard let map = try? readTextFile("/proc/self/uid_map") else { return false }
+    let fields = map.split(byte: 10).first?.split(byte: 32).filter { !$0.isEmpty } ?? []
+    return !(fields.count == 3 && fields[0] == "0" && fields[1] == "0" && fields[2] == "4294967295")
+}()
+
+/// No say over the host's cgroups: unprivileged, or root of a user namespace only.
+var withoutHostCgroups: Bool { isRootless || inUserNamespace }
+
 /// The state root when --root is not given: /run/swiftlet for root; for anyone else
 /// $XDG_RUNTIME_DIR/swiftlet (runc's rule), or, when that is unset, a directory of the
 /// user's own in /tmp, with a note saying so.
 public func defaultStateRoot() -> (root: String, note: String?) {
-    guard isRootless else { return ("/run/swiftlet", nil) }
+    if !isRootless {
+        // Root of a user namespace uses XDG_RUNTIME_DIR only if it is its own (runc's rule):
+        // a root shell that kept a user's variable must not write there.
+        var st = stat()
+        if inUserNamespace, let dir = environment("XDG_RUNTIME_DIR"), dir.hasBytePrefix("/"),
+           stat(dir, &st) == 0, st.st_uid == geteuid() {
+            return (dir + "/swiftlet", nil)
+        }
+        return ("/run/swiftlet", nil)
+    }
     if let dir = environment("XDG_RUNTIME_DIR"), dir.hasBytePrefix("/") { return (dir + "/swiftlet", nil) }
     let fallback = "/tmp/swiftlet-" + String(geteuid())
     // The re-executed read-only image (see RuntimeImage) runs the same command again: the

@@ -15,6 +15,7 @@ public struct Runtime: Sendable {
         self.logger = logger
         self.systemdCgroup = systemdCgroup
         _ = isRootless
+        _ = inUserNamespace
     }
 
     /// The global flags that make another invocation act on the same state, log and cgroup driver.

@@ -62,7 +62,7 @@ expect_ok "podman load as the user" pm load -q -i "$work/busybox.tar"
 expect_eq "podman runs rootless" "true" "$(pm info --format '{{.Host.Security.Rootless}}' 2>&1)"
 expect_eq "podman uses swiftlet" "$runtime" "$(pm info --format '{{.Host.OCIRuntime.Path}}' 2>&1)"
 expect_eq "run: root of the container is the user" "0 $RL_UID" \
-  "$(pm run --rm $image sh -c 'echo $(id -u) $(awk "\$1 == 0 { print \$2 }" /proc/self/uid_map)' 2>&1)"
+  "$(pm run --rm $image sh -c 'echo $(id -u) $(awk "\$1 == 0 { print \$2 }" /proc/self/uid_map)' 2>"$work/err")"
 expect_exit "run: exit status" 3 pm run --rm $image sh -c 'exit 3'
 pm run -d --name web $image sh -c 'trap "exit 0" TERM; while true; do sleep 0.1; done' >"$work/run.out" 2>&1
 expect_match "run -d prints the id" "^[0-9a-f]{64}$" "$(cat "$work/run.out")"

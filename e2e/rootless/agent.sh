@@ -6,12 +6,17 @@
 agent_dir=$work/agent
 mkdir -p "$agent_dir" && chmod 755 "$agent_dir"
 other_uid=$((RL_UID + 424242))     # a user the policy grants something, never this one
+# A path the policy grants that also exists on the host, writable by the user there: an
+# agent acting on host paths for a user would create its node.
+granted=$work/granted
+mkdir -p "$granted" && chmod 777 "$granted"
 cat > "$agent_dir/policy.json" <<JSON
 {"containers": [
   {"match": {"users": [$RL_UID], "annotations": {"org.swiftlet.test/grant": "mine"}},
    "mount": [{"fstype": ["tmpfs"], "destination": "/mnt/allowed", "flags": ["silent"]}],
    "mknod": [{"type": "c", "major": 10, "minor": 229, "path": "/dev/fuse", "exact": true},
-             {"type": "c", "major": 1, "minor": 3, "path": "/dev"}]},
+             {"type": "c", "major": 1, "minor": 3, "path": "/dev"},
+             {"type": "c", "major": 1, "minor": 3, "path": "$granted"}]},
   {"match": {"users": [$other_uid], "annotations": {"org.swiftlet.test/grant": "other"}},
    "mount": [{"fstype": ["tmpfs"], "destination": "/mnt"}],
    "mknod": [{"type": "c", "major": 1, "minor": 3, "path": "/"}]},
@@ -82,8 +87,8 @@ expect_match "the log says no entry matched" "\"container\":\"a3\".*\"reason\":\
 
 # A process of the user on the host sends its own notify fd, claiming the grant: the agent
 # would act in the host's mount namespace with host privilege.
-hostnode=$work/hostnode-$$
-chmod 777 "$work"
+hostnode=$granted/hostnode-$$
+rm -f "$hostnode"
 out=$(as_user python3 "$here/notify-client.py" "$agent_dir/user.sock" self mine-host org.swiftlet.test/grant=mine "$hostnode" 2>&1)
 expect_match "a host process's fd is refused at attach (the call gets ENOSYS)" "mknod errno=38" "$out"
 expect_fail "... and no node on the host" test -e "$hostnode"
@@ -94,6 +99,7 @@ expect_match "the log names why" "refused attach: the task is not in a user name
 agent_config "$work/a-sleep" mine "c['process']['args'] = ['sh', '-c', 'while [ ! -e /tmp/go-a4 ]; do sleep 0.1; done; mount -t tmpfs none /mnt/allowed; echo allowed=\$? > /tmp/result-a4; grep -c \" /mnt/allowed \" /proc/self/mounts >> /tmp/result-a4; sleep 1000']"
 as_user "$runtime" run -d -b "$work/a-sleep" a4 >/dev/null 2>&1
 a4pid=$(as_user "$runtime" state a4 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+rm -f "$hostnode"
 out=$(as_user python3 "$here/notify-client.py" "$agent_dir/user.sock" "$a4pid" a4 org.swiftlet.test/grant=mine "$hostnode" 2>&1)
 expect_match "a host process claiming the user's container: mknod EPERM" "mknod errno=1" "$out"
 expect_fail "... and no node on the host" test -e "$hostnode"
@@ -101,6 +107,7 @@ expect_match "the log names why" "\"reason\":\"the task is not in a user namespa
 # Claiming a process in a user namespace that is not the user's (root's here).
 unshare -U sleep 1000 &
 rootns=$!
+rm -f "$hostnode"
 out=$(as_user python3 "$here/notify-client.py" "$agent_dir/user.sock" "$rootns" b1 org.swiftlet.test/grant=mine "$hostnode" 2>&1)
 expect_match "a process in another user's namespace is refused at attach" "mknod errno=38" "$out"
 expect_match "the log says whose namespace it is" "refused attach: the task's user namespace belongs to uid 0, not to uid $RL_UID" \
@@ -108,12 +115,12 @@ expect_match "the log says whose namespace it is" "refused attach: the task's us
 kill "$rootns"; wait "$rootns" 2>/dev/null
 # A process of the user in a user namespace of its own but the host's mount namespace
 # (unshare -U), claiming the user's container: no act on host paths.
+rm -f "$hostnode"
 out=$(as_user unshare -U python3 "$here/notify-client.py" "$agent_dir/user.sock" "$a4pid" a4 org.swiftlet.test/grant=mine "$hostnode" 2>&1)
 expect_match "a task in the host's mount namespace: mknod EPERM" "mknod errno=1" "$out"
 expect_fail "... and no node on the host" test -e "$hostnode"
 expect_match "the log names why" "\"reason\":\"the task's mount namespace is not one of uid $RL_UID's user namespaces\"" \
   "$(cat "$agent_dir/agent.log")"
-chmod 755 "$work"
 
 # Root on the user socket is refused (root's containers attach through the root socket).
 out=$(python3 "$here/notify-client.py" "$agent_dir/user.sock" 1 r1 org.swiftlet.test/grant=root "$hostnode" 2>&1)

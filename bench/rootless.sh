@@ -45,6 +45,7 @@ import json
 c = json.load(open("config.json"))
 c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/true"]
+c["ociVersion"] = "1.0.2-dev"   # crun 1.8 knows no later version
 json.dump(c, open("config.json", "w"))
 PY
 
@@ -54,9 +55,9 @@ for rt in "$work/swiftlet" /usr/bin/crun /usr/sbin/runc; do
   as_user "$rt" run warm-$$ >/dev/null 2>&1 || { echo "$rt cannot run rootless here:"; as_user "$rt" run warm-$$; exit 1; }
 done
 # swiftlet's one warning line (no cgroup) goes to /dev/null with the rest of its output.
-as_user hyperfine -N -w 5 -r "$runs" --export-json "$work/run.json" \
+as_user hyperfine -N -w 5 -r "$runs" --export-json "$RL_XDG/run.json" \
   -n swiftlet "$work/swiftlet run r-$$" -n crun "/usr/bin/crun run r-$$" -n runc "/usr/sbin/runc run r-$$" >/dev/null
-python3 - "$work/run.json" <<'PY'
+python3 - "$RL_XDG/run.json" <<'PY'
 import json, sys, statistics
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 base = statistics.median(r["swiftlet"]["times"])
@@ -83,6 +84,8 @@ import json, sys
 c = json.load(open("config.json"))
 c["process"]["args"] = ["/notify-helper", "bench", sys.argv[2], "/tmp/node"]
 c["root"]["readonly"] = False
+# /tmp on a tmpfs of the container's own, as in bench/agent/run.sh for root's containers.
+c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})
 c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sys.argv[1],
                          "syscalls": [{"names": ["mknod", "mknodat"], "action": "SCMP_ACT_NOTIFY"}]}
 json.dump(c, open("config.json", "w"))

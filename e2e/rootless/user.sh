@@ -42,16 +42,17 @@ as_user() {
 
 rootless_user_teardown() {
   [ -n "${RL_MADE_USER:-}" ] || return 0
+  # (Every step goes on whatever the one before did: callers may run under set -e.)
   # Only this run's user: every process of its uid is one this run started.
   local pids
-  pids=$(ps -o pid= -u "$RL_UID" 2>/dev/null | tr -d ' ')
-  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+  pids=$(ps -o pid= -u "$RL_UID" 2>/dev/null | tr -d ' ') || true
+  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
   local deadline=$((SECONDS + 10))
-  while [ -n "$(ps -o pid= -u "$RL_UID" 2>/dev/null)" ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  while [ -n "$(ps -o pid= -u "$RL_UID" 2>/dev/null || true)" ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
   # The fallback state root of a user without XDG_RUNTIME_DIR (see defaultStateRoot).
-  rm -rf --one-file-system "/tmp/swiftlet-$RL_UID"
-  userdel -r "$RL_USER" 2>/dev/null
-  rm -rf --one-file-system "$RL_HOME"
-  sed -i "/^$RL_USER:/d" /etc/subuid /etc/subgid
+  rm -rf --one-file-system "/tmp/swiftlet-$RL_UID" || true
+  userdel -r "$RL_USER" 2>/dev/null || true
+  rm -rf --one-file-system "$RL_HOME" || true
+  sed -i "/^$RL_USER:/d" /etc/subuid /etc/subgid || true
   RL_MADE_USER=
 }

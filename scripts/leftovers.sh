@@ -5,8 +5,9 @@
 #   scripts/leftovers.sh snapshot DIR   record the host's state in DIR
 #   scripts/leftovers.sh check DIR      fail, listing them, if new items persist
 # What is compared: directories in every cgroup hierarchy, the host's mount table, entries
-# under the state roots the tests use (/run, /run/swiftlet; in /tmp the names tests make,
-# which carry their pid or "swiftlet"), processes of
+# under the state roots the tests use (/run, /run/swiftlet, /run/user; in /tmp the names tests
+# make, which carry their pid or "swiftlet"), users with their homes and /etc/subuid and
+# /etc/subgid lines (the rootless tests make one), processes of
 # the runtime or of a container (a root other than the host's), network namespaces and
 # veth interfaces. An item naming the pid of a process that is still running (tests put
 # their pid in every name), or a new parent of such an item, belongs to another run on a
@@ -48,6 +49,12 @@ collect() {
       echo "process $pid:$start ${exe} root=$root"
     fi
   done
+  # users the rootless tests create, their homes, subordinate id lines and state roots
+  getent passwd | awk -F: '{ print "user", $1 }'
+  find /home -mindepth 1 -maxdepth 1 2>/dev/null | sed 's/^/path /'
+  sed 's/^/subuid /' /etc/subuid 2>/dev/null
+  sed 's/^/subgid /' /etc/subgid 2>/dev/null
+  [ -d /run/user ] && find /run/user -mindepth 1 -maxdepth 2 2>/dev/null | sed 's/^/path /'
   # network namespaces and veths
   [ -d /run/netns ] && find /run/netns -mindepth 1 -maxdepth 1 | sed 's/^/netns /'
   ip -o link show type veth 2>/dev/null | awk -F': ' '{ print "veth", $2 }' | sed 's/@.*//'

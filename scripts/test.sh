@@ -9,6 +9,7 @@
 #   gpio         mediated GPIO on a simulated chip in a UML guest (e2e/gpio/run.sh)
 #   systemd      --systemd-cgroup in a UML guest booting Debian with systemd as pid 1 (e2e/systemd/run.sh)
 #   clients      podman, containerd (ctr) and the CRI path (e2e/clients/run.sh)
+#   rootless     an unprivileged user of the run's own: lifecycle, id maps, cgroups, agent (e2e/rootless/run.sh)
 #   leftovers    what the run left on the host: compared with a snapshot taken before the first stage
 # usage: scripts/test.sh [STAGE...]   with no STAGE: every stage, as CI runs it (.ci/run).
 # Each stage installs and builds only what it needs, and ends with its own
@@ -18,7 +19,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-all_stages=(unit integration conformance cross uml cgroup2 gpio systemd clients leftovers)
+all_stages=(unit integration conformance cross uml cgroup2 gpio systemd clients rootless leftovers)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -97,7 +98,7 @@ shell_stage() {
   local rc=${PIPESTATUS[0]}
   local counts passed failed skipped
   counts=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1)
-  [ -n "$counts" ] || counts=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$log")
+  [ -n "$counts" ] || counts=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log")
   passed=$(grep -oE '[0-9]+ passed' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
   failed=$(grep -oE '[0-9]+ failed' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
   skipped=$(grep -oE '[0-9]+ skipped' <<<"$counts" | awk '{ s += $1 } END { print s + 0 }')
@@ -148,6 +149,10 @@ stage_systemd() {
 stage_clients() {
   ensure_packages podman containerd python3-venv iproute2 util-linux && need_runtime && need_bundle || return 1
   shell_stage clients bash e2e/clients/run.sh "$runtime"
+}
+stage_rootless() {
+  ensure_packages uidmap passwd python3 busybox-static && need_runtime || return 1
+  shell_stage rootless bash e2e/rootless/run.sh "$runtime"
 }
 stage_leftovers() {
   bash scripts/leftovers.sh check "$run_dir" | tee "$run_dir/leftovers.log"

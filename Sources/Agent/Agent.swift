@@ -15,10 +15,11 @@ import Syscalls
 /// file is renamed to FILE.1 before it grows past `logMaxBytes` (default 16 MiB, 0: never).
 /// Returns the exit code.
 public func runAgent(socket: String, policy policyPath: String, log logPath: String?, logMaxBytes: Int64?,
-                     stateRoot: String) throws(SwiftletError) -> Int32 {
+                     stateRoot: String, userSocket: String? = nil) throws(SwiftletError) -> Int32 {
     let policy = try AgentPolicy.load(path: policyPath)
     let log = try AgentLog(path: logPath, maxBytes: logMaxBytes ?? AgentLog.defaultMaxBytes)
     let agent = try AgentLoop(socketPath: socket, policyPath: policyPath, policy: policy, log: log, stateRoot: stateRoot)
+    if let userSocket { try agent.serveUsers(on: userSocket) }
     return agent.run()
 }
 
@@ -40,6 +41,8 @@ final class AttachedContainer {
     var throttle = DecisionThrottle()
     /// The GPIO line requests the agent made for it (GPIO.swift).
     let gpio = GPIOState()
+    /// The uid of the rootless runtime that attached it through the user socket; nil: root.
+    var peerUID: UInt32? = nil
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id
@@ -56,6 +59,8 @@ final class PendingConnection {
     let socket: UnixSocket
     var bytes: [UInt8] = []
     var fd: Int32? = nil
+    /// The peer's uid when it came through the user socket.
+    var peerUID: UInt32? = nil
     init(_ socket: UnixSocket) { self.socket = socket }
 }
 
@@ -86,6 +91,9 @@ final class AgentLoop {
     let log: AgentLog
     let epoll: Int32
     let listener: UnixSocket
+    /// The socket of rootless runtimes (see UserAttach.swift), if served.
+    var userListener: UnixSocket? = nil
+    var userSocketPath: String? = nil
     let signals: Int32
     var containers: [AttachedContainer?] = []
     var connections: [PendingConnection?] = []
@@ -98,6 +106,7 @@ final class AgentLoop {
     static let signalToken: UInt64 = 2 << 32
     static let connectionKind: UInt64 = 3
     static let containerKind: UInt64 = 4
+    static let userListenerToken: UInt64 = 5 << 32
 
     init(socketPath: String, policyPath: String, policy: AgentPolicy, log: AgentLog, stateRoot: String) throws(SwiftletError) {
         self.socketPath = socketPath
@@ -164,6 +173,8 @@ final class AgentLoop {
                 let slot = Int(token & 0xffff_ffff)
                 if token == AgentLoop.listenerToken {
                     acceptConnection()
+                } else if token == AgentLoop.userListenerToken {
+                    acceptUserConnection()
                 } else if token == AgentLoop.signalToken {
                     if let code = handleSignals() {
                         shutdown()
@@ -215,7 +226,7 @@ final class AgentLoop {
             // Live containers stay attached; they follow the entry that matches them now.
             for c in containers {
                 guard let c else { continue }
-                c.entry = fresh.entry(id: c.id, annotations: c.annotations, metadata: c.metadata)
+                c.entry = fresh.entry(id: c.id, annotations: c.annotations, metadata: c.metadata, peer: c.peerUID)
                 var m = JSONObjectBuilder()
                 m.add("event", "rematch")
                 m.add("container", c.id)
@@ -241,6 +252,8 @@ final class AgentLoop {
         for p in connections { if let p { p.socket.close(); if let fd = p.fd { _ = close(fd) } } }
         listener.close()
         _ = unlink(socketPath)
+        userListener?.close()
+        if let userSocketPath { _ = unlink(userSocketPath) }
     }
 
     // MARK: Attaching containers
@@ -316,10 +329,10 @@ final class AgentLoop {
             logError("container process state came without the seccomp fd", errno: EBADMSG)
             return
         }
-        attach(json, fd: fd)
+        attach(json, fd: fd, peer: p.peerUID)
     }
 
-    func attach(_ json: JSON, fd: Int32) {
+    func attach(_ json: JSON, fd: Int32, peer: UInt32? = nil) {
         let root = Node(json, path: "container process state")
         let id: String, pid: Int32, claimedMetadata: String?, token: String?
         do throws(SwiftletError) {
@@ -344,15 +357,21 @@ final class AgentLoop {
             return
         }
         let annotations: [(String, String)], metadata: String?
-        switch checkAttach(stateRoot: stateRoot, id: id, token: token, claimedMetadata: claimedMetadata) {
+        let check = peer.map { checkUserAttach(root, uid: $0, pid: pid, agentUserNamespace: ownUserNamespace) }
+            ?? checkAttach(stateRoot: stateRoot, id: id, token: token, claimedMetadata: claimedMetadata)
+        switch check {
         case .accepted(let a, let m): (annotations, metadata) = (a, m)
         case .refused(let reason):
             logError("refused attach: " + reason, errno: EPERM)
             _ = close(fd)
             return
         }
-        let entry = policy.entry(id: id, annotations: annotations, metadata: metadata)
+        let entry = policy.entry(id: id, annotations: annotations, metadata: metadata, peer: peer)
         let c = AttachedContainer(id: id, pid: pid, annotations: annotations, metadata: metadata, notifyFD: fd, entry: entry)
+        c.peerUID = peer
+        // Each notified call is a round trip between two tasks: waking each other on the
+        // same CPU saves a migration both ways (Linux 6.6+; older kernels refuse, no matter).
+        _ = cl_agent_notif_sync_wakeup(fd)
         let slot = freeSlot(&containers)
         containers[slot] = c
         if cl_agent_epoll_add(epoll, fd, UInt32(EPOLLIN.rawValue), AgentLoop.containerKind << 32 | UInt64(slot)) != 0 {
@@ -365,6 +384,7 @@ final class AgentLoop {
         b.add("event", "attach")
         b.add("container", id)
         b.add("pid", .int(pid))
+        if let peer { b.add("user", .int(Int64(peer))) }
         b.add("entry", entry.map { JSON.string(policy.containers[$0].name) } ?? JSON.null)
         log.write(b)
     }
@@ -749,7 +769,12 @@ final class AgentLoop {
     func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool, extra: Task.Extra = []) -> Reached {
         switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: withUserNamespace,
                          ownUserNamespace: ownUserNamespace, extra: extra) {
-        case .task(let t): return .task(t)
+        case .task(let t):
+            if let uid = c.peerUID, let refusal = userTaskRefusal(t, uid: uid, notifyFD: c.notifyFD, id: id) {
+                t.close()
+                return .answer(refusal)
+            }
+            return .task(t)
         case .gone: return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
         case .failed(let e): return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e)))
         }

@@ -14,8 +14,11 @@ public struct AgentPolicy: Sendable {
     public init(containers: [ContainerPolicy]) { self.containers = containers }
 
     /// The first entry whose match holds for the container, nil if none (deny everything).
-    public func entry(id: String, annotations: [(String, String)], metadata: String?) -> Int? {
-        for (k, c) in containers.enumerated() where c.match.matches(id: id, annotations: annotations, metadata: metadata) {
+    /// `peer` is the uid of a rootless runtime that attached through the user socket (nil:
+    /// root): entries with "users" serve only those users, entries without serve only root.
+    public func entry(id: String, annotations: [(String, String)], metadata: String?, peer: UInt32? = nil) -> Int? {
+        for (k, c) in containers.enumerated()
+        where c.match.matches(id: id, annotations: annotations, metadata: metadata, peer: peer) {
             return k
         }
         return nil
@@ -59,13 +62,22 @@ public struct ContainerMatch: Equatable, Sendable {
     public var annotations: [Pair]
     /// The seccomp listenerMetadata of the container, compared exactly.
     public var metadata: String?
+    /// The uids of the rootless runtimes served (by their socket peer credentials); nil:
+    /// containers root created.
+    public var users: [UInt32]? = nil
 
     public struct Pair: Equatable, Sendable {
         public var key: String
         public var value: String
     }
 
-    public func matches(id containerID: String, annotations present: [(String, String)], metadata given: String?) -> Bool {
+    public func matches(id containerID: String, annotations present: [(String, String)], metadata given: String?,
+                        peer: UInt32? = nil) -> Bool {
+        switch (users, peer) {
+        case (nil, nil): break
+        case (let served?, let uid?): if !served.contains(uid) { return false }
+        default: return false
+        }
         if let id, !globMatch(id, containerID) { return false }
         for wanted in annotations {
             guard present.contains(where: { $0.0.bytesEqual(wanted.key) && $0.1.bytesEqual(wanted.value) }) else { return false }
@@ -496,12 +508,23 @@ func checkKeys(_ node: Node, _ allowed: [String]) throws(SwiftletError) {
 }
 
 func parseMatch(_ node: Node) throws(SwiftletError) -> ContainerMatch {
-    try checkKeys(node, ["id", "annotations", "metadata"])
+    try checkKeys(node, ["id", "annotations", "metadata", "users"])
     var pairs: [ContainerMatch.Pair] = []
     for (k, v) in try node["annotations"]?.stringMap() ?? [] { pairs.append(.init(key: k, value: v)) }
     let id = try node["id"]?.string()
     if let id, id.isEmpty { throw node.error("id: empty") }
-    return ContainerMatch(id: id, annotations: pairs, metadata: try node["metadata"]?.string())
+    var match = ContainerMatch(id: id, annotations: pairs, metadata: try node["metadata"]?.string())
+    if let usersNode = node["users"] {
+        var users: [UInt32] = []
+        for n in try usersNode.array() {
+            let uid = try n.uint32()
+            if uid == 0 { throw n.error("root's containers attach through --socket: leave \"users\" out for them") }
+            users.append(uid)
+        }
+        if users.isEmpty { throw usersNode.error("lists no user") }
+        match.users = users
+    }
+    return match
 }
 
 /// Rule paths are container paths: absolute and already normalized, so what the rule

@@ -262,6 +262,8 @@ public struct PoolOptions: Equatable, Sendable {
 /// Reserved for the long-running agent mode.
 public struct AgentOptions: Equatable, Sendable {
     public var socket: String? = nil
+    /// The socket for rootless runtimes (policy entries with "users").
+    public var userSocket: String? = nil
     public var policy: String? = nil
     public var log: String? = nil
     /// Bytes at which the log file is rotated; nil: the agent's default, 0: never.

@@ -144,6 +144,7 @@ public enum CommandLineParser {
             var o = AgentOptions()
             for (key, _, value) in scan.flags {
                 if key == .socket { o.socket = nonEmpty(value) }
+                if key == .userSocket { o.userSocket = nonEmpty(value) }
                 if key == .policy { o.policy = nonEmpty(value) }
                 if key == .log { o.log = nonEmpty(value) }
                 if key == .logMaxSize {

@@ -17,7 +17,7 @@ enum FlagKey: Equatable {
     case cpuShares, cpuQuota, cpuPeriod, cpuBurst, cpuRtPeriod, cpuRtRuntime, cpuIdle
     case cpusetCpus, cpusetMems, pidsLimit, blkioWeight, l3CacheSchema, memBwSchema
     // events / spec / agent
-    case interval, stats, rootlessSpec, socket, policy, logMaxSize
+    case interval, stats, rootlessSpec, socket, policy, logMaxSize, userSocket
     // pool
     case size
 }
@@ -227,6 +227,8 @@ enum Flags {
         [
             FlagSpec(.socket, ["socket"], value: "PATH", "path of the AF_UNIX socket to serve requests on"),
             FlagSpec(.policy, ["policy"], value: "FILE", "path to the policy file restricting what clients may run"),
+            FlagSpec(.userSocket, ["user-socket"], value: "PATH",
+                     "also serve rootless runtimes on this socket (mode 0666; the connecting user chooses the policy entries)"),
             FlagSpec(.log, ["log"], value: "FILE", "set the log file of the agent"),
             FlagSpec(.logMaxSize, ["log-max-size"], value: "SIZE",
                      "rename the log file to FILE.1 and start anew before it exceeds SIZE (default 16m; 0: never)"),

@@ -227,7 +227,10 @@ enum Verbs {
                      notified syscall (mount, umount2, mknod, ...) as the --policy file says,
                      per container. The socket is root's alone; a fd is attached only under the
                      container id whose token create wrote in the state directory (--root, which
-                     must be the one the containers are created with). SIGHUP reloads the policy;
+                     must be the one the containers are created with). With --user-socket, rootless
+                     runtimes connect there: the policy entries that name their user (by the
+                     socket's peer credentials) apply, and the agent acts only in containers in
+                     user and mount namespaces of that user's own. SIGHUP reloads the policy;
                      decisions are logged as JSON lines.
                      """,
                      flags: Flags.agent, arguments: .exactly(0)),

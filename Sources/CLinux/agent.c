@@ -46,6 +46,17 @@ int cl_agent_notif_send(int fd, uint64_t id, int64_t val, int32_t error, uint32_
     return rc;
 }
 
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+int cl_agent_notif_sync_wakeup(int fd) {
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+
 int cl_agent_notif_id_valid(int fd, uint64_t id) {
     return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
 }
@@ -98,6 +109,17 @@ int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid) {
     *uid = cred.uid;
     return 0;
 }
+
+int cl_agent_ns_owner_uid(int userns_fd, uint32_t *uid) {
+    uid_t owner;
+    if (ioctl(userns_fd, _IO(0xb7, 0x4), &owner) < 0) return -1;   /* NS_GET_OWNER_UID */
+    *uid = (uint32_t)owner;
+    return 0;
+}
+
+int cl_agent_ns_owning_userns(int ns_fd) { return ioctl(ns_fd, _IO(0xb7, 0x1)); }   /* NS_GET_USERNS */
+
+int cl_agent_ns_parent(int userns_fd) { return ioctl(userns_fd, _IO(0xb7, 0x2)); }   /* NS_GET_PARENT */
 
 /* ---- memory ---- */
 

@@ -32,6 +32,12 @@ extension Runtime {
     public func processes(_ id: String) throws(SwiftletError) -> [Int32] {
         let c = try load(id)
         guard let r = c.record, c.status != .stopped else { return [] }
+        if !r.hasCgroup && withoutHostCgroups {
+            // Exec'd processes are no descendants of the init: with its own pid namespace,
+            // the container is what lives there.
+            return r.sharesPidNamespace ? processTree(root: r.pid, rootStart: r.pidStartTime)
+                                        : try processesInPidNamespace(of: r.pid, start: r.pidStartTime)
+        }
         return try cgroupManager(r).pids()
     }
 

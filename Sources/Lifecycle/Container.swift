@@ -61,7 +61,9 @@ extension Runtime {
 
     func cgroupManager(_ r: ContainerRecord) throws(SwiftletError) -> CgroupManager {
         guard r.hasCgroup else {
-            throw SwiftletError(.lifecycle, "container " + r.id + " has no cgroup (primitive container)", errno: ENOTSUP)
+            throw SwiftletError(.lifecycle, "container " + r.id + " has no cgroup ("
+                                + (withoutHostCgroups ? "rootless, and no cgroup was delegated to its user" : "primitive container") + ")",
+                                errno: ENOTSUP)
         }
         return try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: r.cgroupsPath, containerID: r.id,
                           systemd: r.systemdCgroup)

@@ -93,10 +93,21 @@ extension Runtime {
                     try manager.create()
                     undo.cgroup = manager
                     try manager.refuseFrozen()
-                    try manager.apply(effectiveResources(spec))
+                    var resources = effectiveResources(spec)
+                    // Device nodes made in a user namespace cannot be opened anyway, and a v1
+                    // devices cgroup takes rules only from CAP_SYS_ADMIN.
+                    if withoutHostCgroups { resources.devices = [] }
+                    try manager.apply(resources)
                     logger.debugLine("create " + o.id + ": cgroup " + manager.path + " created, resources applied")
                 }
                 cgroup = manager
+            } catch let error where withoutHostCgroups && (error.errno == EACCES || error.errno == EPERM || error.errno == EROFS) {
+                // As runc: a rootless container without a cgroup root delegated to its user
+                // runs without limits, and says so once.
+                if let made = undo.cgroup { try? made.destroy() }
+                undo.cgroup = nil
+                logger.warning("rootless container " + o.id + " runs without a cgroup (no resource limits, no pause): "
+                               + error.description)
             } catch {
                 try degradation.cgroupFailed(error)
                 if let made = undo.cgroup { try? made.destroy() }
@@ -107,8 +118,9 @@ extension Runtime {
 
             if let cgroup, let s = spec.process?.scheduler { try cgroup.requireRealtimeBudget(forPolicy: s.policy) }
             if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
-            if plan.creates(.user) {
+            if plan.creates(.user) && !isRootless {
                 // The init opens the fifo as root of its user namespace: give it to that user.
+                // (A rootless runtime's files are its user's already, and it can give them to no one else.)
                 let uid = hostID(of: 0, in: linux.uidMappings) ?? 0
                 let gid = hostID(of: 0, in: linux.gidMappings) ?? 0
                 if chown(dir + "/exec.fifo", uid, gid) != 0 { throw .system(.state, "chown exec.fifo") }
@@ -148,7 +160,9 @@ extension Runtime {
 
             // Keep /proc/PID/exe of the init (still this binary until it execs) out of the
             // container's reach (CVE-2019-5736): a non-dumpable process's /proc files are root's.
-            _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+            // A rootless runtime must still write the init's id maps (itself or through
+            // newuidmap, both as the init's owner): its init turns non-dumpable once they are written.
+            if !isRootless { _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) }
             // The agent is reached from the host (its socket is root's alone); the init
             // sends its notify fd over this connection.
             let listener = try spec.linux?.seccomp?.listenerPath.map { (p) throws(SwiftletError) in try connectListener(path: p) }
@@ -188,9 +202,15 @@ extension Runtime {
             if !plan.has(.mount) { undo.hostMountsUnder = rootfs } else { unlink(dir + "/host-mounts") }
 
             if plan.creates(.user) {
-                try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
+                if isRootless {
+                    try writeRootlessIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
+                } else {
+                    try Namespaces.writeIDMappings(pid: pid, uid: linux.uidMappings, gid: linux.gidMappings)
+                }
             }
-            if plan.creates(.user) && degradation.primitive == nil {
+            // A rootless runtime cannot enter the init's mount namespace (that needs
+            // CAP_SYS_ADMIN here) and needs not: its init reaches what its user can.
+            if plan.creates(.user) && degradation.primitive == nil && !isRootless {
                 // The init is the mapped root, which may not reach a bind source the config
                 // names: clone them as host root, in the init's mount namespace, and send them.
                 let bindSources = try BindSources.open(mounts: spec.mounts, bundle: bundle, inMountNamespaceOf: pid)

@@ -79,8 +79,9 @@ extension Runtime {
         let caps = try parseCapabilities(r.process.capabilities)
 
         logger.debugLine("exec " + r.id + ": config loaded, container init pid " + String(record.pid))
-        let target = try ExecTarget.open(record)
+        var target = try ExecTarget.open(record)
         defer { target.close() }
+        if isRootless { try target.enterUserNamespace() }
 
         var fds = ExecFDs()
         defer { fds.close() }
@@ -188,7 +189,8 @@ extension Runtime {
     }
 
     func joinCgroup(_ record: ContainerRecord, pid: Int32, sub: SubCgroups, affinity final: String?) throws(SwiftletError) {
-        try cgroupManager(record).join(pid: pid, sub: sub)
+        // A rootless container without a delegated cgroup has none to join.
+        if record.hasCgroup || !withoutHostCgroups { try cgroupManager(record).join(pid: pid, sub: sub) }
         if let final { try ProcessSetup.setCPUAffinity(final, pid: pid) }
     }
 
@@ -245,7 +247,12 @@ extension Runtime {
             writeStderr("swiftlet: exec: cannot return to the runtime's root\n")
             _exit(1)
         }
-        for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
+        // A rootless runtime (now in the container's user namespace, or root of one that
+        // does not own the host's) cannot go back to the host's pid and time namespaces;
+        // they only matter for children, and it makes no more.
+        if !isRootless && !inUserNamespace {
+            for (kind, fd) in restore { try Namespaces.join(fd, kind: kind, path: "/proc/self/ns/" + kind.procName) }
+        }
         if pid < 0 { throw SwiftletError(.exec, "clone3 the exec process", errno: cloneErrno) }
         return (pid, FileDescriptor(pidfd))
     }
@@ -312,6 +319,20 @@ struct ExecTarget {
             return nil
         }
         return fd
+    }
+
+    /// A rootless runtime has no privilege over the container's namespaces (nor may it
+    /// chroot) until it is in the container's user namespace, which its user owns: it
+    /// joins that first, itself, and the exec process then joins the rest. It stays there:
+    /// it only waits for the process and relays its stdio and signals, and it is not
+    /// dumpable, so the container cannot reach into it.
+    mutating func enterUserNamespace() throws(SwiftletError) {
+        guard let k = namespaces.firstIndex(where: { $0.kind == .user }) else { return }
+        _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        let fd = namespaces[k].fd
+        try Namespaces.join(fd, kind: .user, path: "/proc/" + String(pid) + "/ns/user")
+        namespaces.remove(at: k)
+        fd.close()
     }
 
     func close() {

@@ -121,6 +121,15 @@ func leaveReplacement(_ text: String, record: ContainerRecord, pidfd: FileDescri
         throw SwiftletError(.lifecycle, "container was created without a process replacement channel", errno: EINVAL)
     }
     let raw = cl_pidfd_getfd(pidfd.raw, target)
+    if raw < 0 && cl_errno() == EPERM && isRootless {
+        // The init is not dumpable (CVE-2019-5736) and its memory belongs to the host's
+        // user namespace, where this user has no CAP_SYS_PTRACE: the replacement cannot be
+        // handed over. Nothing can have been left there either (no rootless start gets
+        // this far), so a plain start goes on.
+        if text.isEmpty { return }
+        throw SwiftletError(.lifecycle, "fast start (a replacement process) needs root: a rootless runtime cannot reach the init's replacement fd",
+                            errno: EPERM)
+    }
     if raw < 0 { throw .system(.lifecycle, "take the init's process replacement fd") }
     let memfd = FileDescriptor(raw)
     defer { memfd.close() }

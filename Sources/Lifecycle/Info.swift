@@ -12,7 +12,7 @@ public func writeDefaultSpec(bundle: String, rootless: Bool) throws(SwiftletErro
     if pathExists(path) {
         throw SwiftletError(.usage, "File " + path + " exists. Remove it first or use a different bundle", errno: EEXIST)
     }
-    try writeFile(path, defaultSpecJSON(rootless: rootless).pretty(), create: true, mode: 0o644, stage: .config)
+    try writeFile(path, defaultSpecJSON(rootless: rootless, hostUID: geteuid(), hostGID: getegid()).pretty(), create: true, mode: 0o644, stage: .config)
 }
 
 /// `features`: what this build and this kernel support (runtime-spec features.md).

@@ -90,6 +90,8 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     let (trees, goPayload) = try c.channel.receiveBindSources(mountCount: spec.mounts.count, while: "waiting for the runtime")
     let bindSources = BindSources(trees: trees)
     let hostPid = Int32(parseInt64(goPayload) ?? 0)
+    // A rootless runtime left us dumpable until it had written our id maps (see create).
+    if isRootless { _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) }
 
     if c.plan.creates(.user) {
         // Become root of the new user namespace (the runtime has written the maps) when

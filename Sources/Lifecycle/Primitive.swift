@@ -230,6 +230,42 @@ func processParentAndStart(_ pid: Int32) -> (ppid: Int32, start: UInt64)? {
     return (Int32(truncatingIfNeeded: ppid), start)
 }
 
+/// The init and its descendants as /proc shows them now, parents first (`ps` of a
+/// container without a cgroup).
+func processTree(root: Int32, rootStart: UInt64) -> [Int32] {
+    guard processStartTime(root) == rootStart, let names = try? listDirectory("/proc") else { return [] }
+    var table: [(pid: Int32, ppid: Int32)] = []
+    for name in names {
+        guard let n = parseInt64(name), n > 0, let ps = processParentAndStart(Int32(n)) else { continue }
+        table.append((Int32(n), ps.ppid))
+    }
+    var tree: [Int32] = [root]
+    var k = 0
+    while k < tree.count {
+        for entry in table where entry.ppid == tree[k] && !tree.contains(entry.pid) { tree.append(entry.pid) }
+        k += 1
+    }
+    return tree
+}
+
+/// Every process /proc shows in the pid namespace of `pid` (those whose namespace can be
+/// looked at: a process that is not dumpable hides it from its user).
+func processesInPidNamespace(of pid: Int32, start: UInt64) throws(SwiftletError) -> [Int32] {
+    let ns = try FileDescriptor.open("/proc/" + String(pid) + "/ns/pid", O_RDONLY, stage: .lifecycle)
+    defer { ns.close() }
+    var own = stat()
+    guard processStartTime(pid) == start, fstat(ns.raw, &own) == 0 else { return [] }
+    var pids: [Int32] = []
+    for name in (try? listDirectory("/proc")) ?? [] {
+        guard let n = parseInt64(name), n > 0 else { continue }
+        var st = stat()
+        if stat("/proc/" + name + "/ns/pid", &st) == 0 && st.st_dev == own.st_dev && st.st_ino == own.st_ino {
+            pids.append(Int32(n))
+        }
+    }
+    return pids.sorted()
+}
+
 /// Signals the init and all its descendants, found by walking /proc. Every process is held
 /// by a pidfd opened while its parent and start time still matched, so a reused pid is
 /// never signalled. For SIGKILL the tree is stopped first and walked again until no new

@@ -14,6 +14,8 @@ public struct Runtime: Sendable {
         self.store = StateStore(root: root)
         self.logger = logger
         self.systemdCgroup = systemdCgroup
+        _ = isRootless
+        _ = inUserNamespace
     }
 
     /// The global flags that make another invocation act on the same state, log and cgroup driver.

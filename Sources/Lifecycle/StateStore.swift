@@ -16,9 +16,11 @@ public struct StateStore: Sendable {
 
     public func directory(_ id: String) -> String { root + "/" + id }
 
-    /// Creates the root (0700: state names bundles and pids) if needed.
+    /// Creates the root (0700: state names bundles and pids) if needed; a rootless
+    /// runtime also checks that it is its own (see checkOwnStateRoot).
     public func ensureRoot() throws(SwiftletError) {
         try makeDirectories(root, mode: 0o700, stage: .state)
+        if isRootless { try checkOwnStateRoot(root) }
     }
 
     /// Every container id in the root, sorted.

@@ -46,7 +46,7 @@ public func sealedCopy(of file: FileDescriptor, shown: String) throws(SwiftletEr
 /// inside a container: from a read-only image, never from the writable host file.
 public enum RuntimeImage {
     /// Set by `reexecProtected` for the new image only; never inherited further.
-    static let marker = "_SWIFTLET_PROTECTED_IMAGE"
+    public static let marker = "_SWIFTLET_PROTECTED_IMAGE"
 
     /// How the running image is protected, or nil when it is the plain host file.
     public enum Protection: Equatable, Sendable {

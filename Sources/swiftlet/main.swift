@@ -31,12 +31,22 @@ func main() -> Int32 {
     let g = command.global
     let logger = Logger(path: g.log, format: g.logFormat == .json ? .json : .text, debug: g.debug)
     logger.createFile()
-    let runtime = Runtime(root: g.root ?? "/run/swiftlet", logger: logger, systemdCgroup: g.systemdCgroup)
+    let fallback = defaultStateRoot()
+    let runtime = Runtime(root: g.root ?? fallback.root, logger: logger, systemdCgroup: g.systemdCgroup)
+    if g.root == nil, let note = fallback.note, usesState(command.verb) { logger.warning(note) }
     do throws(SwiftletError) {
         return try execute(command.verb, runtime: runtime)
     } catch {
         logger.error(error.description)
         return 1
+    }
+}
+
+/// Verbs that read or write the state root (the others need not hear where it is).
+func usesState(_ verb: Verb) -> Bool {
+    switch verb {
+    case .spec, .features, .version, .help, .check: return false
+    default: return true
     }
 }
 
@@ -132,7 +142,7 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
             throw SwiftletError(.usage, "agent: --socket and --policy are required", errno: EINVAL)
         }
         return try runAgent(socket: socket, policy: policy, log: o.log, logMaxBytes: o.logMaxSize,
-                            stateRoot: runtime.store.root)
+                            stateRoot: runtime.store.root, userSocket: o.userSocket)
     case .exec(let o):
         var options = ExecProcessOptions()
         options.cwd = o.cwd

@@ -219,3 +219,23 @@ private func seccomp_nr(_ name: String) -> Int32 {
     #expect(deviceListAllows(list, device: BlockDevice(major: 7, minor: 2), write: false) == false)
     #expect(deviceListAllows("a *:* rwm\n", device: BlockDevice(major: 7, minor: 2), write: false) == nil)
 }
+
+/// Entries naming "users" serve only those rootless runtimes (their socket peer uid);
+/// entries without serve only root's containers, so no grant crosses from one to the other.
+@Test func usersKeyEntriesToTheConnectingUser() throws {
+    let p = try load("""
+    {"containers": [
+      {"match": {"users": [1000, 1001], "annotations": {"grant": "fuse"}}},
+      {"match": {"annotations": {"grant": "fuse"}}}
+    ]}
+    """)
+    #expect(p.containers[0].match.users == [1000, 1001])
+    #expect(p.entry(id: "c", annotations: [("grant", "fuse")], metadata: nil, peer: 1000) == 0)
+    #expect(p.entry(id: "c", annotations: [("grant", "fuse")], metadata: nil, peer: 1001) == 0)
+    #expect(p.entry(id: "c", annotations: [("grant", "fuse")], metadata: nil, peer: 1002) == nil)
+    #expect(p.entry(id: "c", annotations: [("grant", "fuse")], metadata: nil, peer: nil) == 1)
+    #expect(p.entry(id: "c", annotations: [], metadata: nil, peer: 1000) == nil)
+    #expect(loadError(#"{"containers":[{"match":{"users":[0]}}]}"#).contains("containers[0].match.users[0]: root's containers attach through --socket"))
+    #expect(loadError(#"{"containers":[{"match":{"users":[]}}]}"#).contains("containers[0].match.users: lists no user"))
+    #expect(loadError(#"{"containers":[{"match":{"users":["alice"]}}]}"#).contains("containers[0].match.users[0]"))
+}

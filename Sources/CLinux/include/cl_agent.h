@@ -16,6 +16,9 @@ int cl_agent_notif_recv(int fd, uint64_t *id, uint32_t *pid, int32_t *nr, uint32
 int cl_agent_notif_send(int fd, uint64_t id, int64_t val, int32_t error, uint32_t flags);
 /* SECCOMP_IOCTL_NOTIF_ID_VALID: 0 while the notifying task still waits for this answer. */
 int cl_agent_notif_id_valid(int fd, uint64_t id);
+/* SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+): the notifying task and the agent wake
+ * each other on the current CPU. 0, or -1 and errno (EINVAL before 6.6). */
+int cl_agent_notif_sync_wakeup(int fd);
 uint32_t cl_agent_user_notif_flag_continue(void);
 
 /* epoll_event is packed on x86_64. */
@@ -37,6 +40,12 @@ void cl_agent_release_code(void);
 
 /* SO_PEERCRED of a connected unix socket. */
 int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);
+/* Namespace ioctls (ioctl_ns(2)) for a rootless caller's namespaces: the owner uid of a
+ * user namespace; the user namespace owning a namespace, and a user namespace's parent,
+ * as new fds (-1 and errno on failure; EPERM for the parent of one's own root). */
+int cl_agent_ns_owner_uid(int userns_fd, uint32_t *uid);
+int cl_agent_ns_owning_userns(int ns_fd);
+int cl_agent_ns_parent(int userns_fd);
 
 /* The helper that acts for a container: a child of the agent, forked once per container
  * (per kind: with or without its user namespace), non-dumpable, killed when the agent

@@ -1,0 +1,162 @@
+import Base
+import CLinux
+import JSON
+import OCISpec
+import Syscalls
+
+// Rootless runtimes attach through the agent's user socket (--user-socket, mode 0666). What
+// they claim (id, annotations, metadata) is theirs to choose anyway, as is their config:
+// what the agent trusts is the kernel's word on who connected (SO_PEERCRED) and, for every
+// call it performs, that the calling task lives in a user namespace and a mount namespace
+// that user made. Only policy entries naming that user apply ("match": {"users": [UID]}).
+
+/// The user socket: anyone may connect, the peer's uid decides the rest.
+func listenUserSocket(_ path: String) throws(SwiftletError) -> UnixSocket {
+    try removeStaleSocket(path)
+    let mask = umask(0o111)
+    defer { umask(mask) }
+    let socket = try UnixSocket.listen(path: path, backlog: 128, stage: .agent)
+    if chmod(path, 0o666) != 0 {
+        socket.close()
+        throw .system(.agent, "chmod 0666 " + path)
+    }
+    return socket
+}
+
+/// The uid of a user-socket peer; root is told to use the root socket.
+func userPeer(_ conn: UnixSocket) -> Result<UInt32, AgentErrno> {
+    var pid: Int32 = 0, uid: UInt32 = 0
+    if cl_agent_peer_credentials(conn.fd.raw, &pid, &uid) != 0 { return .failure(AgentErrno(cl_errno())) }
+    if uid == 0 { return .failure(AgentErrno(EPERM)) }
+    return .success(uid)
+}
+
+/// What a rootless runtime's container process state says: id, annotations and metadata,
+/// or why it is refused.
+func checkUserAttach(_ root: Node, uid: UInt32, pid: Int32, agentUserNamespace: (UInt64, UInt64)) -> AttachCheck {
+    let state: Node
+    let annotations: [(String, String)]
+    var metadata: String?
+    do throws(SwiftletError) {
+        state = try root.required("state")
+        annotations = try state["annotations"]?.stringMap() ?? []
+        metadata = try root["metadata"]?.string()
+    } catch {
+        return .refused(error.message)
+    }
+    if metadata?.isEmpty == true { metadata = nil }
+    // Checked again for every call; refusing early keeps a host process's fd out.
+    if let refusal = foreignNamespaceRefusal(pid: UInt32(bitPattern: pid), mountNamespace: nil, uid: uid,
+                                             agentUserNamespace: agentUserNamespace) {
+        return .refused(refusal)
+    }
+    return .accepted(annotations: annotations, metadata: metadata)
+}
+
+/// nil when task `pid` is in a user namespace made by `uid` (a child of the agent's own,
+/// or below one) and so is its mount namespace (`mountNamespace`, else the task's own);
+/// otherwise why not. A task in the host's namespaces, or another user's, is refused: the
+/// agent would act with host privilege where that user has none.
+func foreignNamespaceRefusal(pid: UInt32, mountNamespace: Int32?, uid: UInt32,
+                             agentUserNamespace: (UInt64, UInt64)) -> String? {
+    let userNamespace = cl_open("/proc/" + String(pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
+    if userNamespace < 0 { return "cannot open the task's user namespace: " + errnoText(cl_errno()) }
+    defer { _ = close(userNamespace) }
+    var mount = mountNamespace ?? -1
+    if mountNamespace == nil {
+        mount = cl_open("/proc/" + String(pid) + "/ns/mnt", O_RDONLY | O_CLOEXEC, 0)
+        if mount < 0 { return "cannot open the task's mount namespace: " + errnoText(cl_errno()) }
+    }
+    defer { if mountNamespace == nil { _ = close(mount) } }
+    let mountOwner = cl_agent_ns_owning_userns(mount)
+    if mountOwner < 0 { return "cannot find the owner of the task's mount namespace: " + errnoText(cl_errno()) }
+    defer { _ = close(mountOwner) }
+    guard let tasks = topUserNamespace(userNamespace, below: agentUserNamespace) else {
+        return "the task is not in a user namespace of its own"
+    }
+    guard tasks.owner == uid else {
+        return "the task's user namespace belongs to uid " + String(tasks.owner) + ", not to uid " + String(uid)
+    }
+    guard let mounts = topUserNamespace(mountOwner, below: agentUserNamespace), mounts.owner == uid,
+          mounts.identity == tasks.identity else {
+        return "the task's mount namespace is not one of uid " + String(uid) + "'s user namespaces"
+    }
+    return nil
+}
+
+/// The ancestor of user namespace `fd` (or itself) whose parent is `agent`'s, with its
+/// owner's uid; nil for `agent`'s own namespace or one outside it.
+func topUserNamespace(_ fd: Int32, below agent: (UInt64, UInt64)) -> (identity: (UInt64, UInt64), owner: UInt32)? {
+    guard let first = fileIdentity(fd), first != agent else { return nil }
+    var current = cl_fcntl_int(fd, F_DUPFD_CLOEXEC, 0)
+    if current < 0 { return nil }
+    defer { _ = close(current) }
+    // User namespaces nest at most 32 deep.
+    for _ in 0..<33 {
+        let parent = cl_agent_ns_parent(current)
+        if parent < 0 { return nil }
+        guard let parentIdentity = fileIdentity(parent) else { _ = close(parent); return nil }
+        if parentIdentity == agent {
+            _ = close(parent)
+            var owner: UInt32 = 0
+            guard let identity = fileIdentity(current), cl_agent_ns_owner_uid(current, &owner) == 0 else { return nil }
+            return (identity, owner)
+        }
+        _ = close(current)
+        current = parent
+    }
+    return nil
+}
+
+extension AgentLoop {
+    /// Serves rootless runtimes on `path` as well.
+    func serveUsers(on path: String) throws(SwiftletError) {
+        let socket = try listenUserSocket(path)
+        if cl_agent_epoll_add(epoll, socket.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.userListenerToken) != 0 {
+            socket.close()
+            _ = unlink(path)
+            throw .system(.agent, "epoll_ctl")
+        }
+        userListener = socket
+        userSocketPath = path
+    }
+
+    func acceptUserConnection() {
+        guard let listener = userListener else { return }
+        let conn: UnixSocket
+        do throws(SwiftletError) {
+            conn = try listener.accept(stage: .agent)
+        } catch {
+            logError("accept on the user socket", errno: error.errno)
+            return
+        }
+        let uid: UInt32
+        switch userPeer(conn) {
+        case .success(let u): uid = u
+        case .failure(let e):
+            logError(e.value == EPERM ? "refused root on the user socket (root uses --socket)" : "cannot read peer credentials",
+                     errno: e.value)
+            conn.close()
+            return
+        }
+        let slot = freeSlot(&connections)
+        let pending = PendingConnection(conn)
+        pending.peerUID = uid
+        connections[slot] = pending
+        if cl_agent_epoll_add(epoll, conn.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.connectionKind << 32 | UInt64(slot)) != 0 {
+            logError("epoll_ctl connection", errno: cl_errno())
+            dropConnection(slot)
+        }
+    }
+
+    /// For a rootless runtime's container: the denial when the calling task is not in
+    /// namespaces of that user (checked after opening, then the notification again, so a
+    /// reused pid is never judged in its place).
+    func userTaskRefusal(_ task: Task, uid: UInt32, notifyFD: Int32, id: UInt64) -> Decision? {
+        let refusal = foreignNamespaceRefusal(pid: task.pid, mountNamespace: task.mountNamespace, uid: uid,
+                                              agentUserNamespace: ownUserNamespace)
+        if cl_agent_notif_id_valid(notifyFD, id) != 0 { return Decision(answer: .gone, decision: "none", reason: "task gone") }
+        guard let refusal else { return nil }
+        return Decision(answer: .error(EPERM), decision: "deny", reason: refusal)
+    }
+}

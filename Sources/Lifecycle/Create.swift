@@ -41,7 +41,7 @@ extension Runtime {
         let linux = spec.linux ?? LinuxSpec()
         var plan = NamespacePlan(linux.namespaces)
         // A primitive container applies a reduced copy of the config (see Primitive.swift).
-        let mode = try isolationMode(spec.annotations)
+        let mode = try isolationMode(spec.annotations, umlByDefault: invokedAsUML())
         var primitive: PrimitiveDegradation? = nil
         if mode == .chroot {
             primitive = PrimitiveDegradation(spec, keepMountNamespace: plan.creates(.mount),
@@ -62,6 +62,10 @@ extension Runtime {
         // LSM labels are applied where the host enforces the module, refused here otherwise.
         try Labels.check(spec.process, mountLabel: linux.mountLabel, what: "config.json")
         spec.mounts = Labels.labelledMounts(spec.mounts, mountLabel: linux.mountLabel)
+        if mode == .uml {
+            _ = try UMLKernel.locate(annotations: spec.annotations)
+            throw SwiftletError(.config, "isolation uml: not available in this build", errno: ENOTSUP)
+        }
 
         // Signals that would kill us half-way are held back and turned into a clean abort.
         // The state root is checked first (creating it is idempotent), so that a bad --root

@@ -318,7 +318,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
 }
 
 /// Closes every fd from 3 + preserve up except those in `keep`.
-private func closeUnneededFileDescriptors(keep: [Int32], preserve: Int) {
+func closeUnneededFileDescriptors(keep: [Int32], preserve: Int) {
     var first = UInt32(3 + max(preserve, 0))
     for k in keep.sorted() where k >= 0 && UInt32(k) >= first {
         if UInt32(k) > first { _ = cl_close_range(first, UInt32(k) - 1, 0) }

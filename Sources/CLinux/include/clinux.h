@@ -56,5 +56,6 @@
 #include "cl_check.h"
 #include "cl_agent.h"
 #include "cl_net.h"
+#include "cl_uml.h"
 
 #endif

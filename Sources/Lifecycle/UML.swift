@@ -418,8 +418,9 @@ struct UMLSession {
     var frames = UMLFrameReader()
     var toGuest = OutputQueue()
     var consoleTail: [UInt8] = []
-    /// stdin bytes the guest may still take before it acknowledges some.
-    var stdinWindow = 65536
+    /// stdin bytes the guest may still take before it acknowledges some: below the guest
+    /// tty's 4 KiB input buffer, which UML overruns (and drops bytes) when it is full.
+    var stdinWindow = 2048
     var stdinOpen = true
     var exitStatus: Int32? = nil
     var umlStatus: Int32? = nil

@@ -28,8 +28,8 @@ private func powerOff() -> Never {
     _exit(1)
 }
 
-private func mountGuestFilesystem(_ type: String, _ target: String, magic: Int64, data: String? = nil) {
-    UMLJail.mountInGuest(type, target, magic: magic, data: data)
+private func mountGuestFilesystem(_ type: String, _ target: String, magic: Int64, data: String? = nil, devices: Bool = false) {
+    UMLJail.mountInGuest(type, target, magic: magic, data: data, devices: devices)
 }
 
 private func guestInit() throws(SwiftletError) -> Never {
@@ -37,7 +37,8 @@ private func guestInit() throws(SwiftletError) -> Never {
     mountGuestFilesystem("proc", "/proc", magic: FilesystemMagic.proc)
     try RuntimeImage.ensureProtected()
     mountGuestFilesystem("sysfs", "/sys", magic: FilesystemMagic.sysfs)
-    mountGuestFilesystem("devtmpfs", "/dev", magic: 0x1021994, data: "mode=0755")
+    // Kernels without CONFIG_DEVTMPFS_MOUNT (the tier's): the guest's devices, nodev off.
+    mountGuestFilesystem("devtmpfs", "/dev", magic: 0x1021994, data: "mode=0755", devices: true)
     mountGuestFilesystem("tmpfs", "/run", magic: FilesystemMagic.tmpfs, data: "mode=0755")
     mountGuestFilesystem("tmpfs", "/tmp", magic: FilesystemMagic.tmpfs, data: "mode=1777")
     // The container's cgroup inside the guest (the host's cgroup limits the whole guest).

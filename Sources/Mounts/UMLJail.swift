@@ -119,9 +119,9 @@ public enum UMLJail {
     /// In the guest: mounts a file system of `type` on `target` unless one of that magic is
     /// there already (the guest's init runs twice: it re-executes from a read-only image).
     /// Best effort: what the guest kernel lacks is found missing by `create` later.
-    public static func mountInGuest(_ type: String, _ target: String, magic: Int64, data: String?) {
+    public static func mountInGuest(_ type: String, _ target: String, magic: Int64, data: String?, devices: Bool = false) {
         if let info = filesystemInfo(path: target), info.type == magic { return }
-        _ = rawMount(type, target, type, MountFlag.noSuid | MountFlag.noDev, data)
+        _ = rawMount(type, target, type, MountFlag.noSuid | (devices ? 0 : MountFlag.noDev), data)
     }
 
     static func makeDirectory(_ path: String, in dir: FileDescriptor, mode: UInt32) throws(SwiftletError) {

@@ -22,6 +22,7 @@ import json, sys
 path, mode, script = sys.argv[1:]
 c = json.load(open(path))
 c["process"]["args"] = ["sh", "-c", script]
+c["root"]["readonly"] = False
 c.setdefault("annotations", {})["org.swiftlet.isolation"] = mode
 json.dump(c, open(path, "w"))
 PY
@@ -31,7 +32,7 @@ p50() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # create -> running: `create` then `start` until the process has written its marker.
 startup() { # $1 mode
-  config "$1" 'echo up > /tmp/up; sleep 1000'
+  config "$1" 'echo up > /tmp/up; sync; sleep 1000'
   for i in $(seq "$runs"); do
     rm -f "$work/bundle/rootfs/tmp/up"
     t0=$(date +%s%N)

@@ -59,6 +59,16 @@ extension String {
     }
 
     public func containsByte(_ byte: UInt8) -> Bool { utf8.contains(byte) }
+
+    /// The text from the first occurrence of `needle` on (bytes compared), or nil.
+    public func suffix(from needle: String) -> String? {
+        let hay = Array(utf8), pin = Array(needle.utf8)
+        guard !pin.isEmpty, hay.count >= pin.count else { return nil }
+        for i in 0...(hay.count - pin.count) where hay[i] == pin[0] && Array(hay[i..<(i + pin.count)]) == pin {
+            return String(decoding: hay[i...], as: UTF8.self)
+        }
+        return nil
+    }
 }
 
 @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 10 || b == 13 }

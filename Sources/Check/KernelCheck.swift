@@ -51,9 +51,21 @@ public enum KernelCheck {
         report.probes.append(binfmt)
         report.binfmtMounted = mounted
         report.qemuHandlers = handlers
+        report.probes.append(probeUML())
 
         report.elapsedNanoseconds = cl_monotonic_ns() - start
         return report
+    }
+}
+
+/// Whether containers can run with `org.swiftlet.isolation: uml` here: an x86_64 host and a
+/// UML kernel where swiftlet looks for one (the annotation can still name another).
+func probeUML() -> Probe {
+    do throws(SwiftletError) {
+        let kernel = try UMLKernel.locate(annotations: [])
+        return Probe(name: "isolation.uml", available: true, detail: "kernel " + kernel)
+    } catch {
+        return Probe(name: "isolation.uml", available: false, detail: error.message)
     }
 }
 

@@ -62,6 +62,7 @@ let knownProbes: [(name: String, title: String, requirement: ProbeRequirement)] 
     ("landlock", "Landlock", .optional),
     ("capabilities", "capabilities", .optional),
     ("binfmt_misc", "binfmt_misc", .optional),
+    ("isolation.uml", "uml isolation tier", .optional),
 ]
 
 func probeInfo(_ name: String) -> (name: String, title: String, requirement: ProbeRequirement)? {

@@ -55,6 +55,8 @@ extension Runtime {
         // LSM labels are applied where the host enforces the module, refused here otherwise.
         try Labels.check(spec.process, mountLabel: linux.mountLabel, what: "config.json")
         spec.mounts = Labels.labelledMounts(spec.mounts, mountLabel: linux.mountLabel)
+        // A kernel of its own: the guest's swiftlet applies the rest of the config.
+        if degradation.mode == .uml { return try createUML(o, spec: spec, configText: configText, bundle: bundle, rootfs: rootfs) }
 
         // Signals that would kill us half-way are held back and turned into a clean abort.
         // The state root is checked first (creating it is idempotent), so that a bad --root

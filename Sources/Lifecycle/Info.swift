@@ -20,5 +20,18 @@ public func runtimeFeatures() -> JSON {
     let s = seccompFeatures()
     return featuresJSON(version: swiftletVersion, seccompEnabled: s.enabled, seccompActions: s.actions,
                         seccompOperators: s.operators, seccompArchs: s.archs, seccompKnownFlags: s.knownFlags,
-                        seccompSupportedFlags: s.supportedFlags)
+                        seccompSupportedFlags: s.supportedFlags, annotations: isolationFeatures())
+}
+
+/// swiftlet's own isolation modes (annotation values), the default of this invocation, and
+/// the UML tier's kernel annotation; "uml" is listed on x86_64 hosts only.
+func isolationFeatures() -> [(String, String)] {
+    let umlHere = UMLKernel.hostMachine().supported
+    var out: [(String, String)] = [
+        (Isolation.modeAnnotation, umlHere ? "namespaces,chroot,uml" : "namespaces,chroot"),
+        (Isolation.modeAnnotation + ".default", invokedAsUML() && umlHere ? "uml" : "namespaces"),
+        (Isolation.fallbackAnnotation, "chroot"),
+    ]
+    if umlHere { out.append((UMLKernel.annotation, join(UMLKernel.defaultCandidates(), ","))) }
+    return out
 }

@@ -12,7 +12,12 @@ import Syscalls
 /// warning at create and in the state's annotations.
 public enum Isolation {
     /// "chroot": always primitive; the namespaces the config lists are not created.
+    /// "uml": the container runs on a kernel of its own, User Mode Linux (see UML.swift).
+    /// "namespaces": the default, named (overrides the `swiftlet-uml` name).
     public static let modeAnnotation = "org.swiftlet.isolation"
+    /// Invoked under this name (a link), swiftlet runs containers in the UML tier unless
+    /// their annotation says otherwise: a containerd runtime handler needs no annotation.
+    public static let umlCommandName = "swiftlet-uml"
     /// "chroot": full OCI when the kernel can, primitive when a namespace cannot be created.
     public static let fallbackAnnotation = "org.swiftlet.fallback"
     /// Set by swiftlet in the state: what the config asks for and the container lacks.
@@ -20,25 +25,39 @@ public enum Isolation {
 }
 
 enum IsolationMode: Sendable, Equatable {
-    case full, chroot, fallbackToChroot
+    case full, chroot, fallbackToChroot, uml
 }
 
-/// The mode the config's annotations ask for; any value but "chroot" is refused.
-func isolationMode(_ annotations: [(String, String)]) throws(SwiftletError) -> IsolationMode {
-    var mode = IsolationMode.full
-    var explicit = false
+/// The mode the config's annotations ask for (`umlByDefault`: invoked as swiftlet-uml);
+/// an unknown value is refused.
+func isolationMode(_ annotations: [(String, String)], umlByDefault: Bool = false) throws(SwiftletError) -> IsolationMode {
+    var fallback = false
+    var explicit: IsolationMode? = nil
     for (key, value) in annotations {
         let isMode = key.bytesEqual(Isolation.modeAnnotation)
         guard isMode || key.bytesEqual(Isolation.fallbackAnnotation) else { continue }
-        guard value.bytesEqual("chroot") else {
+        if isMode && value.bytesEqual("chroot") { explicit = .chroot }
+        else if isMode && value.bytesEqual("uml") { explicit = .uml }
+        else if isMode && value.bytesEqual("namespaces") { explicit = .full }
+        else if !isMode && value.bytesEqual("chroot") { fallback = true }
+        else {
             var refused = Node(.null, path: "config.json").at("annotations").at(key)
-                .error("unknown value " + jsonQuoted(value) + " (the only one is \"chroot\")")
+                .error("unknown value " + jsonQuoted(value)
+                       + (isMode ? " (one of \"namespaces\", \"chroot\", \"uml\")" : " (the only one is \"chroot\")"))
             refused.errno = EINVAL
             throw refused
         }
-        if isMode { explicit = true } else { mode = .fallbackToChroot }
     }
-    return explicit ? .chroot : mode
+    if let explicit { return explicit == .full && fallback ? .fallbackToChroot : explicit }
+    if umlByDefault { return .uml }
+    return fallback ? .fallbackToChroot : .full
+}
+
+/// True when this process was invoked as `swiftlet-uml` (argv[0]'s last component).
+func invokedAsUML() -> Bool {
+    let name = commandName()
+    let last = name.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(name[name.utf8.index(after: $0)...]) } ?? name
+    return last.bytesEqual(Isolation.umlCommandName)
 }
 
 /// The one place that decides whether a container falls back to a primitive one: the mode
@@ -51,7 +70,7 @@ struct Degradation: Sendable {
     private(set) var plan: NamespacePlan
 
     init(_ spec: Spec) throws(SwiftletError) {
-        mode = try isolationMode(spec.annotations)
+        mode = try isolationMode(spec.annotations, umlByDefault: invokedAsUML())
         original = spec
         plan = NamespacePlan(spec.linux?.namespaces ?? [])
         if mode == .chroot { degrade() }

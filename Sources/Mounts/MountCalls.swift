@@ -74,6 +74,22 @@ public func cloneMountTree(_ path: String, at dir: FileDescriptor? = nil, recurs
     return FileDescriptor(fd)
 }
 
+/// A new file system of `type`, mounted nowhere yet (fsopen, fsconfig, fsmount), with the
+/// MOUNT_ATTR_* `attributes`.
+public func detachedFilesystem(_ type: String, options: [(String, String)], attributes: UInt64,
+                               stage: Stage = .mounts) throws(SwiftletError) -> FileDescriptor {
+    let fs = cl_fsopen(type, MountAPI.fsopenCloexec)
+    if fs < 0 { throw .system(stage, "fsopen " + type) }
+    defer { close(fs) }
+    for (key, value) in options where cl_fsconfig(fs, MountAPI.fsconfigSetString, key, value, 0) != 0 {
+        throw .system(stage, "fsconfig " + type + " " + key + "=" + value)
+    }
+    if cl_fsconfig(fs, MountAPI.fsconfigCreate, nil, nil, 0) != 0 { throw .system(stage, "create a " + type + " file system") }
+    let m = cl_fsmount(fs, MountAPI.fsmountCloexec, UInt32(attributes))
+    if m < 0 { throw .system(stage, "fsmount " + type) }
+    return FileDescriptor(m)
+}
+
 /// move_mount(2) of the mount `mountFd` onto the file `target` holds.
 public func attachMount(_ mountFd: FileDescriptor, onto target: FileDescriptor, shown: String,
                  stage: Stage = .mounts) throws(SwiftletError) {

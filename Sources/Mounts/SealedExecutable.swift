@@ -80,7 +80,9 @@ public enum RuntimeImage {
     /// closed, so a kernel that offers neither route cannot send us round in circles.
     public static func ensureProtected() throws(SwiftletError) {
         if verified { return }
-        if getenv(marker) != nil {
+        if let value = getenv(marker) {
+            let path = String(cString: value)
+            if path.hasBytePrefix("/") { hostPath = path }
             unsetenv(marker)
             guard currentProtection() != nil else {
                 throw SwiftletError(.mounts, "the runtime's executable is still writable after re-executing it", errno: EPERM)
@@ -93,6 +95,10 @@ public enum RuntimeImage {
         try reexec(arguments: nil)
     }
 
+    /// The host file the protected image was made from (what the marker carried), for
+    /// binding it read-only where a copy of the image cannot go (a UML guest's root).
+    nonisolated(unsafe) public private(set) static var hostPath: String? = nil
+
     /// Set once this process has checked its image (several creates of one `pool fill`).
     nonisolated(unsafe) private static var verified = false
 
@@ -101,7 +107,13 @@ public enum RuntimeImage {
     public static func reexec(arguments: [String]?) throws(SwiftletError) -> Never {
         let image = try protectedImage()
         defer { image.close() }
-        if setenv(marker, "1", 1) != 0 { throw .system(.mounts, "setenv " + marker) }
+        // The marker carries the host file's path on (or "1" when this image has none).
+        let link = cl_open("/proc/self/exe", O_PATH | O_NOFOLLOW | O_CLOEXEC, 0)
+        var origin = link >= 0 ? readSymlink(link) : nil
+        if link >= 0 { close(link) }
+        if let o = origin, !o.hasBytePrefix("/") || o.hasByteSuffix(" (deleted)") { origin = nil }
+        if let known = hostPath { origin = known }
+        if setenv(marker, origin ?? "1", 1) != 0 { throw .system(.mounts, "setenv " + marker) }
         let argv = arguments.map { CStringArray($0) }
         var e: Int32 = 0
         repeat {
@@ -176,12 +188,6 @@ public enum RuntimeImage {
 
     /// A detached mount of a new file system, read-only; nil if the kernel refuses.
     private static func detachedMount(_ type: String, options: [(String, String)]) -> Int32? {
-        let fs = cl_fsopen(type, MountAPI.fsopenCloexec)
-        guard fs >= 0 else { return nil }
-        defer { close(fs) }
-        for (key, value) in options where cl_fsconfig(fs, MountAPI.fsconfigSetString, key, value, 0) != 0 { return nil }
-        guard cl_fsconfig(fs, MountAPI.fsconfigCreate, nil, nil, 0) == 0 else { return nil }
-        let m = cl_fsmount(fs, MountAPI.fsmountCloexec, UInt32(MountAttr.readOnly))
-        return m >= 0 ? m : nil
+        (try? detachedFilesystem(type, options: options, attributes: MountAttr.readOnly))?.raw
     }
 }

@@ -20,6 +20,9 @@ func arguments() -> [String] {
 
 /// Runs one command and returns the process exit status.
 func main() -> Int32 {
+    // The init of a UML guest (see Lifecycle/UMLGuest.swift): the kernel appends its own
+    // arguments, so only the first one counts.
+    if getpid() == 1, arguments().first == "guest-init" { umlGuestInit() }
     let command: Command
     do throws(SwiftletError) {
         command = try CommandLineParser.parse(arguments())

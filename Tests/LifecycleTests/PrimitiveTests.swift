@@ -47,6 +47,17 @@ struct PrimitiveModeTests {
         }
     }
 
+    @Test("uml: chosen by the annotation or by the swiftlet-uml name; an explicit annotation wins over the name")
+    func umlSelection() throws {
+        #expect(try isolationMode([("org.swiftlet.isolation", "uml")]) == .uml)
+        #expect(try isolationMode([], umlByDefault: true) == .uml)
+        #expect(try isolationMode([("org.swiftlet.isolation", "namespaces")], umlByDefault: true) == .full)
+        #expect(try isolationMode([("org.swiftlet.isolation", "chroot")], umlByDefault: true) == .chroot)
+        #expect(try isolationMode([("org.swiftlet.fallback", "chroot")], umlByDefault: true) == .uml)
+        #expect(try isolationMode([("org.swiftlet.isolation", "namespaces"), ("org.swiftlet.fallback", "chroot")]) == .fallbackToChroot)
+        #expect(throws: SwiftletError.self) { try isolationMode([("org.swiftlet.isolation", "UML")]) }
+    }
+
     @Test("namespaces other than a created mount namespace are dropped and named, joins too")
     func namespacesDropped() {
         var joined = allNamespaces

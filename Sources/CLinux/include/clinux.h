@@ -57,5 +57,6 @@
 #include "cl_agent.h"
 #include "cl_gpio.h"
 #include "cl_net.h"
+#include "cl_uml.h"
 
 #endif

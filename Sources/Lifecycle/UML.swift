@@ -1,0 +1,620 @@
+import Base
+import CLinux
+import Capabilities
+import Cgroups
+import JSON
+import Mounts
+import Namespaces
+import OCISpec
+import Process
+import Seccomp
+import Syscalls
+
+/// The UML isolation tier: the container runs on a kernel of its own, User Mode Linux,
+/// which is a process tree on the host. On the host:
+///
+///     swiftlet create ── supervisor (state pid; uid UMLHost.uid in a user namespace of its own,
+///                        │            own mount, pid, ipc, uts and network namespaces, pid 1
+///                        │            there, in the container's cgroup, no_new_privs)
+///                        └─ linux.uml (the guest kernel and its processes)
+///
+/// The supervisor carries the container's stdio and signals over a framed channel (see
+/// UMLChannel.swift) to the guest's init, which is swiftlet itself (`umlGuestInit`): it
+/// creates and starts the container inside the guest kernel with the ordinary code.
+/// The supervisor's exit status is the container process's.
+public enum UMLHost {
+    /// The host uid and gid the UML process tree runs as; the rootfs is id-mapped so that
+    /// its ids 0..65535 appear as this range.
+    public static let uid: UInt32 = 0x7000_0000
+    public static let idCount: UInt32 = 65536
+    /// mem= without linux.resources.memory.limit.
+    public static let defaultGuestMemory: UInt64 = 64 << 20
+    /// What the UML process itself needs beside the guest's RAM, out of the memory limit.
+    public static let hostOverhead: UInt64 = 32 << 20
+    public static let minimumGuestMemory: UInt64 = 16 << 20
+    /// Exit status when the guest kernel ends without reporting the process's status (panic).
+    public static let guestLostStatus: Int32 = 255
+    static let bootTimeoutSeconds: Int32 = 60
+
+    /// The guest's RAM (mem=) for a container memory limit: limit minus the host overhead,
+    /// at least minimumGuestMemory; without a limit, defaultGuestMemory.
+    static func guestMemory(limit: Int64?) throws(SwiftletError) -> UInt64 {
+        guard let limit, limit > 0 else { return defaultGuestMemory }
+        let bytes = UInt64(limit)
+        guard bytes >= minimumGuestMemory + hostOverhead else {
+            throw SwiftletError(.config, "config.json: linux.resources.memory.limit: a UML guest needs at least "
+                                + String((minimumGuestMemory + hostOverhead) >> 20) + " MiB", errno: EINVAL)
+        }
+        // Whole MiB: mem= takes them, and the tmpfs is sized from the same number.
+        return ((bytes - hostOverhead) >> 20) << 20
+    }
+
+    /// UML 6.1 saves a guest process's FPU state with PTRACE_GETREGSET(NT_X86_XSTATE) into a
+    /// buffer too small for a large XSAVE area (AVX-512, AMX): on such hosts the UML process
+    /// gets EIO for that request (it then uses PTRACE_GETFPREGS), and glibc in the guest is
+    /// kept off the registers that are no longer saved.
+    static var needsXstateWorkaround: Bool { cl_xsave_size() > 1024 }
+    static let glibcTunables = "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX"
+}
+
+/// Everything the supervisor needs; it lives in the cloned child's copy of memory.
+struct UMLSupervisorContext: @unchecked Sendable {
+    var id: String
+    var kernel: FileDescriptor
+    var kernelName: String
+    var guestConfig: String
+    var guestMemory: UInt64
+    var channel: SyncChannel
+    var fifo: FileDescriptor          // exec.fifo, opened read-write
+    var fifoWatch: FileDescriptor     // inotify: IN_OPEN of exec.fifo (a `start`)
+    var runtimeFDs: [Int32]
+    var cgroupJoinFDs: [Int32]
+    var signalMask: sigset_t
+}
+
+extension Runtime {
+    /// `create` in the UML tier: boots the guest, whose init creates the container and
+    /// waits for start. Leaves nothing behind on failure, as `create` does.
+    func createUML(_ o: CreateRequest, spec: Spec, configText: String, bundle: String,
+                   rootfs: String) throws(SwiftletError) -> CreatedContainer {
+        let kernel = try UMLKernel.locate(annotations: spec.annotations)
+        if spec.process?.terminal == true {
+            throw SwiftletError(.config, "isolation uml: process.terminal is not supported yet", errno: ENOTSUP)
+        }
+        if o.consoleSocket != nil || o.preserveFDs > 0 {
+            throw SwiftletError(.usage, "isolation uml: --console-socket and --preserve-fds are not supported yet", errno: ENOTSUP)
+        }
+        let linux = spec.linux ?? LinuxSpec()
+        let memory = try UMLHost.guestMemory(limit: linux.resources?.memory?.limit)
+        let guestConfig = try umlGuestConfig(configText)
+
+        try store.ensureRoot()
+        try RuntimeImage.ensureProtected()
+        logger.debugLine("create " + o.id + ": uml tier, kernel " + kernel + ", mem " + String(memory >> 20) + "M")
+        let signals = try SignalGuard.block()
+        var undo = CreateUndo(store: store)
+        do throws(SwiftletError) {
+            let dir = store.directory(o.id)
+            if mkdir(dir, 0o711) != 0 {
+                if cl_errno() == EEXIST { throw SwiftletError(.state, "container with id exists: " + o.id, errno: EEXIST) }
+                throw .system(.state, "create state directory " + dir)
+            }
+            undo.directory = dir
+            let lock = try ContainerLock.acquire(dir)
+            defer { lock.unlock() }
+            try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
+
+            // The whole UML tree lives in the container's cgroup: host limits hold for the guest.
+            let cgroup = try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: linux.cgroupsPath,
+                                           containerID: o.id, systemd: systemdCgroup)
+            try cgroup.create()
+            undo.cgroup = cgroup
+            try cgroup.refuseFrozen()
+            try cgroup.apply(effectiveResources(spec))
+
+            if mkfifo(dir + "/exec.fifo", 0o600) != 0 { throw .system(.state, "mkfifo exec.fifo") }
+            // Read-write: never blocks, and the supervisor learns of a `start` by inotify.
+            let fifo = try FileDescriptor.open(dir + "/exec.fifo", O_RDWR, stage: .state)
+            defer { fifo.close() }
+            let watchRaw = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
+            if watchRaw < 0 { throw .system(.state, "inotify_init1") }
+            let watch = FileDescriptor(watchRaw)
+            defer { watch.close() }
+            if inotify_add_watch(watch.raw, dir + "/exec.fifo", UInt32(IN_OPEN)) < 0 { throw .system(.state, "watch exec.fifo") }
+            let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
+            defer { kernelFD.close() }
+
+            let (runtimeEnd, initEnd) = try SyncChannel.pair()
+            defer { runtimeEnd.close() }
+            _ = cl_prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+            let cgroupJoinFiles = try cgroup.openSelfJoinFiles()
+            defer { for f in cgroupJoinFiles { f.close() } }
+            let cgroupV2 = cgroup.v2Directory()
+            defer { cgroupV2?.close() }
+
+            let context = UMLSupervisorContext(
+                id: o.id, kernel: kernelFD, kernelName: kernel, guestConfig: guestConfig, guestMemory: memory,
+                channel: initEnd, fifo: fifo, fifoWatch: watch,
+                runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
+                signalMask: signals.previous)
+            let flags = UInt64(CLONE_NEWUSER) | UInt64(CLONE_NEWNS) | UInt64(CLONE_NEWPID) | UInt64(CLONE_NEWIPC)
+                | UInt64(CLONE_NEWNET) | UInt64(CLONE_NEWUTS)
+            var pidfdRaw: Int32 = -1
+            var intoCgroup = cgroupV2 != nil
+            var pid = cl_clone3(flags, &pidfdRaw, cgroupV2?.raw ?? -1)
+            if pid < 0 && intoCgroup {
+                intoCgroup = false
+                pid = cl_clone3(flags, &pidfdRaw, -1)
+            }
+            if pid == 0 { umlSupervisor(context) }
+            if pid < 0 { throw .system(.namespaces, "clone3 the UML supervisor") }
+            initEnd.close()
+            let pidfd = FileDescriptor(pidfdRaw)
+            undo.pid = pid
+            undo.pidfd = pidfd
+
+            let ids = [IDMapping(containerID: 0, hostID: UMLHost.uid, size: UMLHost.idCount)]
+            try Namespaces.writeIDMappings(pid: pid, uid: ids, gid: ids)
+            // The rootfs, id-mapped to the supervisor's ids, and the runtime's read-only image:
+            // cloned by us as host root (an id-mapped mount needs it) and sent over.
+            var rootfsMount = MountSpec(destination: "/")
+            rootfsMount.source = rootfs
+            rootfsMount.options = ["rbind", "idmap"]
+            let sources = try BindSources.open(mounts: [rootfsMount], bundle: bundle, inMountNamespaceOf: pid)
+            defer { sources.close() }
+            try sources.applyIDMappings(mounts: [rootfsMount], userNamespace: "/proc/" + String(pid) + "/ns/user")
+            let imageTree = try runtimeFileTree()
+            defer { imageTree.close() }
+            try runtimeEnd.send(.bindSource, "0", passing: sources.trees[0])
+            try runtimeEnd.send(.bindSource, "1", passing: imageTree.raw)
+            if !intoCgroup { try cgroup.joinUnified(pid: pid) }
+            try runtimeEnd.send(.go, String(pid))
+            logger.debugLine("create " + o.id + ": uml supervisor " + String(pid) + " started, booting the guest")
+
+            _ = try signals.receive(runtimeEnd, expecting: .ready, while: "booting the UML guest")
+            logger.debugLine("create " + o.id + ": guest booted, container created in it")
+
+            var annotations = spec.annotations.filter {
+                !$0.0.bytesEqual(Isolation.missingAnnotation) && !$0.0.bytesEqual(Isolation.modeAnnotation)
+                    && !$0.0.bytesEqual(UMLKernel.annotation)
+            }
+            annotations.append((Isolation.modeAnnotation, "uml"))
+            annotations.append((UMLKernel.annotation, kernel))
+            let record = ContainerRecord(
+                id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
+                created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
+                annotations: annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
+                sharesPidNamespace: false, sharesMountNamespace: false, hasCgroup: true, replacementFD: nil)
+            try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
+            if let pidFile = o.pidFile {
+                try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
+            }
+            undo.disarm()
+            return CreatedContainer(record: record, spec: spec, pidfd: pidfd, signals: signals, consoleMaster: nil)
+        } catch {
+            undo.run()
+            signals.restore()
+            throw error
+        }
+    }
+}
+
+/// A detached bind of the host file this runtime runs from, checked to be the same file as
+/// the running image: the guest's init (bound read-only into the jail).
+func runtimeFileTree() throws(SwiftletError) -> FileDescriptor {
+    guard let path = RuntimeImage.hostPath else {
+        throw SwiftletError(.mounts, "isolation uml: the runtime's host file is unknown (a sealed copy cannot be bound into a guest)", errno: ENOENT)
+    }
+    let tree = try cloneMountTree(path, recursive: false)
+    var ours = stat()
+    var seen = stat()
+    guard stat("/proc/self/exe", &ours) == 0, fstat(tree.raw, &seen) == 0, cl_s_isreg(seen.st_mode) != 0,
+          seen.st_size == ours.st_size, seen.st_mtim.tv_sec == ours.st_mtim.tv_sec,
+          seen.st_mtim.tv_nsec == ours.st_mtim.tv_nsec else {
+        tree.close()
+        throw SwiftletError(.mounts, "isolation uml: " + path + " is no longer the running runtime", errno: ESTALE)
+    }
+    return tree
+}
+
+/// config.json as the guest's swiftlet applies it: the tier's annotations gone (the guest
+/// makes an ordinary container), no host resources or cgroup path (the host's cgroup holds
+/// the whole guest), no hooks (they name host programs); on hosts that need the FPU
+/// workaround, glibc's AVX use turned off in the process's environment.
+func umlGuestConfig(_ configText: String) throws(SwiftletError) -> String {
+    guard case .object(var members) = try JSON.parse(configText, source: "config.json") else {
+        throw SwiftletError(.config, "config.json: expected an object")
+    }
+    members.removeAll { $0.key.bytesEqual("hooks") }
+    for i in members.indices {
+        if members[i].key.bytesEqual("annotations"), case .object(var a) = members[i].value {
+            a.removeAll { $0.key.bytesEqual(Isolation.modeAnnotation) || $0.key.bytesEqual(UMLKernel.annotation) }
+            members[i].value = .object(a)
+        } else if members[i].key.bytesEqual("linux"), case .object(var l) = members[i].value {
+            l.removeAll { $0.key.bytesEqual("resources") || $0.key.bytesEqual("cgroupsPath") }
+            members[i].value = .object(l)
+        } else if members[i].key.bytesEqual("process"), UMLHost.needsXstateWorkaround, case .object(var p) = members[i].value {
+            var env = p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
+            if !env.contains(where: { $0.stringValue?.hasBytePrefix("GLIBC_TUNABLES=") ?? false }) {
+                env.append(.string(UMLHost.glibcTunables))
+            }
+            p.removeAll { $0.key.bytesEqual("env") }
+            p.append(JSON.Member("env", .array(env)))
+            members[i].value = .object(p)
+        }
+    }
+    return JSON.object(members).serialized()
+}
+
+// MARK: - The supervisor
+
+/// The supervisor: runs in the cloned child and never returns. Until the guest reports the
+/// container created, errors go back to `create` over the sync channel.
+func umlSupervisor(_ c: UMLSupervisorContext) -> Never {
+    do throws(SwiftletError) { try CgroupManager.joinSelf(through: c.cgroupJoinFDs) } catch {
+        _ = try? c.channel.send(.error, error.encoded)
+        _exit(1)
+    }
+    for fd in c.cgroupJoinFDs { close(fd) }
+    for fd in c.runtimeFDs { close(fd) }
+    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw])
+    var ready = false
+    do throws(SwiftletError) {
+        try supervise(c, ready: &ready)
+    } catch {
+        if ready {
+            writeStderr("swiftlet: uml: " + error.description + "\n")
+            _exit(UMLHost.guestLostStatus)
+        }
+        _ = try? c.channel.send(.error, error.encoded)
+        _exit(1)
+    }
+}
+
+private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(SwiftletError) -> Never {
+    let parent = getppid()
+    _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+    if getppid() != parent { _exit(1) }
+    // Every forwardable signal and SIGCHLD arrive through a signalfd (blocked signals reach
+    // a pid namespace's init even from the host).
+    var set = sigset_t()
+    cl_sigset_fill_forwardable(&set)
+    sigaddset(&set, SIGCHLD)
+    sigaddset(&set, SIGPIPE)
+    sigprocmask(SIG_BLOCK, &set, nil)
+    let signalFD = signalfd(-1, &set, Int32(SFD_CLOEXEC) | Int32(SFD_NONBLOCK))
+    if signalFD < 0 { throw .system(.lifecycle, "signalfd") }
+
+    let (trees, _) = try c.channel.receiveBindSources(mountCount: 2, while: "waiting for the runtime")
+    guard trees[0] >= 0, trees[1] >= 0 else { throw SwiftletError(.sync, "uml: the runtime sent no rootfs or image") }
+    if setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0 { throw .system(.namespaces, "become root of the UML user namespace") }
+    // A change of credentials clears the parent-death signal: set it again.
+    _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
+    if getppid() != parent { _exit(1) }
+    try UMLJail.enter(rootfs: FileDescriptor(trees[0]), runtime: FileDescriptor(trees[1]),
+                      files: [("bundle/config.json", c.guestConfig), ("id", c.id)],
+                      memoryBytes: c.guestMemory + (16 << 20),
+                      hostLibraries: hasInterpreter(c.kernel))
+    close(trees[0])
+    close(trees[1])
+
+    // What UML keeps: enough to serve hostfs for guest root on the id-mapped rootfs (these
+    // apply only to inodes whose owners are mapped into our user namespace), nothing else.
+    var keep = CapabilitySet()
+    for name in ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID"] {
+        if let n = capabilityNumber(name) { keep.insert(n) }
+    }
+    try CapabilityOps.limitBoundingSet(to: keep, last: lastCapability())
+    try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
+    try ProcessSetup.setNoNewPrivileges()
+
+    // The control channel: two pipes (UML's fd channel, con1=fd:3,fd:4).
+    var toGuest: [Int32] = [-1, -1]
+    var fromGuest: [Int32] = [-1, -1]
+    if pipe2(&toGuest, O_CLOEXEC) != 0 || pipe2(&fromGuest, O_CLOEXEC) != 0 {
+        throw .system(.lifecycle, "pipes for the UML control channel")
+    }
+    var console: [Int32] = [-1, -1]
+    if pipe2(&console, O_CLOEXEC) != 0 { throw .system(.lifecycle, "pipe for the UML console") }
+    var emptyInput: [Int32] = [-1, -1]
+    if pipe2(&emptyInput, O_CLOEXEC) != 0 { throw .system(.lifecycle, "pipe for the UML console") }
+    close(emptyInput[1])
+    // Built before fork: the child only makes system calls.
+    var argv = [c.kernelName, "mem=" + String(c.guestMemory >> 20) + "M", "root=/dev/root", "rootfstype=hostfs",
+                "hostfs=/jail", "rw", "init=/swiftlet", "umid=guest", "uml_dir=/uml", "con=null", "ssl=null",
+                "con0=null,fd:1", "con1=fd:3,fd:4", "quiet", "lpj=10000000", "initcall_blacklist=raid6_select_algo"]
+    let workaround = UMLHost.needsXstateWorkaround
+    if workaround { argv.append(UMLHost.glibcTunables) }
+    argv += ["--", "guest-init"]
+    let cArgv = CStringArray(argv)
+    let cEnv = CStringArray(["TMPDIR=/mem", "PATH=/"])
+    let filter: SeccompProgram? = workaround ? try xstateFilter() : nil
+
+    let umlPid = fork()
+    if umlPid == 0 {
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        ProcessSetup.resetSignals()
+        sigprocmask(SIG_SETMASK, &empty, nil)
+        _ = personality(UInt(ADDR_NO_RANDOMIZE))
+        if let filter {
+            do throws(SwiftletError) { _ = try filter.load() } catch { _exit(126) }
+        }
+        // Copies above 4 first: the pipes' ends may sit at 3 or 4 themselves.
+        let guestIn = cl_fcntl_int(toGuest[0], F_DUPFD, 10), guestOut = cl_fcntl_int(fromGuest[1], F_DUPFD, 10)
+        if guestIn < 0 || guestOut < 0 || !moveFD(guestIn, to: 3) || !moveFD(guestOut, to: 4)
+            || !moveFD(console[1], to: 1) || !moveFD(console[1], to: 2) { _exit(126) }
+        close(guestIn)
+        close(guestOut)
+        // fd 0 must stay taken (UML's memory file must not become fd 0): an empty pipe.
+        if !moveFD(emptyInput[0], to: 0) { _exit(126) }
+        _ = execveat(c.kernel.raw, "", cArgv.pointer, cEnv.pointer, AT_EMPTY_PATH)
+        // The supervisor reads this from the console pipe and names it in its one line.
+        writeStderr("exec " + c.kernelName + ": " + SwiftletError(.lifecycle, "", errno: cl_errno()).description + "\n")
+        _exit(127)
+    }
+    if umlPid < 0 { throw .system(.lifecycle, "fork the UML kernel") }
+    close(toGuest[0])
+    close(fromGuest[1])
+    close(console[1])
+    close(emptyInput[0])
+    c.kernel.close()
+    var session = UMLSession(toGuest: toGuest[1], fromGuest: fromGuest[0], console: console[0], signalFD: signalFD, umlPid: umlPid,
+                             fifo: c.fifo, fifoWatch: c.fifoWatch)
+    let status = try session.run(channel: c.channel, ready: &ready)
+    _exit(status)
+}
+
+/// True if the ELF executable names a program interpreter (PT_INTERP): it is dynamically
+/// linked and needs the host's C library.
+private func hasInterpreter(_ file: FileDescriptor) -> Bool {
+    var header = [UInt8](repeating: 0, count: 4096)
+    let n = header.withUnsafeMutableBytes { pread(file.raw, $0.baseAddress, $0.count, 0) }
+    guard n >= 64, header[0] == 0x7f, header[1] == 0x45, header[4] == 2 else { return true }   // ELF64, else assume so
+    func le(_ at: Int, _ size: Int) -> Int {
+        var v = 0
+        for i in (0..<size).reversed() { v = v << 8 | Int(header[at + i]) }
+        return v
+    }
+    let phoff = le(0x20, 8), phentsize = le(0x36, 2), phnum = le(0x38, 2)
+    for i in 0..<phnum {
+        let at = phoff + i * phentsize
+        guard at + 4 <= n else { return true }
+        if le(at, 4) == 3 { return true }   // PT_INTERP
+    }
+    return false
+}
+
+/// dup2 that leaves `target` open across exec even when it is `fd` already.
+private func moveFD(_ fd: Int32, to target: Int32) -> Bool {
+    if fd == target { return cl_fcntl_int(fd, F_SETFD, 0) == 0 }
+    return dup2(fd, target) == target
+}
+
+/// The seccomp filter of the FPU workaround (see UMLHost.needsXstateWorkaround).
+private func xstateFilter() throws(SwiftletError) -> SeccompProgram {
+    var spec = SeccompSpec(defaultAction: "SCMP_ACT_ALLOW")
+    spec.architectures = ["SCMP_ARCH_X86_64"]
+    var rule = SeccompSyscall(names: ["ptrace"], action: "SCMP_ACT_ERRNO")
+    rule.errnoRet = UInt32(EIO)
+    rule.args = [SeccompArg(index: 0, value: 0x4204, op: "SCMP_CMP_EQ"),     // PTRACE_GETREGSET
+                 SeccompArg(index: 2, value: 0x202, op: "SCMP_CMP_EQ")]      // NT_X86_XSTATE
+    spec.syscalls = [rule]
+    return try SeccompProgram.build(spec)
+}
+
+/// The supervisor's relay between the caller's stdio and signals, exec.fifo, and the guest.
+struct UMLSession {
+    let toGuestFD: Int32
+    let fromGuest: Int32
+    let console: Int32
+    let signalFD: Int32
+    let umlPid: Int32
+    var fifo: FileDescriptor?
+    var fifoWatch: FileDescriptor?
+
+    enum Phase { case booting, created, starting, running, exiting }
+    var phase = Phase.booting
+    var frames = UMLFrameReader()
+    var toGuest = OutputQueue()
+    var consoleTail: [UInt8] = []
+    /// stdin bytes the guest may still take before it acknowledges some: below the guest
+    /// tty's 4 KiB input buffer, which UML overruns (and drops bytes) when it is full.
+    var stdinWindow = 2048
+    var stdinOpen = true
+    var exitStatus: Int32? = nil
+    var umlStatus: Int32? = nil
+
+    init(toGuest: Int32, fromGuest: Int32, console: Int32, signalFD: Int32, umlPid: Int32, fifo: FileDescriptor,
+         fifoWatch: FileDescriptor) {
+        self.toGuestFD = toGuest
+        self.fromGuest = fromGuest
+        self.console = console
+        self.signalFD = signalFD
+        self.umlPid = umlPid
+        self.fifo = fifo
+        self.fifoWatch = fifoWatch
+        setNonBlocking(toGuest)
+        setNonBlocking(fromGuest)
+        setNonBlocking(console)
+    }
+
+    mutating func run(channel: SyncChannel, ready: inout Bool) throws(SwiftletError) -> Int32 {
+        let bootDeadline = cl_monotonic_ns() + Int64(UMLHost.bootTimeoutSeconds) * 1_000_000_000
+        var exitDeadline: Int64 = 0
+        while true {
+            var fds = [pollfd(fd: fromGuest, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: console, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: phase == .created ? (fifoWatch?.raw ?? -1) : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: phase == .running && stdinOpen && stdinWindow > 0 ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: toGuest.isEmpty ? -1 : toGuestFD, events: Int16(POLLOUT), revents: 0)]
+            var timeout: Int32 = -1
+            if phase == .booting { timeout = 1000 }
+            if phase == .exiting { timeout = 200 }
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 && cl_errno() != EINTR { throw .system(.lifecycle, "poll") }
+            let now = cl_monotonic_ns()
+            if phase == .booting && now > bootDeadline {
+                kill(umlPid, SIGKILL)
+                readConsole()
+                throw SwiftletError(.lifecycle, "uml: the guest did not come up within " + String(UMLHost.bootTimeoutSeconds)
+                                    + " s" + consoleSummary() + lastConsoleLine(), errno: ETIMEDOUT)
+            }
+            if fds[1].revents != 0 { readConsole() }
+            if fds[5].revents != 0 { try toGuest.flush(toGuestFD) }
+            if fds[0].revents != 0 {
+                guard let bytes = readAvailable(fromGuest, limit: 65536) else { continue }
+                if bytes.isEmpty {
+                    // The guest kernel is gone; its exit is handled with SIGCHLD.
+                    if umlStatus == nil { waitForUML() }
+                } else {
+                    frames.append(bytes[...])
+                    while let (kind, payload) = try frames.next() {
+                        try handle(kind, payload, channel: channel, ready: &ready)
+                    }
+                }
+            }
+            if fds[2].revents != 0 { try handleSignals() }
+            if fds[3].revents != 0 { try startRequested() }
+            if fds[4].revents != 0 { relayStdin() }
+            if phase == .exiting && exitDeadline == 0 { exitDeadline = now + 5_000_000_000 }
+            if let s = umlStatus {
+                readConsole()
+                if let exitStatus { return exitStatus }
+                let line = guestLostLine(umlStatus: s)
+                if !ready { throw SwiftletError(.lifecycle, line + lastConsoleLine(), errno: EIO) }
+                writeStderr("swiftlet: " + line + "\n")
+                return UMLHost.guestLostStatus
+            }
+            if phase == .exiting && now > exitDeadline {
+                kill(umlPid, SIGKILL)
+                waitForUML()
+            }
+        }
+    }
+
+    mutating func handle(_ kind: UMLFrame, _ payload: [UInt8], channel: SyncChannel, ready: inout Bool) throws(SwiftletError) {
+        let text = String(decoding: payload, as: UTF8.self)
+        switch kind {
+        case .ready:
+            guard phase == .booting else { return }
+            try channel.send(.ready, text)
+            channel.close()
+            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
+            ready = true
+            phase = .created
+        case .failed:
+            if phase == .booting {
+                kill(umlPid, SIGKILL)
+                throw SwiftletError.decode(text)
+            }
+            if phase == .starting, let f = fifo {
+                _ = try? f.writeAll("E" + text)
+                phase = .created
+            }
+        case .started:
+            guard phase == .starting else { return }
+            if let f = fifo { _ = try? f.writeAll("0"); f.close() }
+            fifo = nil
+            fifoWatch?.close()
+            fifoWatch = nil
+            phase = .running
+        case .stdout:
+            writeAllBytes(1, payload)
+        case .stderr:
+            writeAllBytes(2, payload)
+        case .stdinAck:
+            stdinWindow += parseInt(text) ?? 0
+        case .exited:
+            exitStatus = Int32(parseInt(text) ?? Int(UMLHost.guestLostStatus))
+            toGuest.add(UMLFrame.encode(.quit, ""))
+            try toGuest.flush(toGuestFD)
+            phase = .exiting
+        default:
+            throw SwiftletError(.sync, "uml: unexpected frame from the guest", errno: EPROTO)
+        }
+    }
+
+    /// A `start` opened exec.fifo: let the guest start the process.
+    mutating func startRequested() throws(SwiftletError) {
+        guard let w = fifoWatch else { return }
+        _ = readAvailable(w.raw, limit: 4096)
+        guard phase == .created else { return }
+        phase = .starting
+        toGuest.add(UMLFrame.encode(.start, ""))
+        try toGuest.flush(toGuestFD)
+    }
+
+    mutating func relayStdin() {
+        guard let bytes = readAvailable(0, limit: min(stdinWindow, UMLFrame.maxPayload)) else { return }
+        if bytes.isEmpty {
+            stdinOpen = false
+            toGuest.add(UMLFrame.encode(.stdinEnd, ""))
+        } else {
+            stdinWindow -= bytes.count
+            toGuest.add(UMLFrame.encode(.stdin, bytes))
+        }
+        _ = try? toGuest.flush(toGuestFD)
+    }
+
+    mutating func handleSignals() throws(SwiftletError) {
+        var info = signalfd_siginfo()
+        while read(signalFD, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+            let sig = Int32(info.ssi_signo)
+            if sig == SIGCHLD {
+                reapChildren()
+            } else if sig != SIGPIPE && (phase == .created || phase == .starting || phase == .running) {
+                toGuest.add(UMLFrame.encode(.signal, String(sig)))
+                try toGuest.flush(toGuestFD)
+            }
+        }
+    }
+
+    /// As pid 1 of its namespace the supervisor reaps everything; UML's own status is kept.
+    mutating func reapChildren() {
+        var status: Int32 = 0
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            if pid == umlPid { umlStatus = status }
+        }
+    }
+
+    mutating func waitForUML() {
+        var status: Int32 = 0
+        while waitpid(umlPid, &status, 0) < 0 && cl_errno() == EINTR {}
+        umlStatus = status
+    }
+
+    mutating func readConsole() {
+        while let bytes = readAvailable(console, limit: 4096), !bytes.isEmpty {
+            consoleTail.append(contentsOf: bytes)
+            if consoleTail.count > 8192 { consoleTail.removeFirst(consoleTail.count - 8192) }
+        }
+    }
+
+    /// The guest kernel's last words, for the one line that says why it is gone.
+    func consoleSummary() -> String {
+        let text = String(decoding: consoleTail, as: UTF8.self)
+        for line in text.split(byte: 10) {
+            if let panic = line.suffix(from: "Kernel panic - ") { return " (" + printable(panic) + ")" }
+        }
+        for line in text.split(byte: 10) where line.suffix(from: "Out of memory") != nil { return " (" + printable(line) + ")" }
+        return ""
+    }
+
+    /// The console's last line, for a guest that did not come up.
+    func lastConsoleLine() -> String {
+        let lines = String(decoding: consoleTail, as: UTF8.self).split(byte: 10).filter { !$0.trimmed().isEmpty }
+        return lines.isEmpty ? "" : ": " + join(lines.suffix(3).map { printable($0.trimmed()) }, " | ")
+    }
+
+    func guestLostLine(umlStatus s: Int32) -> String {
+        let text = String(decoding: consoleTail, as: UTF8.self)
+        let how = text.suffix(from: "Kernel panic - ") != nil ? "guest kernel panic" : "guest kernel exited"
+        var status = ""
+        if cl_wifexited(s) != 0 { status = "status " + String(cl_wexitstatus(s)) }
+        if cl_wifsignaled(s) != 0 { status = "signal " + String(cl_wtermsig(s)) }
+        return "uml: " + how + " (" + status + ")" + consoleSummary()
+    }
+}

@@ -1,0 +1,268 @@
+// The UML isolation tier: containers on a kernel of their own (User Mode Linux), real guests.
+// Skipped with the reason `swiftlet check` gives when this host cannot run UML.
+import Foundation
+import Testing
+import TestSupport
+
+/// The probe of `swiftlet check` for the tier: nil when available, else why not.
+private func umlUnavailableReason() -> String? {
+    guard let runtime = Environment.runtime else { return "no runtime binary" }
+    let report = runCommand(runtime, ["check", "--format", "json"], timeout: 60)
+    guard let data = report.stdout.data(using: .utf8),
+          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+          let probes = json["probes"] as? [[String: Any]],
+          let uml = probes.first(where: { $0["name"] as? String == "isolation.uml" }) else {
+        return "swiftlet check reports no isolation.uml probe: \(report.summary)"
+    }
+    return uml["available"] as? Bool == true ? nil : (uml["detail"] as? String ?? "unavailable")
+}
+
+private func requireUML() throws {
+    try requireRoot()
+    if let reason = umlUnavailableReason() { try skip("this host cannot run the UML tier: \(reason)") }
+}
+
+private func hostRelease() -> String {
+    var u = utsname()
+    uname(&u)
+    return withUnsafeBytes(of: &u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+}
+
+private func procStatusField(_ pid: Int32, _ name: String) -> String? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+        return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+    }
+    return nil
+}
+
+private func namespaceLink(_ pid: Int32, _ kind: String) -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(kind)")) ?? "?"
+}
+
+extension TestContainer {
+    func useUML() {
+        var a = config["annotations"] as? [String: String] ?? [:]
+        a["org.swiftlet.isolation"] = "uml"
+        config["annotations"] = a
+    }
+
+    /// The host pids in the container's cgroup (v1 pids hierarchy or the unified one).
+    func cgroupPids(ofStatePid pid: Int32) -> [Int32] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return [] }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[1] == "pids" || parts[1] == "memory" else { continue }
+            let file = "/sys/fs/cgroup/\(parts[1])\(parts[2])/cgroup.procs"
+            if let procs = try? String(contentsOfFile: file, encoding: .utf8) {
+                return procs.split(separator: "\n").compactMap { Int32($0) }
+            }
+        }
+        return []
+    }
+}
+
+@Suite("UML tier (SWIFTLET_BINARY, real guests)", .serialized)
+struct UMLTierTests {
+    @Test("run: the process sees its own kernel; stdout and stderr apart and byte-exact; its exit status")
+    func runOwnKernel() throws {
+        try requireUML()
+        try withContainer("uml-run") { c in
+            c.useUML()
+            c.shell("uname -r; echo to-stderr >&2; printf 'a\\tb\\r\\n'; exit 7")
+            let result = try c.run(timeout: 120)
+            #expect(result.status == 7, "\(result.summary)")
+            let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            #expect(lines.first?.hasPrefix("6.1.") == true && lines.first != hostRelease(), "\(result.summary)")
+            #expect(result.stdout.hasSuffix("a\tb\r\n"), "bytes changed on the way: \(result.stdout.debugDescription)")
+            #expect(result.stderr == "to-stderr\n", "\(result.summary)")
+            c.expectNothingLeft("after run")
+        }
+    }
+
+    @Test("stdin: 1 MiB of every byte value through the guest and back, byte-exact")
+    func stdinMegabyte() throws {
+        try requireUML()
+        try withContainer("uml-stdin") { c in
+            c.useUML()
+            c.process["args"] = ["cat"]
+            try c.writeConfig()
+            var bytes = [UInt8](repeating: 0, count: 1 << 20)
+            for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
+            let input = c.workDir + "/in", output = c.workDir + "/out"
+            try Data(bytes).write(to: URL(fileURLWithPath: input))
+            // A hang fails the test (timeout kills run; cleanup's delete --force ends the guest).
+            let command = "timeout -s KILL 90 '\(Environment.runtime!)' --root '\(c.stateRoot)' run --bundle '\(c.bundle)' \(c.id) < '\(input)' > '\(output)'"
+            let result = runCommand("/bin/sh", ["-c", command], timeout: 120)
+            #expect(result.succeeded, "\(result.summary)")
+            let back = (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data()
+            #expect(back.count == bytes.count, "got \(back.count) bytes back")
+            #expect(back == Data(bytes), "the bytes differ")
+        }
+    }
+
+    @Test("create leaves the process waiting; state pid is the host supervisor, locked down; start; kill forwards; delete leaves nothing")
+    func lifecycle() throws {
+        try requireUML()
+        try withContainer("uml-life") { c in
+            c.useUML()
+            // Written through the guest's hostfs, so synced to reach the host's disk at once.
+            c.config["root"] = ["path": "rootfs", "readonly": false]
+            c.shell("trap 'echo term > /tmp/got-term; sync; exit 3' TERM; echo started > /tmp/started; sync; while :; do sleep 0.1; done")
+            let created = try c.create()
+            try #require(created.succeeded, "\(created.summary)")
+            let state = try #require(c.state())
+            #expect(state["status"] as? String == "created")
+            let annotations = state["annotations"] as? [String: String] ?? [:]
+            #expect(annotations["org.swiftlet.isolation"] == "uml", "\(state)")
+            #expect(!FileManager.default.fileExists(atPath: c.rootfs + "/tmp/started"), "the process ran before start")
+            let pid = try #require(state["pid"] as? Int).map(Int32.init)!
+
+            // The host side: an unprivileged uid, no_new_privs, namespaces of its own.
+            let uid = procStatusField(pid, "Uid")?.split(separator: "\t").first.map(String.init)
+            #expect(uid == String(0x7000_0000), "supervisor uid: \(uid ?? "?")")
+            #expect(procStatusField(pid, "NoNewPrivs") == "1")
+            #expect(procStatusField(pid, "CapEff") == "000000000000001f", "\(procStatusField(pid, "CapEff") ?? "?")")
+            for kind in ["mnt", "pid", "ipc", "net", "uts", "user"] {
+                #expect(namespaceLink(pid, kind) != namespaceLink(getpid(), kind), "\(kind) namespace shared with the host")
+            }
+            let tree = c.cgroupPids(ofStatePid: pid)
+            #expect(tree.count > 1 && tree.contains(pid), "the UML tree is not in the container's cgroup: \(tree)")
+            for p in tree {
+                let u = procStatusField(p, "Uid")?.split(separator: "\t").first.map(String.init)
+                #expect(u == String(0x7000_0000), "process \(p) of the tree runs as uid \(u ?? "?")")
+            }
+            // UML's own processes run without address-space randomisation.
+            let personalities = tree.filter { $0 != pid }.compactMap {
+                try? String(contentsOfFile: "/proc/\($0)/personality", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            #expect(!personalities.isEmpty && personalities.allSatisfy { $0 == "00040000" }, "\(personalities)")
+
+            let started = c.runtime(["start", c.id], timeout: 60)
+            #expect(started.succeeded, "\(started.summary)")
+            #expect(c.status() == "running")
+            #expect(eventually(timeout: 30) { FileManager.default.fileExists(atPath: c.rootfs + "/tmp/started") })
+            let killed = c.runtime(["kill", c.id, "TERM"])
+            #expect(killed.succeeded, "\(killed.summary)")
+            #expect(eventually(timeout: 30) { c.status() == "stopped" }, "still \(c.status() ?? "?")")
+            #expect((try? String(contentsOfFile: c.rootfs + "/tmp/got-term", encoding: .utf8)) == "term\n",
+                    "the signal did not reach the process in the guest")
+            let deleted = c.runtime(["delete", c.id])
+            #expect(deleted.succeeded, "\(deleted.summary)")
+            c.expectNothingLeft("after delete")
+        }
+    }
+
+    @Test("kill KILL ends the whole UML tree; the container is stopped")
+    func killTree() throws {
+        try requireUML()
+        try withContainer("uml-kill") { c in
+            c.useUML()
+            c.shell("sleep 1000")
+            try c.mustCreate()
+            let pid = try #require(c.state()?["pid"] as? Int).map(Int32.init)!
+            let tree = c.cgroupPids(ofStatePid: pid)
+            #expect(c.runtime(["start", c.id], timeout: 60).succeeded)
+            #expect(c.runtime(["kill", c.id, "KILL"]).succeeded)
+            #expect(eventually(timeout: 20) { c.status() == "stopped" })
+            #expect(eventually(timeout: 20) { tree.allSatisfy { kill($0, 0) != 0 } }, "UML processes survived: \(tree)")
+            #expect(c.runtime(["delete", c.id]).succeeded)
+            c.expectNothingLeft("after kill and delete")
+        }
+    }
+
+    @Test("hostfs is jailed: guest root mounting hostfs sees the jail, never the host's files")
+    func hostfsJail() throws {
+        try requireUML()
+        try withContainer("uml-jail") { c in
+            c.useUML()
+            let marker = c.workDir + "/host-secret"
+            try "host-only\n".write(toFile: marker, atomically: true, encoding: .utf8)
+            var caps = c.process["capabilities"] as? [String: Any] ?? [:]
+            for set in ["bounding", "effective", "permitted"] {
+                caps[set] = ((caps[set] as? [String]) ?? []) + ["CAP_SYS_ADMIN"]
+            }
+            c.process["capabilities"] = caps
+            c.shell("mount -t tmpfs t /tmp && mkdir -p /tmp/h && mount -t hostfs none /tmp/h -o / && ls /tmp/h; cat /tmp/h\(marker) 2>&1; cat /tmp/h/../../../../\(marker) 2>&1; ls /tmp/h/etc 2>&1 | head -3")
+            let result = try c.run(timeout: 120)
+            #expect(!result.stdout.contains("host-only"), "the guest read a host file: \(result.summary)")
+            // What it sees at hostfs's / is the jail: the bundle and the runtime, nothing of the host.
+            #expect(result.stdout.contains("bundle") && result.stdout.contains("swiftlet"), "\(result.summary)")
+            #expect(!result.stdout.contains("passwd") && !result.stdout.contains("hostname"), "\(result.summary)")
+        }
+    }
+
+    @Test("the memory limit sizes the guest's RAM (mem= limit - 32 MiB)")
+    func memoryLimit() throws {
+        try requireUML()
+        try withContainer("uml-mem") { c in
+            c.useUML()
+            var linux = c.linux
+            linux["resources"] = ["memory": ["limit": 96 << 20]]
+            c.linux = linux
+            c.shell("grep MemTotal /proc/meminfo")
+            let result = try c.run(timeout: 120)
+            #expect(result.succeeded, "\(result.summary)")
+            let kb = Int(result.stdout.split(separator: " ").compactMap { Int($0) }.first ?? 0)
+            #expect(kb > 32 << 10 && kb <= 64 << 10, "MemTotal \(kb) kB for mem=64M")
+        }
+    }
+
+    @Test("a guest kernel panic: documented status 255, one line naming it, the container stopped, the host untouched")
+    func guestPanic() throws {
+        try requireUML()
+        try withContainer("uml-panic") { c in
+            c.useUML()
+            var linux = c.linux
+            linux["readonlyPaths"] = []
+            linux["maskedPaths"] = []
+            c.linux = linux
+            var caps = c.process["capabilities"] as? [String: Any] ?? [:]
+            for set in ["bounding", "effective", "permitted"] { caps[set] = ((caps[set] as? [String]) ?? []) + ["CAP_SYS_ADMIN"] }
+            c.process["capabilities"] = caps
+            c.shell("echo c > /proc/sysrq-trigger; sleep 5")
+            let result = try c.run(timeout: 120)
+            #expect(result.status == 255, "\(result.summary)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains("guest kernel panic"), "\(result.summary)")
+            c.expectNothingLeft("after the panic")
+        }
+    }
+
+    @Test("kill -9 of swiftlet during create: delete --force leaves nothing")
+    func killedCreate() throws {
+        try requireUML()
+        try withContainer("uml-killcreate") { c in
+            c.useUML()
+            c.shell("true")
+            try c.writeConfig()
+            for delay in [0.05, 0.3, 1.0] {
+                let spawned = try c.spawnRuntime(["create", "--bundle", c.bundle, c.id])
+                usleep(useconds_t(delay * 1_000_000))
+                kill(spawned.pid, SIGKILL)
+                _ = spawned.wait(timeout: 30)
+                let deleted = c.runtime(["delete", "--force", c.id], timeout: 30)
+                #expect(deleted.succeeded, "after \(delay) s: \(deleted.summary)")
+                c.expectNothingLeft("kill -9 of create after \(delay) s")
+            }
+        }
+    }
+
+    @Test("swiftlet-uml (a link) selects the tier without an annotation; features and check list it")
+    func selectedByName() throws {
+        try requireUML()
+        try withContainer("uml-name") { c in
+            let link = c.workDir + "/swiftlet-uml"
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: Environment.runtime!)
+            c.shell("uname -r")
+            try c.writeConfig()
+            let result = runCommand(link, ["--root", c.stateRoot, "run", "--bundle", c.bundle, c.id], timeout: 120)
+            #expect(result.succeeded && result.stdout.hasPrefix("6.1.") && result.stdout != hostRelease() + "\n",
+                    "\(result.summary)")
+            let features = runCommand(link, ["features"])
+            #expect(features.stdout.contains("\"org.swiftlet.isolation.default\": \"uml\""), "\(features.summary)")
+            #expect(features.stdout.contains("namespaces,chroot,uml"), "\(features.summary)")
+            c.expectNothingLeft("after run")
+        }
+    }
+}

@@ -112,7 +112,8 @@ shell_stage() {
 
 stage_unit() { swift_stage unit --skip "$integration_suites"; }
 stage_integration() {
-  need_runtime && need_bundle || return 1
+  # user-mode-linux: the UML tier's suite boots Debian's kernel when dist/uml has none.
+  need_runtime && need_bundle && ensure_packages user-mode-linux || return 1
   swift_stage integration --filter "$integration_suites"
 }
 stage_conformance() {

@@ -137,11 +137,6 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     if prepared.rootfsBound { try Rootfs.makeWorkingDirectory(process.cwd, rootfs: c.rootfs, bundle: c.bundle) }
     // What a primitive container could not set up goes back with "ready".
     var report = ReadyReport()
-    /// A step a primitive container may miss: its failure is reported, not fatal.
-    func tolerated(_ name: String, _ note: String, _ step: () throws(SwiftletError) -> Void) throws(SwiftletError) {
-        guard c.primitive else { return try step() }
-        do throws(SwiftletError) { try step() } catch { report.add(name, note + " (" + error.description + ")") }
-    }
     if !prepared.failedMounts.isEmpty {
         report.add("mounts", "not mounted: " + join(prepared.failedMounts.map(printable), " "))
     }
@@ -152,8 +147,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
             && !prepared.failedMounts.contains { lexicallyCleanPath($0).bytesEqual("/dev") }
     }
     if devMounted && (prepared.rootfsBound || !c.primitive) {
-        try tolerated("devices", "device nodes incomplete") { () throws(SwiftletError) in
+        do throws(SwiftletError) {
             try Devices.setup(rootfs: c.rootfs, devices: linux.devices, userNamespace: userNamespace, mounts: spec.mounts)
+        } catch {
+            try report.tolerate(error, primitive: c.primitive, "devices", "device nodes incomplete")
         }
     } else if Devices.needsSetup(mounts: spec.mounts) {
         report.add("devices", "no device nodes (no /dev of its own)")
@@ -190,10 +187,12 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         // it would reach the host.
         report.add("paths", "no read-only root, masked or read-only paths (rootfs not mountable)")
     } else {
-        try tolerated("paths", "masked or read-only paths incomplete") { () throws(SwiftletError) in
+        do throws(SwiftletError) {
             try Rootfs.finish(maskedPaths: linux.maskedPaths, readonlyPaths: linux.readonlyPaths,
                               readonlyRoot: spec.root.readonly, propagation: linux.rootfsPropagation,
                               mounts: spec.mounts.filter { m in !prepared.failedMounts.contains { $0.bytesEqual(m.destination) } })
+        } catch {
+            try report.tolerate(error, primitive: c.primitive, "paths", "masked or read-only paths incomplete")
         }
     }
 

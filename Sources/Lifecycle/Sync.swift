@@ -132,6 +132,13 @@ struct ReadyReport: Sendable {
 
     mutating func add(_ name: String, _ note: String) { notApplied.append(Shortfall(name: name, note: note)) }
 
+    /// A step a primitive container may miss: its failure is recorded; any other container's
+    /// is fatal.
+    mutating func tolerate(_ error: SwiftletError, primitive: Bool, _ name: String, _ note: String) throws(SwiftletError) {
+        guard primitive else { throw error }
+        add(name, note + " (" + error.description + ")")
+    }
+
     var encoded: String {
         var records = notApplied.map { "N\u{1}" + $0.name + "\u{1}" + $0.note }
         if let foreignRoute { records.append("F\u{1}" + foreignRoute) }

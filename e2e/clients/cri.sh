@@ -33,7 +33,7 @@ trap 'stop_containerd "$work" k8s.io; for d in /sys/fs/cgroup/*'"$cgroup_parent"
 # (this CI's among them) drop from root's bounding set. There, containerd clamps it to its own.
 restrict_oom=false
 (( $(awk '/^CapBnd:/ { print "0x" $2 }' /proc/self/status) >> 24 & 1 )) || restrict_oom=true
-# The handler as README shows it, plus Root: the tests keep swiftlet's state in their own dir.
+# The handler as docs/clients.md shows it, plus Root: the tests keep swiftlet's state in their own dir.
 mkdir -p "$work/cni" "$work/logs"
 containerd_config "$work" "
 [plugins.\"io.containerd.grpc.v1.cri\"]

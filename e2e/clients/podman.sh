@@ -57,7 +57,7 @@ if (( ! ($(awk '/^CapBnd:/ { print "0x" $2 }' /proc/self/status) >> 24 & 1) )); 
   [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
   ulimits="default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]"
 fi
-# Exactly the entries README shows, with the runtime under test in place of the install path.
+# Exactly the entries docs/clients.md shows, with the runtime under test in place of the install path.
 cat > "$work/containers.conf" <<CONF
 [containers]
 netns = "none"

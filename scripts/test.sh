@@ -5,6 +5,7 @@
 #   conformance  the OCI runtime-tools validation suite (e2e/conformance/check.sh)
 #   cross        the aarch64, armv7 and riscv64 binaries under qemu-user (e2e/cross/run.sh)
 #   uml          primitive containers in a User Mode Linux guest (e2e/uml/run.sh)
+#   gpio         mediated GPIO on a simulated chip in a UML guest (e2e/gpio/run.sh)
 #   clients      podman, containerd (ctr) and the CRI path (e2e/clients/run.sh)
 #   leftovers    what the run left on the host: compared with a snapshot taken before the first stage
 # usage: scripts/test.sh [STAGE...]   with no STAGE: every stage, as CI runs it (.ci/run).
@@ -15,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-all_stages=(unit integration conformance cross uml clients leftovers)
+all_stages=(unit integration conformance cross uml gpio clients leftovers)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -129,6 +130,10 @@ need_uml_kernel() { ensure_packages user-mode-linux busybox-static gcc libseccom
 stage_uml() {
   need_uml_kernel && need_runtime || return 1
   shell_stage uml bash e2e/uml/run.sh "$PWD/dist/swiftlet"
+}
+stage_gpio() {
+  need_uml_kernel && ensure_packages gpiod libc6-dev && need_runtime || return 1
+  shell_stage gpio bash e2e/gpio/run.sh "$PWD/dist/swiftlet"
 }
 stage_clients() {
   ensure_packages podman containerd python3-venv iproute2 util-linux && need_runtime && need_bundle || return 1

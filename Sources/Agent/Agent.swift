@@ -38,6 +38,8 @@ final class AttachedContainer {
     let userHelper = ContainerHelper()
     /// What its decisions may still put in the log in this window.
     var throttle = DecisionThrottle()
+    /// The GPIO line requests the agent made for it (GPIO.swift).
+    let gpio = GPIOState()
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id
@@ -426,6 +428,8 @@ final class AgentLoop {
                 decision = handleUmount(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON)
             } else if nr == mknodNr || nr == mknodatNr {
                 decision = handleMknod(c, id: id, pid: pid, args: args, at: nr == mknodatNr, entry: entry, logArgs: &argsJSON)
+            } else if nr == cl_gpio_ioctl_nr(), let d = handleGPIO(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON) {
+                decision = d
             } else {
                 for (k, a) in args.enumerated() { argsJSON.add("arg" + String(k), .string("0x" + hex(a))) }
                 decision = generic(nr, entry: entry) ?? Decision(answer: .error(EPERM), decision: "deny",

@@ -89,6 +89,8 @@ public struct ContainerPolicy: Sendable {
     public var umounts: [UmountRule]
     public var mknods: [MknodRule]
     public var syscalls: [SyscallRule]
+    /// GPIO lines the container may request (GPIO.swift answers its GPIO ioctls).
+    public var gpio: [GPIORule]
 
     /// Whether a caller condition names uids (the caller's uid_map is then read).
     public var namesUids: Bool {
@@ -103,7 +105,7 @@ public struct ContainerPolicy: Sendable {
     }
 
     init(_ node: Node) throws(SwiftletError) {
-        try checkKeys(node, ["match", "userNamespace", "mount", "umount2", "mknod", "syscalls"])
+        try checkKeys(node, ["match", "userNamespace", "mount", "umount2", "mknod", "syscalls", "gpio"])
         name = node.path.split(byte: 32).last ?? node.path
         match = try parseMatch(try node.required("match"))
         userNamespace = try node["userNamespace"]?.bool() ?? true
@@ -113,6 +115,7 @@ public struct ContainerPolicy: Sendable {
         for n in try node["umount2"]?.array() ?? [] { umounts.append(try UmountRule(n)) }
         mknods = []
         for n in try node["mknod"]?.array() ?? [] { mknods.append(try MknodRule(n)) }
+        gpio = try parseGPIORules(node["gpio"])
         syscalls = []
         for n in try node["syscalls"]?.array() ?? [] {
             let rule = try SyscallRule(n)
@@ -124,6 +127,9 @@ public struct ContainerPolicy: Sendable {
                     ("mount", !mounts.isEmpty), ("umount2", !umounts.isEmpty),
                     ("mknod", !mknods.isEmpty), ("mknodat", !mknods.isEmpty),
                 ]
+                if !gpio.isEmpty && name.bytesEqual("ioctl") {
+                    throw n.error("\"ioctl\" has gpio rules; a generic rule would contradict them")
+                }
                 for (special, hasRules) in checked where special.bytesEqual(name) {
                     if hasRules {
                         throw n.error(jsonQuoted(name) + " has " + (special.hasBytePrefix("mknod") ? "mknod" : special)

@@ -55,6 +55,7 @@
 #include "cl_cgroups.h"
 #include "cl_check.h"
 #include "cl_agent.h"
+#include "cl_gpio.h"
 #include "cl_net.h"
 
 #endif

@@ -1,0 +1,279 @@
+import Base
+import CLinux
+import JSON
+
+/// A line request the agent made for a container (v2 only: its fd can be recognized, see
+/// cl_gpio_registry_add), kept to check a later GPIO_V2_LINE_SET_CONFIG on it.
+struct GPIOLineRecord {
+    let slot: Int
+    let chip: GPIOChipFacts
+    let offsets: [UInt32]
+}
+
+/// A container's GPIO state: its line fd registry and the requests registered in it.
+/// Nothing here holds a line: the container's close releases it as the kernel would.
+final class GPIOState {
+    var registry: Int32 = -1
+    var records: [GPIOLineRecord] = []
+
+    /// A free slot, after dropping records whose files were closed; nil when the
+    /// container holds 64 registered requests (the most the registry tells apart).
+    func freeSlot() -> Int? {
+        if registry < 0 {
+            registry = epoll_create1(Int32(EPOLL_CLOEXEC))
+            if registry < 0 { return nil }
+        }
+        if records.count >= 64 {
+            var live: UInt64 = 0
+            if cl_gpio_registry_live(registry, &live) == 0 {
+                records.removeAll { live & (1 << UInt64($0.slot)) == 0 }
+            }
+        }
+        for s in 0..<64 where !records.contains(where: { $0.slot == s }) { return s }
+        return nil
+    }
+
+    /// The record whose line fd `fd` is, nil for any other file.
+    func record(of fd: Int32) -> GPIOLineRecord? {
+        guard registry >= 0 else { return nil }
+        for r in records where cl_gpio_registry_holds(registry, Int32(r.slot), fd) == 1 { return r }
+        return nil
+    }
+
+    deinit { if registry >= 0 { _ = close(registry) } }
+}
+
+/// The notifying task as the GPIO handler needs it: a pidfd (to take the fd the ioctl is
+/// made on) and its memory, read and written.
+struct GPIOTask {
+    let pidfd: Int32
+    let mem: Int32
+
+    func close() {
+        if pidfd >= 0 { _ = CLinux.close(pidfd) }
+        if mem >= 0 { _ = CLinux.close(mem) }
+    }
+
+    /// Exactly `count` bytes at `address`, nil if the memory is not readable.
+    func copy(at address: UInt64, count: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: count)
+        let n = out.withUnsafeMutableBytes { pread(mem, $0.baseAddress, count, off_t(truncatingIfNeeded: address)) }
+        return n == count ? out : nil
+    }
+
+    func write(_ bytes: [UInt8], at address: UInt64) -> Bool {
+        let n = bytes.withUnsafeBytes { pwrite(mem, $0.baseAddress, $0.count, off_t(truncatingIfNeeded: address)) }
+        return n == bytes.count
+    }
+}
+
+extension AgentLoop {
+    /// Answers an ioctl the container's filter notified, when it is one of the GPIO ioctls
+    /// (type 0xB4) the agent mediates; nil for any other ioctl.
+    ///
+    /// The struct is copied once and only the copy is checked and used: the agent makes
+    /// the request itself on the caller's chip (taken with pidfd_getfd), installs the line
+    /// fd in the caller (SECCOMP_IOCTL_NOTIF_ADDFD) and writes the fd into the caller's
+    /// struct, as the kernel would. The kernel never re-reads the caller's memory, so
+    /// changing the struct meanwhile changes nothing.
+    func handleGPIO(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], entry: ContainerPolicy?,
+                    logArgs: inout JSONObjectBuilder) -> Decision? {
+        let request = UInt32(truncatingIfNeeded: args[1])
+        guard (request >> 8) & 0xff == 0xB4, let op = GPIOIoctl(rawValue: UInt8(request & 0xff)) else { return nil }
+        let fd = Int32(truncatingIfNeeded: args[0])
+        logArgs.add("fd", .int(fd))
+        logArgs.add("gpio", gpioIoctlName(op))
+        // The filter matches type and number only; the kernel itself knows only the native
+        // encoding (size and direction bits), and fails anything else with EINVAL.
+        if request != cl_gpio_request(UInt32(op.rawValue)) {
+            return Decision(answer: .error(EINVAL), decision: "deny", reason: "not this architecture's encoding of the GPIO ioctl")
+        }
+        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
+        if entry.gpio.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no gpio rule") }
+        // v1 handles cannot be recognized later (their fds cannot be registered), so their
+        // configuration cannot be checked against the lines they hold.
+        if op == .handleSetConfig {
+            return Decision(answer: .error(EPERM), decision: "deny", reason: "v1 handle reconfiguration is not mediated; use GPIO_V2_LINE_SET_CONFIG")
+        }
+        let task: GPIOTask
+        switch openGPIOTask(c, pid: pid, id: id) {
+        case .success(let t): task = t
+        case .failure(let e):
+            return e.value == ENOENT ? Decision(answer: .gone, decision: "none", reason: "task gone")
+                : Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e.value))
+        }
+        defer { task.close() }
+        guard var copy = task.copy(at: args[2], count: op.size) else {
+            return Decision(answer: .error(EFAULT), decision: "deny", reason: "argument unreadable")
+        }
+        let target = cl_pidfd_getfd(task.pidfd, fd)
+        if target < 0 { return Decision(answer: .error(EBADF), decision: "deny", reason: "no such fd") }
+        defer { _ = close(target) }
+        if op == .v2SetConfig { return gpioSetConfig(c, id: id, target: target, copy: copy, entry: entry, logArgs: &logArgs) }
+
+        guard let chip = gpioChip(target, rules: entry.gpio) else {
+            return Decision(answer: .error(ENOTTY), decision: "deny", reason: "fd is not a GPIO chip")
+        }
+        logArgs.add("chip", chip.label)
+        switch op {
+        case .lineInfo, .v2LineInfo, .lineInfoWatch, .v2LineInfoWatch:
+            let v2 = op == .v2LineInfo || op == .v2LineInfoWatch
+            let offset = StructBytes(copy).u32(v2 ? 64 : 0)
+            logArgs.add("lines", .array([.int(Int64(offset))]))
+            let facts = withLineNames(chip, target, [offset], rules: entry.gpio)
+            let granted = gpioGrant(offset: offset, chip: facts, rules: entry.gpio) != nil
+            let watch = op == .lineInfoWatch || op == .v2LineInfoWatch
+            if watch && !granted {
+                return Decision(answer: .error(EPERM), decision: "deny", reason: "line " + String(offset) + " is not granted")
+            }
+            let rc = copy.withUnsafeMutableBytes { cl_gpio_ioctl(target, UInt32(op.rawValue), $0.baseAddress) }
+            if rc < 0 { return Decision(answer: .error(cl_errno()), decision: "allow", rule: "line info", reason: "chip refused") }
+            if !granted { maskLineInfo(&copy, v2: v2) }
+            if !task.write(copy, at: args[2]) { return Decision(answer: .error(EFAULT), decision: "allow", rule: "line info") }
+            return Decision(answer: .value(0), decision: granted ? "allow" : "masked", rule: "line info")
+        default:
+            break
+        }
+
+        let decoded: Result<GPIORequest, GPIOMalformed>
+        switch op {
+        case .lineHandle: decoded = decodeV1HandleRequest(copy)
+        case .lineEvent: decoded = decodeV1EventRequest(copy)
+        default: decoded = decodeV2LineRequest(copy)
+        }
+        let r: GPIORequest
+        switch decoded {
+        case .success(let x): r = x
+        case .failure(let e): return Decision(answer: .error(EINVAL), decision: "deny", reason: e.reason)
+        }
+        logArgs.add("lines", .array(r.offsets.map { .int(Int64($0)) }))
+        let facts = withLineNames(chip, target, r.offsets, rules: entry.gpio)
+        switch checkGPIO(r, chip: facts, rules: entry.gpio) {
+        case .denied(let reason):
+            return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
+        case .allowed(let rule):
+            let fdOffset = op == .lineHandle ? GPIOABI.v1HandleFDOffset : op == .lineEvent ? GPIOABI.v1EventFDOffset : GPIOABI.v2RequestFDOffset
+            var slot: Int? = nil
+            if op == .v2GetLine {
+                slot = c.gpio.freeSlot()
+                if slot == nil { return Decision(answer: .error(EBUSY), decision: "deny", rule: rule, reason: "64 line requests held") }
+            }
+            // The kernel checks the copy again (padding, consistency) and requests exactly it.
+            let rc = copy.withUnsafeMutableBytes { cl_gpio_ioctl(target, UInt32(op.rawValue), $0.baseAddress) }
+            if rc < 0 { return Decision(answer: .error(cl_errno()), decision: "allow", rule: rule, reason: "chip refused") }
+            let line = Int32(bitPattern: StructBytes(copy).u32(fdOffset))
+            defer { _ = close(line) }
+            if let slot {
+                if cl_gpio_registry_add(c.gpio.registry, Int32(slot), line) != 0 {
+                    return Decision(answer: .error(cl_errno()), decision: "allow", rule: rule, reason: "cannot register the line fd")
+                }
+                c.gpio.records.append(GPIOLineRecord(slot: slot, chip: facts, offsets: r.offsets))
+            }
+            let installed = cl_gpio_addfd(c.notifyFD, id, line)
+            if installed < 0 {
+                let e = cl_errno()
+                return e == ENOENT ? Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone")
+                    : Decision(answer: .error(e), decision: "allow", rule: rule, reason: "cannot install the line fd")
+            }
+            logArgs.add("lineFd", .int(installed))
+            // ADDFD_FLAG_SEND would answer with the fd number, where the kernel answers 0 and
+            // passes the fd in the struct: the struct is written first, then 0 is sent.
+            var field = [UInt8](repeating: 0, count: 4)
+            store(&field, at: 0, installed)
+            if !task.write(field, at: args[2] &+ UInt64(fdOffset)) {
+                return Decision(answer: .error(EFAULT), decision: "allow", rule: rule, reason: "struct no longer writable")
+            }
+            return Decision(answer: .value(0), decision: "allow", rule: rule)
+        }
+    }
+
+    /// GPIO_V2_LINE_SET_CONFIG on `target`: only on a line fd the agent made for this
+    /// container, with a configuration its grants allow for the lines it holds.
+    func gpioSetConfig(_ c: AttachedContainer, id: UInt64, target: Int32, copy: [UInt8], entry: ContainerPolicy,
+                       logArgs: inout JSONObjectBuilder) -> Decision {
+        guard let record = c.gpio.record(of: target) else {
+            return Decision(answer: .error(EPERM), decision: "deny", reason: "fd is not a line request the agent made for this container")
+        }
+        logArgs.add("chip", record.chip.label)
+        logArgs.add("lines", .array(record.offsets.map { .int(Int64($0)) }))
+        let r: GPIORequest
+        switch decodeV2LineConfig(copy, offsets: record.offsets) {
+        case .success(let x): r = x
+        case .failure(let e): return Decision(answer: .error(EINVAL), decision: "deny", reason: e.reason)
+        }
+        switch checkGPIO(r, chip: record.chip, rules: entry.gpio) {
+        case .denied(let reason):
+            return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
+        case .allowed(let rule):
+            var config = copy
+            let rc = config.withUnsafeMutableBytes { cl_gpio_ioctl(target, UInt32(GPIOIoctl.v2SetConfig.rawValue), $0.baseAddress) }
+            return Decision(answer: rc < 0 ? .error(cl_errno()) : .value(0), decision: "allow", rule: rule)
+        }
+    }
+
+    /// The task's pidfd and memory, opened before the notification is checked, so that a
+    /// reused pid is never acted upon; ENOENT when the task is gone.
+    func openGPIOTask(_ c: AttachedContainer, pid: UInt32, id: UInt64) -> Result<GPIOTask, AgentErrno> {
+        let pidfd = cl_pidfd_open(Int32(bitPattern: pid))
+        let pidfdError = cl_errno()
+        let mem = cl_open("/proc/" + String(pid) + "/mem", O_RDWR | O_CLOEXEC, 0)
+        let memError = cl_errno()
+        let task = GPIOTask(pidfd: pidfd, mem: mem)
+        if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
+            task.close()
+            return .failure(AgentErrno(ENOENT))
+        }
+        if pidfd < 0 || mem < 0 {
+            task.close()
+            return .failure(AgentErrno(pidfd < 0 ? pidfdError : memError))
+        }
+        return .success(task)
+    }
+
+    /// The chip `fd` is (its label, and the policy paths that name its device), nil if it
+    /// is no GPIO chip.
+    func gpioChip(_ fd: Int32, rules: [GPIORule]) -> GPIOChipFacts? {
+        var device: UInt64 = 0
+        guard cl_gpio_char_device(fd, nil, &device) == 0 else { return nil }
+        var label = [CChar](repeating: 0, count: 32)
+        var lines: UInt32 = 0
+        guard cl_gpio_chip_info(fd, &label, &lines) == 0 else { return nil }
+        var paths: [String] = []
+        for rule in rules {
+            guard case .path(let p) = rule.chip else { continue }
+            var other: UInt64 = 0
+            if cl_gpio_char_device(-1, p, &other) == 0 && other == device { paths.append(p) }
+        }
+        let text = label.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return GPIOChipFacts(label: text, paths: paths)
+    }
+
+    /// `chip` with the names of `offsets`, read from the chip when a rule grants by name.
+    func withLineNames(_ chip: GPIOChipFacts, _ fd: Int32, _ offsets: [UInt32], rules: [GPIORule]) -> GPIOChipFacts {
+        guard rules.contains(where: { $0.matches(chip) && $0.lines.contains { !$0.lineNames.isEmpty } }) else { return chip }
+        var out = chip
+        for offset in offsets {
+            var info = [UInt8](repeating: 0, count: GPIOABI.v2LineInfoSize)
+            store(&info, at: 64, offset)
+            let rc = info.withUnsafeMutableBytes { cl_gpio_ioctl(fd, UInt32(GPIOIoctl.v2LineInfo.rawValue), $0.baseAddress) }
+            if rc < 0 { continue }
+            let end = info[0..<32].firstIndex(of: 0) ?? 32
+            out.lineNames.append((offset, String(decoding: info[0..<end], as: UTF8.self)))
+        }
+        return out
+    }
+}
+
+func gpioIoctlName(_ op: GPIOIoctl) -> String {
+    switch op {
+    case .lineInfo: return "GPIO_GET_LINEINFO"
+    case .lineHandle: return "GPIO_GET_LINEHANDLE"
+    case .lineEvent: return "GPIO_GET_LINEEVENT"
+    case .v2LineInfo: return "GPIO_V2_GET_LINEINFO"
+    case .v2LineInfoWatch: return "GPIO_V2_GET_LINEINFO_WATCH"
+    case .v2GetLine: return "GPIO_V2_GET_LINE"
+    case .handleSetConfig: return "GPIOHANDLE_SET_CONFIG"
+    case .lineInfoWatch: return "GPIO_GET_LINEINFO_WATCH"
+    case .v2SetConfig: return "GPIO_V2_LINE_SET_CONFIG"
+    }
+}

@@ -412,11 +412,12 @@ final class AgentLoop {
             // How a handler plugs in: in its own file, an `extension AgentLoop` with
             //     func handleX(_ call: NotifiedCall, logArgs: inout JSONObjectBuilder) -> Decision
             // (Decision? if it takes only some calls of its syscall: nil leaves the rest to the
-            // generic rule, as GPIO does). It starts with `admit(call, ...)` (policy entry,
-            // generic rule, its own rules), reaches the task with `withCaller(call, ...)` if it
-            // acts in it, adds the arguments it read to `logArgs` and returns the decision; this
-            // loop sends the answer and logs the record. Its syscall number is resolved once in
-            // init (and named in syscallName); one branch here calls it.
+            // generic rule, as GPIO does). It starts with `admit(call, rules: .itsKind)` (policy
+            // entry, generic rule, its own rules: a RuleKind case for its policy key), reaches the
+            // task with `withCaller(call, ...)` if it acts in it, adds the arguments it read to
+            // `logArgs` and returns the decision; this loop sends the answer and logs the record.
+            // Its syscall number is resolved once in init (and named in syscallName); one branch
+            // here calls it.
             if nr == mountNr {
                 decision = handleMount(call, logArgs: &argsJSON)
             } else if nr == umount2Nr {

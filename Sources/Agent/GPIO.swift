@@ -91,7 +91,7 @@ extension AgentLoop {
         // Without gpio rules a GPIO ioctl is refused; a generic ioctl rule answers only the
         // other ioctls.
         let entry: ContainerPolicy
-        switch admit(call, byGenericRule: false, rules: "gpio", { !$0.gpio.isEmpty }) {
+        switch admit(call, byGenericRule: false, rules: .gpio) {
         case .entry(let e): entry = e
         case .answer(let d): return d
         }

@@ -1,8 +1,6 @@
 import Base
 import CLinux
 import JSON
-import Seccomp
-import Syscalls
 
 // The notification handlers: each decides one kind of notified call by the container's
 // policy entry and, when allowed, has the container's helper make it. The loop that
@@ -50,6 +48,30 @@ enum Admission {
     case answer(Decision)
 }
 
+/// The rules a handler checks its calls against, one kind per handler.
+enum RuleKind {
+    case mount, umount2, mknod, gpio
+
+    func present(in entry: ContainerPolicy) -> Bool {
+        switch self {
+        case .mount: return !entry.mounts.isEmpty
+        case .umount2: return !entry.umounts.isEmpty
+        case .mknod: return !entry.mknods.isEmpty
+        case .gpio: return !entry.gpio.isEmpty
+        }
+    }
+
+    /// As the policy names them.
+    var name: String {
+        switch self {
+        case .mount: return "mount"
+        case .umount2: return "umount2"
+        case .mknod: return "mknod"
+        case .gpio: return "gpio"
+        }
+    }
+}
+
 extension AgentLoop {
     // MARK: The start every handler shares
 
@@ -67,12 +89,11 @@ extension AgentLoop {
     /// The policy entry `call` is checked against, or the answer that ends it first, in this
     /// order: without an entry the call is denied; the entry's generic rule for its syscall
     /// answers it (if `byGenericRule`; the policy rejects one that would contradict the
-    /// handler's rules); without any of the handler's own rules (`hasRules`) it is denied
-    /// ("no <rules> rule").
-    func admit(_ call: NotifiedCall, byGenericRule: Bool = true, rules: String, _ hasRules: (ContainerPolicy) -> Bool) -> Admission {
+    /// handler's rules); without any rule of the handler's kind it is denied.
+    func admit(_ call: NotifiedCall, byGenericRule: Bool = true, rules: RuleKind) -> Admission {
         guard let entry = call.entry else { return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry")) }
         if byGenericRule, let d = generic(call.nr, entry: entry) { return .answer(d) }
-        if !hasRules(entry) { return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "no " + rules + " rule")) }
+        if !rules.present(in: entry) { return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "no " + rules.name + " rule")) }
         return .entry(entry)
     }
 
@@ -83,16 +104,35 @@ extension AgentLoop {
     /// files beyond those (uid_map is added when the entry's conditions name uids).
     func withCaller(_ call: NotifiedCall, entry: ContainerPolicy, userNamespace: Bool, extra: Task.Extra = [],
                     _ body: (Caller) -> Decision) -> Decision {
+        switch reachCaller(call, entry: entry, userNamespace: userNamespace, extra: extra) {
+        case .answer(let d):
+            return d
+        case .caller(let caller):
+            defer { caller.task.close() }
+            return body(caller)
+        }
+    }
+
+    enum Reached {
+        case caller(Caller)
+        case answer(Decision)
+    }
+
+    // One copy: withCaller is specialized for each handler's body.
+    @inline(never)
+    func reachCaller(_ call: NotifiedCall, entry: ContainerPolicy, userNamespace: Bool, extra: Task.Extra) -> Reached {
         let task: Task
         switch Task.open(pid: call.pid, notifyFD: call.container.notifyFD, id: call.id, withUserNamespace: userNamespace,
                          ownUserNamespace: ownUserNamespace, extra: entry.namesUids ? extra.union(.uidMap) : extra) {
         case .task(let t): task = t
-        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
-        case .failed(let e): return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e))
+        case .gone: return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
+        case .failed(let e): return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e)))
         }
-        defer { task.close() }
-        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
-        return body(Caller(task: task, credentials: creds, facts: callerFacts(task, creds, entry: entry)))
+        guard let creds = task.credentials() else {
+            task.close()
+            return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
+        }
+        return .caller(Caller(task: task, credentials: creds, facts: callerFacts(task, creds, entry: entry)))
     }
 
     // MARK: The handlers and what they share
@@ -101,7 +141,7 @@ extension AgentLoop {
         let args = call.args
         logArgs.add("flags", .string("0x" + hex(args[3])))
         let entry: ContainerPolicy
-        switch admit(call, rules: "mount", { !$0.mounts.isEmpty }) {
+        switch admit(call, rules: .mount) {
         case .entry(let e): entry = e
         case .answer(let d): return d
         }
@@ -243,7 +283,7 @@ extension AgentLoop {
         let flags = Int32(truncatingIfNeeded: call.args[1])
         logArgs.add("flags", .string("0x" + hex(UInt64(UInt32(bitPattern: flags)))))
         let entry: ContainerPolicy
-        switch admit(call, rules: "umount2", { !$0.umounts.isEmpty }) {
+        switch admit(call, rules: .umount2) {
         case .entry(let e): entry = e
         case .answer(let d): return d
         }
@@ -283,7 +323,7 @@ extension AgentLoop {
         logArgs.add("mode", .string("0" + octal(mode)))
         logArgs.add("dev", .string(String(major) + ":" + String(minor)))
         let entry: ContainerPolicy
-        switch admit(call, rules: "mknod", { !$0.mknods.isEmpty }) {
+        switch admit(call, rules: .mknod) {
         case .entry(let e): entry = e
         case .answer(let d): return d
         }

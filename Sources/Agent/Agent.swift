@@ -4,6 +4,10 @@ import JSON
 import Seccomp
 import Syscalls
 
+// The agent's event loop: attaching and detaching containers, signals, the log, and
+// receiving each notification and sending its answer. What the answer is, the handlers
+// decide (Handlers.swift: mount, umount2, mknod; GPIO.swift: the GPIO ioctls).
+
 /// `swiftlet [--root DIR] agent --socket PATH --policy FILE [--log FILE [--log-max-size SIZE]]`: accepts seccomp
 /// listener connections from swiftlet on `socket` (root's alone, mode 0600), attaches a
 /// notify fd only under the id whose token is in swiftlet's state directory `stateRoot`
@@ -62,24 +66,6 @@ final class PendingConnection {
     /// The peer's uid when it came through the user socket.
     var peerUID: UInt32? = nil
     init(_ socket: UnixSocket) { self.socket = socket }
-}
-
-/// The answer to one notification.
-enum Answer {
-    case value(Int64)
-    case error(Int32)
-    case continueCall
-    /// The notification is no longer valid (task died, call interrupted): nothing to send.
-    case gone
-}
-
-/// One decision as logged.
-struct Decision {
-    var answer: Answer
-    var decision: String
-    var rule: String? = nil
-    var reason: String? = nil
-    var path: String? = nil
 }
 
 final class AgentLoop {
@@ -442,13 +428,23 @@ final class AgentLoop {
         } else {
             record.add("syscall", syscallName(nr, arch: arch))
             var argsJSON = JSONObjectBuilder()
+            let call = NotifiedCall(container: c, id: id, pid: pid, nr: nr, args: args, entry: entry)
+            // How a handler plugs in: in its own file, an `extension AgentLoop` with
+            //     func handleX(_ call: NotifiedCall, logArgs: inout JSONObjectBuilder) -> Decision
+            // (Decision? if it takes only some calls of its syscall: nil leaves the rest to the
+            // generic rule, as GPIO does). It starts with `admit(call, rules: .itsKind)` (policy
+            // entry, generic rule, its own rules: a RuleKind case for its policy key), reaches the
+            // task with `withCaller(call, ...)` if it acts in it, adds the arguments it read to
+            // `logArgs` and returns the decision; this loop sends the answer and logs the record.
+            // Its syscall number is resolved once in init (and named in syscallName); one branch
+            // here calls it.
             if nr == mountNr {
-                decision = handleMount(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON)
+                decision = handleMount(call, logArgs: &argsJSON)
             } else if nr == umount2Nr {
-                decision = handleUmount(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON)
+                decision = handleUmount(call, logArgs: &argsJSON)
             } else if nr == mknodNr || nr == mknodatNr {
-                decision = handleMknod(c, id: id, pid: pid, args: args, at: nr == mknodatNr, entry: entry, logArgs: &argsJSON)
-            } else if nr == cl_gpio_ioctl_nr(), let d = handleGPIO(c, id: id, pid: pid, args: args, entry: entry, logArgs: &argsJSON) {
+                decision = handleMknod(call, logArgs: &argsJSON)
+            } else if nr == cl_gpio_ioctl_nr(), let d = handleGPIO(call, logArgs: &argsJSON) {
                 decision = d
             } else {
                 for (k, a) in args.enumerated() { argsJSON.add("arg" + String(k), .string("0x" + hex(a))) }
@@ -519,301 +515,6 @@ final class AgentLoop {
         return false
     }
 
-    func generic(_ nr: Int32, entry: ContainerPolicy?) -> Decision? {
-        guard let rule = entry?.syscallRule(nr) else { return nil }
-        switch rule.action {
-        case .allow(let v): return Decision(answer: .value(v), decision: "allow", rule: rule.name)
-        case .deny(let e): return Decision(answer: .error(e), decision: "deny", rule: rule.name)
-        case .continueCall: return Decision(answer: .continueCall, decision: "continue", rule: rule.name)
-        }
-    }
-
-    func handleMount(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], entry: ContainerPolicy?,
-                     logArgs: inout JSONObjectBuilder) -> Decision {
-        logArgs.add("flags", .string("0x" + hex(args[3])))
-        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
-        if let d = generic(mountNr, entry: entry) { return d }
-        if entry.mounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mount rule") }
-        let disk = entry.mounts.contains { $0.devices != nil }
-        var extra: Task.Extra = []
-        if entry.namesUids { extra.insert(.uidMap) }
-        if disk { extra.insert(.cgroup) }
-        let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace, extra: extra) {
-        case .task(let t): task = t
-        case .answer(let d): return d
-        }
-        defer { task.close() }
-        // Copied once; everything below checks and uses only these copies.
-        let source = task.string(at: args[0])
-        let target = task.string(at: args[1])
-        let fstype = task.string(at: args[2])
-        let data = task.string(at: args[4])
-        logArgs.add("source", source.json)
-        logArgs.add("target", target.json)
-        logArgs.add("fstype", fstype.json)
-        logArgs.add("data", data.json)
-        let flags = effectiveMountFlags(args[3])
-        guard case .text(let targetText, _) = target else { return copyFailure(target) }
-        var request = MountRequest(source: nil, target: "", fstype: nil, flags: flags, data: nil)
-        switch source { case .text(let s, _): request.source = s; case .null: break; default: return copyFailure(source) }
-        switch fstype { case .text(let s, _): request.fstype = s; case .null: break; default: return copyFailure(fstype) }
-        switch data { case .text(let s, _): request.data = s; case .null: break; default: return copyFailure(data) }
-        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
-        request.caller = callerFacts(task, creds, entry: entry)
-        let helper = task.userNamespace >= 0 ? c.userHelper : c.hostHelper
-        switch resolve(targetText, task: task, dirfd: AT_FDCWD, helper: helper) {
-        case .success(let p): request.target = p
-        case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
-        }
-        if flags & msBind != 0, let s = request.source {
-            switch resolve(s, task: task, dirfd: AT_FDCWD, helper: helper) {
-            case .success(let p): request.bindSource = p
-            case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
-            }
-        }
-        // A disk file system's source is never looked up by the kernel in the container:
-        // the agent opens it below the task's root without following a symlink, and what
-        // it found (a block device, its numbers) is what the rule and the mount use.
-        var deviceFD: Int32 = -1
-        defer { if deviceFD >= 0 { _ = close(deviceFD) } }
-        if flags & msBind == 0, let type = request.fstype, !isPseudoFileSystem(type), let s = request.source {
-            switch resolve(s, task: task, dirfd: AT_FDCWD, helper: helper) {
-            case .success(let p): request.devicePath = p
-            case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve source")
-            }
-            deviceFD = cl_agent_open_beneath(task.root, request.devicePath!, O_PATH)
-            var major: UInt32 = 0, minor: UInt32 = 0
-            if deviceFD >= 0 && cl_agent_block_device(deviceFD, &major, &minor) == 0 {
-                request.device = BlockDevice(major: major, minor: minor)
-                logArgs.add("device", .string(String(major) + ":" + String(minor)))
-            }
-        }
-        switch checkMount(request, rules: entry.mounts) {
-        case .denied(let reason):
-            return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: request.target)
-        case .allowed(let rule):
-            var procFD: Int32 = -1
-            defer { if procFD >= 0 { _ = close(procFD) } }
-            if let device = request.device {
-                if let refusal = deviceCgroupRefusal(task, device, write: flags & msRdonly == 0) {
-                    return Decision(answer: .error(EPERM), decision: "deny", rule: rule, reason: refusal, path: request.target)
-                }
-                procFD = cl_agent_open_procfs()
-                if procFD < 0 {
-                    return Decision(answer: .error(EPERM), decision: "deny", rule: rule, reason: "no procfs", path: request.target)
-                }
-            }
-            let dev = request.device.map { cl_makedev($0.major, $0.minor) } ?? 0
-            return perform(c, id: id, task: task, helper: helper, rule: rule, path: request.target) {
-                performMount(task, request, helper: helper, deviceFD: deviceFD, dev: dev, procFD: procFD)
-            }
-        }
-    }
-
-    /// The caller as rule conditions see it.
-    func callerFacts(_ task: Task, _ creds: TaskCredentials, entry: ContainerPolicy) -> CallerFacts {
-        var uid: UInt32? = nil
-        if entry.namesUids, let map = task.read(task.uidMap) { uid = idInNamespace(creds.euid, map: map) }
-        return CallerFacts(uid: uid, capabilities: creds.capEff, noNewPrivileges: creds.noNewPrivs)
-    }
-
-    /// Why the task's device cgroup would refuse it `device` (read, and write unless
-    /// read-only), nil if it grants it. Read from the cgroup v1 devices controller;
-    /// without one (a cgroup2-only host, whose eBPF device programs cannot be read back),
-    /// or with a list in default-allow mode (whose denials are not listed), refused.
-    func deviceCgroupRefusal(_ task: Task, _ device: BlockDevice, write: Bool) -> String? {
-        guard let text = task.read(task.cgroup) else { return "cannot read the caller's cgroup" }
-        var path: String? = nil
-        for line in String(decoding: text, as: UTF8.self).split(byte: 10) {
-            // "ID:controllers:path"; the path may hold colons itself.
-            let fields = line.split(byte: UInt8(ascii: ":"))
-            if fields.count >= 3, fields[1].split(byte: UInt8(ascii: ",")).contains(where: { $0.bytesEqual("devices") }) {
-                path = join(Array(fields[2...]), ":")
-            }
-        }
-        guard let path, path.hasBytePrefix("/"), normalizePath(path, cwd: "/")?.bytesEqual(path) == true else {
-            return "no cgroup v1 devices controller for the caller: its device cgroup cannot be read"
-        }
-        let hierarchy = cl_open("/sys/fs/cgroup/devices", O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
-        if hierarchy < 0 { return "no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices" }
-        defer { _ = close(hierarchy) }
-        let list = cl_agent_open_beneath(hierarchy, path + "/devices.list", O_RDONLY)
-        if list < 0 { return "cannot read devices.list of the caller's cgroup" }
-        defer { _ = close(list) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 1 << 20 {
-            let n = chunk.withUnsafeMutableBytes { CLinux.read(list, $0.baseAddress, $0.count) }
-            if n < 0 { return "cannot read devices.list of the caller's cgroup" }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        switch deviceListAllows(String(decoding: bytes, as: UTF8.self), device: device, write: write) {
-        case .some(true): return nil
-        case .some(false): return "device " + String(device.major) + ":" + String(device.minor) + " refused by the caller's device cgroup"
-        case nil: return "the caller's device cgroup allows by default; its exceptions cannot be read"
-        }
-    }
-
-    func performMount(_ task: Task, _ r: MountRequest, helper: ContainerHelper, deviceFD: Int32, dev: UInt64, procFD: Int32) -> Int32 {
-        withOptionalCString(r.source) { source in
-            withOptionalCString(r.bindSource) { bindSource in
-                withOptionalCString(r.fstype) { fstype in
-                    withOptionalCString(r.data) { data in
-                        cl_agent_mount(&helper.raw, task.root, r.target, source, bindSource,
-                                       fstype, UInt(r.flags), data.map { UnsafeRawPointer($0) },
-                                       deviceFD, dev, procFD, helperTimeoutMS)
-                    }
-                }
-            }
-        }
-    }
-
-    func handleUmount(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], entry: ContainerPolicy?,
-                      logArgs: inout JSONObjectBuilder) -> Decision {
-        let flags = Int32(truncatingIfNeeded: args[1])
-        logArgs.add("flags", .string("0x" + hex(UInt64(UInt32(bitPattern: flags)))))
-        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
-        if let d = generic(umount2Nr, entry: entry) { return d }
-        if entry.umounts.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no umount2 rule") }
-        let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: entry.userNamespace, extra: entry.namesUids ? [.uidMap] : []) {
-        case .task(let t): task = t
-        case .answer(let d): return d
-        }
-        defer { task.close() }
-        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
-        let target = task.string(at: args[0])
-        logArgs.add("target", target.json)
-        guard case .text(let targetText, _) = target else { return copyFailure(target) }
-        let path: String
-        let helper = task.userNamespace >= 0 ? c.userHelper : c.hostHelper
-        switch resolve(targetText, task: task, dirfd: AT_FDCWD, helper: helper) {
-        case .success(let p): path = p
-        case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve target")
-        }
-        // UMOUNT_NOFOLLOW is always added by the helper; asking for it is harmless.
-        switch checkUmount(target: path, flags: flags & ~8, rules: entry.umounts, caller: callerFacts(task, creds, entry: entry)) {
-        case .denied(let reason):
-            return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
-        case .allowed(let rule):
-            return perform(c, id: id, task: task, helper: helper, rule: rule, path: path) {
-                cl_agent_umount(&helper.raw, task.root, path, flags & ~8, helperTimeoutMS)
-            }
-        }
-    }
-
-    func handleMknod(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], at: Bool, entry: ContainerPolicy?,
-                     logArgs: inout JSONObjectBuilder) -> Decision {
-        let a = at ? Array(args[1...]) : args
-        let dirfd = at ? Int32(truncatingIfNeeded: args[0]) : AT_FDCWD
-        let mode = UInt32(truncatingIfNeeded: a[1])
-        // The kernel takes a 32-bit dev in its "new" encoding.
-        let dev = UInt32(truncatingIfNeeded: a[2])
-        let major = (dev & 0xfff00) >> 8
-        let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
-        if at { logArgs.add("dirfd", .int(dirfd)) }
-        logArgs.add("mode", .string("0" + octal(mode)))
-        logArgs.add("dev", .string(String(major) + ":" + String(minor)))
-        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
-        if let d = generic(at ? mknodatNr : mknodNr, entry: entry) { return d }
-        if entry.mknods.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no mknod rule") }
-        guard let kind = NodeKind(modeBits: mode) else {
-            return Decision(answer: .error(EINVAL), decision: "deny", reason: "invalid node type")
-        }
-        let devMajor = kind.hasDevice ? major : 0, devMinor = kind.hasDevice ? minor : 0
-        // Type and device decide most refusals without reading the task at all.
-        if case .denied(let reason) = checkMknod(path: nil, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods) {
-            return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
-        }
-        let task: Task
-        switch reach(c, pid: pid, id: id, withUserNamespace: false, extra: entry.namesUids ? [.uidMap] : []) {
-        case .task(let t): task = t
-        case .answer(let d): return d
-        }
-        defer { task.close() }
-        guard let creds = task.credentials() else { return Decision(answer: .gone, decision: "none", reason: "task gone") }
-        let pathArg = task.string(at: a[0])
-        logArgs.add("path", pathArg.json)
-        guard case .text(let pathText, _) = pathArg else { return copyFailure(pathArg) }
-        let path: String
-        switch resolve(pathText, task: task, dirfd: dirfd, helper: c.hostHelper) {
-        case .success(let p): path = p
-        case .failure(let e): return Decision(answer: .error(e.value), decision: "deny", reason: "cannot resolve path")
-        }
-        switch checkMknod(path: path, kind: kind, major: devMajor, minor: devMinor, rules: entry.mknods,
-                          caller: callerFacts(task, creds, entry: entry)) {
-        case .denied(let reason):
-            return Decision(answer: .error(EPERM), decision: "deny", reason: reason, path: path)
-        case .allowed(let rule):
-            // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
-            let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
-            let groups = join(creds.groups.map { String($0) }, " ")
-            if groups.utf8.count >= 4096 {
-                return Decision(answer: .error(EPERM), decision: "deny", reason: "too many supplementary groups", path: path)
-            }
-            return perform(c, id: id, task: task, helper: c.hostHelper, rule: rule, path: path) {
-                cl_agent_mknod(&c.hostHelper.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),
-                               creds.fsuid, creds.fsgid, groups, helperTimeoutMS)
-            }
-        }
-    }
-
-    enum Reached {
-        case task(Task)
-        case answer(Decision)
-    }
-
-    /// The task behind a notification, or the answer when it cannot be reached.
-    func reach(_ c: AttachedContainer, pid: UInt32, id: UInt64, withUserNamespace: Bool, extra: Task.Extra = []) -> Reached {
-        switch Task.open(pid: pid, notifyFD: c.notifyFD, id: id, withUserNamespace: withUserNamespace,
-                         ownUserNamespace: ownUserNamespace, extra: extra) {
-        case .task(let t):
-            if let uid = c.peerUID, let refusal = userTaskRefusal(t, uid: uid, notifyFD: c.notifyFD, id: id) {
-                t.close()
-                return .answer(refusal)
-            }
-            return .task(t)
-        case .gone: return .answer(Decision(answer: .gone, decision: "none", reason: "task gone"))
-        case .failed(let e): return .answer(Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e)))
-        }
-    }
-
-    /// An allowed call, made by `helper`. The helper is made ready first (on a first call
-    /// that is a fork), so that the notification's validity is checked right before the call.
-    func perform(_ c: AttachedContainer, id: UInt64, task: Task, helper: ContainerHelper, rule: String, path: String,
-                 _ call: () -> Int32) -> Decision {
-        let ready = helper.ready(for: task)
-        if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
-            return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
-        }
-        let e = ready != 0 ? ready : call()
-        return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
-    }
-
-    /// A copied path argument as a normalized container path.
-    func resolve(_ path: String, task: Task, dirfd: Int32, helper: ContainerHelper) -> Result<String, AgentErrno> {
-        if path.isEmpty { return .failure(AgentErrno(ENOENT)) }
-        var base = "/"
-        if !path.hasBytePrefix("/") {
-            switch task.directoryPath(dirfd: dirfd, helper: helper) {
-            case .success(let p): base = p
-            case .failure(let e): return .failure(e)
-            }
-        }
-        guard let normal = normalizePath(path, cwd: base) else { return .failure(AgentErrno(ENAMETOOLONG)) }
-        return .success(normal)
-    }
-
-    func copyFailure(_ c: Copied) -> Decision {
-        switch c {
-        case .tooLong: return Decision(answer: .error(ENAMETOOLONG), decision: "deny", reason: "argument too long")
-        case .null: return Decision(answer: .error(EFAULT), decision: "deny", reason: "null argument")
-        default: return Decision(answer: .error(EFAULT), decision: "deny", reason: "argument unreadable")
-        }
-    }
-
     func syscallName(_ nr: Int32, arch: UInt32) -> String {
         if nr == mountNr { return "mount" }
         if nr == umount2Nr { return "umount2" }
@@ -830,11 +531,6 @@ func freeSlot<T>(_ slots: inout [T?]) -> Int {
     if let k = slots.firstIndex(where: { $0 == nil }) { return k }
     slots.append(nil)
     return slots.count - 1
-}
-
-func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-    guard let s else { return body(nil) }
-    return s.withCString { body($0) }
 }
 
 /// Removes a socket file left by an agent that is no longer running; refuses to take

@@ -76,8 +76,8 @@ extension AgentLoop {
     /// fd in the caller (SECCOMP_IOCTL_NOTIF_ADDFD) and writes the fd into the caller's
     /// struct, as the kernel would. The kernel never re-reads the caller's memory, so
     /// changing the struct meanwhile changes nothing.
-    func handleGPIO(_ c: AttachedContainer, id: UInt64, pid: UInt32, args: [UInt64], entry: ContainerPolicy?,
-                    logArgs: inout JSONObjectBuilder) -> Decision? {
+    func handleGPIO(_ call: NotifiedCall, logArgs: inout JSONObjectBuilder) -> Decision? {
+        let c = call.container, id = call.id, args = call.args
         let request = UInt32(truncatingIfNeeded: args[1])
         guard (request >> 8) & 0xff == 0xB4, let op = GPIOIoctl(rawValue: UInt8(request & 0xff)) else { return nil }
         let fd = Int32(truncatingIfNeeded: args[0])
@@ -88,15 +88,25 @@ extension AgentLoop {
         if request != cl_gpio_request(UInt32(op.rawValue)) {
             return Decision(answer: .error(EINVAL), decision: "deny", reason: "not this architecture's encoding of the GPIO ioctl")
         }
-        guard let entry else { return Decision(answer: .error(EPERM), decision: "deny", reason: "no policy entry") }
-        if entry.gpio.isEmpty { return Decision(answer: .error(EPERM), decision: "deny", reason: "no gpio rule") }
+        // Without gpio rules a GPIO ioctl is refused; a generic ioctl rule answers only the
+        // other ioctls.
+        let entry: ContainerPolicy
+        switch admit(call, byGenericRule: false, rules: .gpio) {
+        case .entry(let e): entry = e
+        case .answer(let d): return d
+        }
         // v1 handles cannot be recognized later (their fds cannot be registered), so their
         // configuration cannot be checked against the lines they hold.
+        // A rootless runtime's container gets no line: the agent's requests on the chip are
+        // made as root, and the namespace checks of UserAttach.swift do not cover them.
+        if call.container.peerUID != nil {
+            return Decision(answer: .error(EPERM), decision: "deny", reason: "GPIO mediation serves root's containers only")
+        }
         if op == .handleSetConfig {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "v1 handle reconfiguration is not mediated; use GPIO_V2_LINE_SET_CONFIG")
         }
         let task: GPIOTask
-        switch openGPIOTask(c, pid: pid, id: id) {
+        switch openGPIOTask(c, pid: call.pid, id: id) {
         case .success(let t): task = t
         case .failure(let e):
             return e.value == ENOENT ? Decision(answer: .gone, decision: "none", reason: "task gone")

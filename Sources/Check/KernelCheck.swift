@@ -62,7 +62,7 @@ public enum KernelCheck {
 /// UML kernel where swiftlet looks for one (the annotation can still name another).
 func probeUML() -> Probe {
     do throws(SwiftletError) {
-        let kernel = try UMLKernel.locate(annotations: [])
+        let kernel = try UMLKernel.locate(chosen: nil, setting: SwiftletAnnotation.umlKernel)
         return Probe(name: "isolation.uml", available: true, detail: "kernel " + kernel)
     } catch {
         return Probe(name: "isolation.uml", available: false, detail: error.message)

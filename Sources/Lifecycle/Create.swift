@@ -40,7 +40,7 @@ extension Runtime {
         let rootfs = try rootfsPath(spec, bundle: bundle)
         let linux = spec.linux ?? LinuxSpec()
         // A primitive container applies a reduced copy of the config (see Primitive.swift).
-        var degradation = try Degradation(spec)
+        var degradation = Degradation(spec)
         // runc's rules: a detached container with a terminal needs somewhere to send it,
         // and a console socket without a terminal is a mistake.
         let terminal = spec.process?.terminal ?? false

@@ -32,6 +32,6 @@ func isolationFeatures() -> [(String, String)] {
         (Isolation.modeAnnotation + ".default", invokedAsUML() && umlHere ? "uml" : "namespaces"),
         (Isolation.fallbackAnnotation, "chroot"),
     ]
-    if umlHere { out.append((UMLKernel.annotation, join(UMLKernel.defaultCandidates(), ","))) }
+    if umlHere { out.append((SwiftletAnnotation.umlKernel, join(UMLKernel.defaultCandidates(), ","))) }
     return out
 }

@@ -14,12 +14,12 @@ public enum Isolation {
     /// "chroot": always primitive; the namespaces the config lists are not created.
     /// "uml": the container runs on a kernel of its own, User Mode Linux (see UML.swift).
     /// "namespaces": the default, named (overrides the `swiftlet-uml` name).
-    public static let modeAnnotation = "org.swiftlet.isolation"
+    public static let modeAnnotation = SwiftletAnnotation.isolation
     /// Invoked under this name (a link), swiftlet runs containers in the UML tier unless
     /// their annotation says otherwise: a containerd runtime handler needs no annotation.
     public static let umlCommandName = "swiftlet-uml"
     /// "chroot": full OCI when the kernel can, primitive when a namespace cannot be created.
-    public static let fallbackAnnotation = "org.swiftlet.fallback"
+    public static let fallbackAnnotation = SwiftletAnnotation.fallback
     /// Set by swiftlet in the state: what the config asks for and the container lacks.
     public static let missingAnnotation = "org.swiftlet.missing"
 }
@@ -28,29 +28,15 @@ enum IsolationMode: Sendable, Equatable {
     case full, chroot, fallbackToChroot, uml
 }
 
-/// The mode the config's annotations ask for (`umlByDefault`: invoked as swiftlet-uml);
-/// an unknown value is refused.
-func isolationMode(_ annotations: [(String, String)], umlByDefault: Bool = false) throws(SwiftletError) -> IsolationMode {
-    var fallback = false
-    var explicit: IsolationMode? = nil
-    for (key, value) in annotations {
-        let isMode = key.bytesEqual(Isolation.modeAnnotation)
-        guard isMode || key.bytesEqual(Isolation.fallbackAnnotation) else { continue }
-        if isMode && value.bytesEqual("chroot") { explicit = .chroot }
-        else if isMode && value.bytesEqual("uml") { explicit = .uml }
-        else if isMode && value.bytesEqual("namespaces") { explicit = .full }
-        else if !isMode && value.bytesEqual("chroot") { fallback = true }
-        else {
-            var refused = Node(.null, path: "config.json").at("annotations").at(key)
-                .error("unknown value " + jsonQuoted(value)
-                       + (isMode ? " (one of \"namespaces\", \"chroot\", \"uml\")" : " (the only one is \"chroot\")"))
-            refused.errno = EINVAL
-            throw refused
-        }
+/// The mode a container runs in: what its annotations ask for (the parser has checked their
+/// values), else the tier `swiftlet-uml` selects by its name (`umlByDefault`).
+func isolationMode(_ spec: Spec, umlByDefault: Bool = false) -> IsolationMode {
+    switch spec.isolationRequest {
+    case .chroot: return .chroot
+    case .uml: return .uml
+    case .namespaces: return spec.fallbackToChroot ? .fallbackToChroot : .full
+    case nil: return umlByDefault ? .uml : spec.fallbackToChroot ? .fallbackToChroot : .full
     }
-    if let explicit { return explicit == .full && fallback ? .fallbackToChroot : explicit }
-    if umlByDefault { return .uml }
-    return fallback ? .fallbackToChroot : .full
 }
 
 /// True when this process was invoked as `swiftlet-uml` (argv[0]'s last component).
@@ -69,8 +55,8 @@ struct Degradation: Sendable {
     private(set) var primitive: PrimitiveDegradation? = nil
     private(set) var plan: NamespacePlan
 
-    init(_ spec: Spec) throws(SwiftletError) {
-        mode = try isolationMode(spec.annotations, umlByDefault: invokedAsUML())
+    init(_ spec: Spec) {
+        mode = isolationMode(spec, umlByDefault: invokedAsUML())
         original = spec
         plan = NamespacePlan(spec.linux?.namespaces ?? [])
         if mode == .chroot { degrade() }

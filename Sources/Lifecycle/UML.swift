@@ -42,7 +42,7 @@ public enum UMLHost {
         guard let limit, limit > 0 else { return defaultGuestMemory }
         let bytes = UInt64(limit)
         guard bytes >= minimumGuestMemory + hostOverhead else {
-            throw SwiftletError(.config, "config.json: linux.resources.memory.limit: a UML guest needs at least "
+            throw SwiftletError(.config, "isolation uml: linux.resources.memory.limit: a guest needs at least "
                                 + String((minimumGuestMemory + hostOverhead) >> 20) + " MiB", errno: EINVAL)
         }
         // Whole MiB: mem= takes them, and the tmpfs is sized from the same number.
@@ -77,7 +77,7 @@ extension Runtime {
     /// waits for start. Leaves nothing behind on failure, as `create` does.
     func createUML(_ o: CreateRequest, spec: Spec, configText: String, bundle: String,
                    rootfs: String) throws(SwiftletError) -> CreatedContainer {
-        let kernel = try UMLKernel.locate(annotations: spec.annotations)
+        let kernel = try UMLKernel.locate(chosen: spec.umlKernel, setting: SwiftletAnnotation.umlKernel)
         if spec.process?.terminal == true {
             throw SwiftletError(.config, "isolation uml: process.terminal is not supported yet", errno: ENOTSUP)
         }
@@ -176,10 +176,10 @@ extension Runtime {
 
             var annotations = spec.annotations.filter {
                 !$0.0.bytesEqual(Isolation.missingAnnotation) && !$0.0.bytesEqual(Isolation.modeAnnotation)
-                    && !$0.0.bytesEqual(UMLKernel.annotation)
+                    && !$0.0.bytesEqual(SwiftletAnnotation.umlKernel)
             }
             annotations.append((Isolation.modeAnnotation, "uml"))
-            annotations.append((UMLKernel.annotation, kernel))
+            annotations.append((SwiftletAnnotation.umlKernel, kernel))
             let record = ContainerRecord(
                 id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
                 created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
@@ -223,12 +223,12 @@ func runtimeFileTree() throws(SwiftletError) -> FileDescriptor {
 /// workaround, glibc's AVX use turned off in the process's environment.
 func umlGuestConfig(_ configText: String) throws(SwiftletError) -> String {
     guard case .object(var members) = try JSON.parse(configText, source: "config.json") else {
-        throw SwiftletError(.config, "config.json: expected an object")
+        throw SwiftletError(.lifecycle, "isolation uml: the container's config is not an object")
     }
     members.removeAll { $0.key.bytesEqual("hooks") }
     for i in members.indices {
         if members[i].key.bytesEqual("annotations"), case .object(var a) = members[i].value {
-            a.removeAll { $0.key.bytesEqual(Isolation.modeAnnotation) || $0.key.bytesEqual(UMLKernel.annotation) }
+            a.removeAll { $0.key.bytesEqual(Isolation.modeAnnotation) || $0.key.bytesEqual(SwiftletAnnotation.umlKernel) }
             members[i].value = .object(a)
         } else if members[i].key.bytesEqual("linux"), case .object(var l) = members[i].value {
             l.removeAll { $0.key.bytesEqual("resources") || $0.key.bytesEqual("cgroupsPath") }

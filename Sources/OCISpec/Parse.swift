@@ -25,7 +25,10 @@ extension Spec {
         spec.hostname = try root.optionalCString("hostname")
         spec.domainname = try root.optionalCString("domainname")
         if let n = root["hooks"] { spec.hooks = try HooksSpec.parse(n) }
-        if let n = root["annotations"] { spec.annotations = try n.stringMap() }
+        if let n = root["annotations"] {
+            spec.annotations = try n.stringMap()
+            try spec.checkSwiftletAnnotations(n)
+        }
         if let n = root["linux"] { spec.linux = try LinuxSpec.parse(n) }
         try spec.checkAcrossSections(root)
         return spec

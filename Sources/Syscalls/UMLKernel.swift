@@ -4,8 +4,6 @@ import CLinux
 /// Where the kernel of the User Mode Linux tier comes from, and whether this host can run it.
 /// UML exists for x86 hosts only; its kernel is an ordinary executable.
 public enum UMLKernel {
-    /// Annotation naming the kernel executable (an absolute path) for one container.
-    public static let annotation = "org.swiftlet.uml.kernel"
     /// Where swiftlet's installed tier kernel lives.
     public static let installed = "/usr/lib/swiftlet/uml/linux-tier"
     /// Debian's user-mode-linux package: the fallback.
@@ -33,26 +31,25 @@ public enum UMLKernel {
 
     /// The kernel a container uses: the annotation's, else the first default that exists.
     /// Errors are one line naming what is missing.
-    public static func locate(annotations: [(String, String)]) throws(SwiftletError) -> String {
+    /// `chosen`: the kernel the container's config names (an absolute path, checked by the
+    /// parser); `setting` names where it is set, for the message without one.
+    public static func locate(chosen: String?, setting: String) throws(SwiftletError) -> String {
         let (machine, supported) = hostMachine()
         guard supported else {
             throw SwiftletError(.config, "isolation uml: User Mode Linux runs on x86_64 hosts only (this host is "
                                 + machine + ")", errno: ENOTSUP)
         }
-        if let chosen = annotations.last(where: { $0.0.bytesEqual(annotation) })?.1 {
-            guard chosen.hasBytePrefix("/") else {
-                throw SwiftletError(.config, "config.json: annotations." + annotation + ": must be an absolute path", errno: EINVAL)
-            }
+        if let chosen {
             guard isExecutableFile(chosen) else {
-                throw SwiftletError(.config, "config.json: annotations." + annotation + ": " + chosen
-                                    + " is not an executable file", errno: ENOENT)
+                throw SwiftletError(.config, "isolation uml: kernel " + chosen + " (" + setting + ") is not an executable file",
+                                    errno: ENOENT)
             }
             return chosen
         }
         let candidates = defaultCandidates()
         for path in candidates where isExecutableFile(path) { return path }
         throw SwiftletError(.config, "isolation uml: no User Mode Linux kernel (looked for " + join(candidates, ", ")
-                            + "; install user-mode-linux or set " + annotation + ")", errno: ENOENT)
+                            + "; install user-mode-linux or set " + setting + ")", errno: ENOENT)
     }
 
     static func isExecutableFile(_ path: String) -> Bool {

@@ -29,33 +29,44 @@ private let allNamespaces: [NamespaceSpec] = [
 
 @Suite("Primitive containers")
 struct PrimitiveModeTests {
-    @Test("annotations choose the mode; explicit chroot wins over the fallback; other values are refused")
-    func modes() throws {
-        #expect(try isolationMode([]) == .full)
-        #expect(try isolationMode([("org.example", "chroot")]) == .full)
-        #expect(try isolationMode([("org.swiftlet.isolation", "chroot")]) == .chroot)
-        #expect(try isolationMode([("org.swiftlet.fallback", "chroot")]) == .fallbackToChroot)
-        #expect(try isolationMode([("org.swiftlet.fallback", "chroot"), ("org.swiftlet.isolation", "chroot")]) == .chroot)
-        for (key, value) in [("org.swiftlet.isolation", "oci"), ("org.swiftlet.fallback", ""), ("org.swiftlet.isolation", "Chroot")] {
-            #expect(throws: SwiftletError.self) { try isolationMode([(key, value)]) }
+    private func mode(_ annotations: [(String, String)], umlByDefault: Bool = false) -> IsolationMode {
+        var s = Spec()
+        s.annotations = annotations
+        return isolationMode(s, umlByDefault: umlByDefault)
+    }
+
+    @Test("annotations choose the mode; explicit chroot wins over the fallback")
+    func modes() {
+        #expect(mode([]) == .full)
+        #expect(mode([("org.example", "chroot")]) == .full)
+        #expect(mode([("org.swiftlet.isolation", "chroot")]) == .chroot)
+        #expect(mode([("org.swiftlet.fallback", "chroot")]) == .fallbackToChroot)
+        #expect(mode([("org.swiftlet.fallback", "chroot"), ("org.swiftlet.isolation", "chroot")]) == .chroot)
+    }
+
+    @Test("unknown values of swiftlet's annotations are refused by the parser, naming the annotation, with EINVAL")
+    func unknownValuesRefused() throws {
+        for (key, value) in [("org.swiftlet.isolation", "oci"), ("org.swiftlet.fallback", ""), ("org.swiftlet.isolation", "Chroot"),
+                             ("org.swiftlet.isolation", "UML"), ("org.swiftlet.uml.kernel", "linux.uml")] {
+            let config = #"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "annotations": {"\#(key)": "\#(value)"}}"#
             do {
-                _ = try isolationMode([(key, value)])
+                _ = try Spec.load(text: config)
+                Issue.record("\(key)=\(value) was accepted")
             } catch {
-                #expect(error.message.contains(key) && error.message.contains("\"\(value)\""), "\(error.message)")
+                #expect(error.message.contains("annotations." + key) && error.message.contains("\"\(value)\""), "\(error.message)")
                 #expect(error.errno == EINVAL)
             }
         }
     }
 
     @Test("uml: chosen by the annotation or by the swiftlet-uml name; an explicit annotation wins over the name")
-    func umlSelection() throws {
-        #expect(try isolationMode([("org.swiftlet.isolation", "uml")]) == .uml)
-        #expect(try isolationMode([], umlByDefault: true) == .uml)
-        #expect(try isolationMode([("org.swiftlet.isolation", "namespaces")], umlByDefault: true) == .full)
-        #expect(try isolationMode([("org.swiftlet.isolation", "chroot")], umlByDefault: true) == .chroot)
-        #expect(try isolationMode([("org.swiftlet.fallback", "chroot")], umlByDefault: true) == .uml)
-        #expect(try isolationMode([("org.swiftlet.isolation", "namespaces"), ("org.swiftlet.fallback", "chroot")]) == .fallbackToChroot)
-        #expect(throws: SwiftletError.self) { try isolationMode([("org.swiftlet.isolation", "UML")]) }
+    func umlSelection() {
+        #expect(mode([("org.swiftlet.isolation", "uml")]) == .uml)
+        #expect(mode([], umlByDefault: true) == .uml)
+        #expect(mode([("org.swiftlet.isolation", "namespaces")], umlByDefault: true) == .full)
+        #expect(mode([("org.swiftlet.isolation", "chroot")], umlByDefault: true) == .chroot)
+        #expect(mode([("org.swiftlet.fallback", "chroot")], umlByDefault: true) == .uml)
+        #expect(mode([("org.swiftlet.isolation", "namespaces"), ("org.swiftlet.fallback", "chroot")]) == .fallbackToChroot)
     }
 
     @Test("namespaces other than a created mount namespace are dropped and named, joins too")

@@ -50,8 +50,13 @@ build=$cross/$arch
 mkdir -p "$build/modules"
 
 # Module order: each module after everything it imports (Package.swift's target graph).
-modules=(Base JSON OCISpec CLI Syscalls Namespaces Mounts Devices Capabilities Process Hooks
+modules=(Base DBus JSON OCISpec CLI Syscalls Namespaces Mounts Devices Capabilities Process Hooks
          Cgroups Seccomp Terminal Agent Check Lifecycle swiftlet)
+for dir in Sources/*/; do
+  m=$(basename "$dir")
+  [ "$m" = CLinux ] || [[ " ${modules[*]} " == *" $m "* ]] || {
+    echo "cross-build: module $m is missing from the build order (add it after what it imports)" >&2; exit 1; }
+done
 
 # The bare-metal target defines none of the Linux macros that glibc's and the kernel's
 # headers test; the cross gcc would define them.

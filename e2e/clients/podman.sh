@@ -28,6 +28,9 @@ prun() { pm run --cgroup-parent "$cgroup_parent" "$@"; }
 # its default state root (/run/swiftlet): remove them if this run made them and they are empty.
 made_here=()
 for d in /run/containers /run/swiftlet; do [ -e "$d" ] || made_here+=("$d"); done
+# Its lock file in shared memory too.
+made_lock=
+[ -e /dev/shm/libpod_lock ] || made_lock=/dev/shm/libpod_lock
 
 cleanup() {
   pm rm -a -f -t 0 >/dev/null 2>&1
@@ -43,6 +46,7 @@ cleanup() {
   for dir in "${made_here[@]}"; do
     [ -d "$dir" ] && find "$dir" -depth -type d -empty -delete 2>/dev/null
   done
+  [ -z "$made_lock" ] || rm -f "$made_lock"
 }
 trap cleanup EXIT
 

@@ -51,6 +51,8 @@ rootless_user_teardown() {
   while [ -n "$(ps -o pid= -u "$RL_UID" 2>/dev/null || true)" ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
   # The fallback state root of a user without XDG_RUNTIME_DIR (see defaultStateRoot).
   rm -rf --one-file-system "/tmp/swiftlet-$RL_UID" || true
+  # Rootless podman's lock file for this uid (only if the user made it).
+  [ "$(stat -c %u "/dev/shm/libpod_rootless_lock_$RL_UID" 2>/dev/null)" != "$RL_UID" ] || rm -f "/dev/shm/libpod_rootless_lock_$RL_UID"
   userdel -r "$RL_USER" 2>/dev/null || true
   rm -rf --one-file-system "$RL_HOME" || true
   sed -i "/^$RL_USER:/d" /etc/subuid /etc/subgid || true

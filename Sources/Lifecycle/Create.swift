@@ -71,15 +71,8 @@ extension Runtime {
         let signals = try SignalGuard.block()
         var undo = CreateUndo(store: store)
         do throws(SwiftletError) {
-            let dir = store.directory(o.id)
-            if mkdir(dir, 0o711) != 0 {
-                if cl_errno() == EEXIST { throw SwiftletError(.state, "container with id exists: " + o.id, errno: EEXIST) }
-                throw .system(.state, "create state directory " + dir)
-            }
-            undo.directory = dir
-            let lock = try ContainerLock.acquire(dir)
+            let (dir, lock) = try makeStateDirectory(o.id, configText: configText, undo: &undo)
             defer { lock.unlock() }
-            try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
             // The agent attaches a notify fd under this id only with this token.
             let agentToken = spec.linux?.seccomp?.listenerPath == nil ? nil : try makeAgentToken(stateDirectory: dir)
 
@@ -332,6 +325,28 @@ func socketActivationFDs() -> Int {
 }
 
 /// Undoes a half-done create, newest first.
+extension Runtime {
+    /// The new container's state directory (an id in use is refused), locked, holding its
+    /// config; recorded in `undo` so that a failed create removes it.
+    func makeStateDirectory(_ id: String, configText: String,
+                            undo: inout CreateUndo) throws(SwiftletError) -> (dir: String, lock: ContainerLock) {
+        let dir = store.directory(id)
+        if mkdir(dir, 0o711) != 0 {
+            if cl_errno() == EEXIST { throw SwiftletError(.state, "container with id exists: " + id, errno: EEXIST) }
+            throw .system(.state, "create state directory " + dir)
+        }
+        undo.directory = dir
+        let lock = try ContainerLock.acquire(dir)
+        do throws(SwiftletError) {
+            try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        return (dir, lock)
+    }
+}
+
 struct CreateUndo {
     let store: StateStore
     var directory: String?

@@ -94,15 +94,8 @@ extension Runtime {
         let signals = try SignalGuard.block()
         var undo = CreateUndo(store: store)
         do throws(SwiftletError) {
-            let dir = store.directory(o.id)
-            if mkdir(dir, 0o711) != 0 {
-                if cl_errno() == EEXIST { throw SwiftletError(.state, "container with id exists: " + o.id, errno: EEXIST) }
-                throw .system(.state, "create state directory " + dir)
-            }
-            undo.directory = dir
-            let lock = try ContainerLock.acquire(dir)
+            let (dir, lock) = try makeStateDirectory(o.id, configText: configText, undo: &undo)
             defer { lock.unlock() }
-            try writeFile(dir + "/config.json", configText, create: true, mode: 0o600, stage: .state)
 
             // The whole UML tree lives in the container's cgroup: host limits hold for the guest.
             let cgroup = try CgroupManager(layout: try CgroupLayout.detect(), cgroupsPath: linux.cgroupsPath,

@@ -56,9 +56,10 @@ UML_KERNELS := $(DIST)/uml/linux-tier $(DIST)/uml/linux-test
 
 .PHONY: all sizes clean uml-kernels
 uml-kernels: $(UML_KERNELS)
-$(DIST)/uml/linux-tier: uml/tier.config scripts/uml-kernel.sh
+UML_PATCHES := uml/patches $(wildcard uml/patches/*.patch)
+$(DIST)/uml/linux-tier: uml/tier.config scripts/uml-kernel.sh $(UML_PATCHES)
 	bash scripts/uml-kernel.sh tier $@
-$(DIST)/uml/linux-test: uml/tier.config uml/test.config scripts/uml-kernel.sh
+$(DIST)/uml/linux-test: uml/tier.config uml/test.config scripts/uml-kernel.sh $(UML_PATCHES)
 	bash scripts/uml-kernel.sh test $@
 
 all: $(DIST)/swiftlet $(DIST)/swiftlet-dynamic $(DIST)/swiftlet-standard $(CROSS_BINARIES)

@@ -4,7 +4,8 @@
 #   scripts/uml-kernel.sh tier OUT   tinyconfig + uml/tier.config                 (issue 15's tier)
 #   scripts/uml-kernel.sh test OUT   tinyconfig + uml/tier.config + uml/test.config  (test guests)
 # The source is extracted once into .build-uml/linux-source-6.1 and each kernel is built out of
-# tree in .build-uml/NAME, so a second run with the same configs only relinks nothing: the
+# tree in .build-uml/NAME, with our patches (uml/patches/*.patch, in name order) applied over
+# it, so a second run with the same configs only relinks nothing: the
 # generated .config is replaced only when it changed. Fails, naming the options, when an
 # option of a fragment did not end up in the .config (tinyconfig drops what lacks a dependency).
 # env: UML_JOBS (default 2: the build machines are shared)
@@ -20,7 +21,7 @@ case "$name" in
   *) echo "uml-kernel: unknown kernel '$name' (tier, test)" >&2; exit 2 ;;
 esac
 [ "$(uname -m)" = x86_64 ] || { echo "uml-kernel: User Mode Linux builds for x86_64 hosts only" >&2; exit 1; }
-ensure_packages linux-source-6.1 make gcc flex bison bc libelf-dev binutils xz-utils
+ensure_packages linux-source-6.1 make gcc flex bison bc libelf-dev binutils xz-utils patch
 
 build=$top/.build-uml
 src=$build/linux-source-6.1
@@ -28,6 +29,34 @@ if [ ! -f "$src/.extracted" ]; then
   echo "== extracting /usr/src/linux-source-6.1.tar.xz into $build"
   rm -rf "$src"; mkdir -p "$build"
   tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$build"
+  touch "$src/.extracted"
+fi
+
+# The source holds exactly the current patches: a copy of each applied one is kept in
+# $src/.patches, and when the set differs the old ones are reversed (last first) before the new
+# ones go on. patch(1) touches what it changes, so make rebuilds just that. A failure leaves
+# the source to be extracted again.
+patches=("$top"/uml/patches/*.patch)
+[ -e "${patches[0]}" ] || patches=()
+patches_applied() {
+  [ "$(ls "$src/.patches" 2>/dev/null)" = "$(for p in "${patches[@]}"; do basename "$p"; done)" ] || return 1
+  local p
+  for p in "${patches[@]}"; do cmp -s "$p" "$src/.patches/${p##*/}" || return 1; done
+}
+if ! patches_applied; then
+  rm -f "$src/.extracted"
+  if [ -d "$src/.patches" ]; then
+    for p in $(ls -r "$src/.patches"); do
+      echo "== reversing $p"; patch -d "$src" -p1 -R -s --no-backup-if-mismatch < "$src/.patches/$p"
+    done
+    rm -rf "$src/.patches"
+  fi
+  mkdir -p "$src/.patches"
+  for p in "${patches[@]}"; do
+    echo "== applying uml/patches/$(basename "$p")"
+    patch -d "$src" -p1 -s --forward --no-backup-if-mismatch < "$p"
+    cp "$p" "$src/.patches/"
+  done
   touch "$src/.extracted"
 fi
 

@@ -17,12 +17,15 @@
 # any host path). Guest RAM is the file UML maps from $TMPDIR: as root, a tmpfs of its own
 # (sized from UML_MEM plus the disks) in a private mount namespace, so that neither the mount
 # nor the memory outlives the guest even when this script is killed; otherwise a directory in
-# /dev/shm removed on exit. UML 6.1 needs two host workarounds: e2e/primitive/refuse.c's
-# `xstate` launcher (hosts with a large XSAVE area) and GLIBC_TUNABLES without AVX for static
-# glibc programs in the guest ($UML_TUNABLES; uml_boot puts it in init's environment).
+# /dev/shm removed on exit. Debian's UML 6.1 needs two host workarounds on hosts with a large
+# XSAVE area: e2e/primitive/refuse.c's `xstate` launcher and GLIBC_TUNABLES without AVX for
+# glibc programs in the guest ($UML_TUNABLES; uml_boot puts it in init's environment). A kernel
+# built with uml/patches/xstate.patch needs neither (unless the host's area exceeds its 2696-byte
+# buffer: AMX); then UML_TUNABLES is an empty GLIBC_TUNABLES= and UML_GUEST_AVX=1.
 #
 # env: UML_KERNEL (a kernel to use instead), UML_MEM (default 64M), UML_TIMEOUT (default 180 s),
-#      UML_KEEP_LOG (a file to copy the guest's console log to at exit)
+#      UML_KEEP_LOG (a file to copy the guest's console log to at exit),
+#      UML_XSTATE_WORKAROUND (1/0: force the launcher workaround on or off)
 
 UML_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 UML_TUNABLES=GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX
@@ -51,12 +54,27 @@ uml_setup() {
   mkdir -p "$UML_JAIL"/{bin,proc,sys,dev,run,tmp,etc} "$UML_MEMDIR"
   trap uml_cleanup EXIT
   cc -O2 -o "$UML_WORK/refuse" "$UML_TOP/e2e/primitive/refuse.c" -lseccomp
+  cc -O2 -o "$UML_WORK/xsave-size" "$UML_TOP/e2e/uml/xsave-size.c"
+  uml_fpu
   cp /bin/busybox "$UML_JAIL/bin/busybox"
   local applet
   for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$UML_JAIL/bin/$applet"; done
   # Static busybox ps(1) crashes in its default format when uid 0 has no name.
   echo 'root:x:0:0:root:/:/bin/sh' > "$UML_JAIL/etc/passwd"
   echo 'root:x:0:' > "$UML_JAIL/etc/group"
+}
+
+# uml_fpu: what $UML_KERNEL needs for the guest's FPU state on this host (UMLHost.fpu decides
+# the same for the tier): UML_XSTATE_WORKAROUND (the launcher), UML_GUEST_AVX, UML_TUNABLES.
+uml_fpu() {
+  local size refuse avx
+  size=$("$UML_WORK/xsave-size")
+  if grep -qaF UML_XSTATE_SIZED_BY_HOST "$UML_KERNEL"; then refuse=0 avx=$((size <= 2696))
+  else refuse=$((size > 1024)) avx=$((size <= 1024)); fi
+  UML_XSTATE_WORKAROUND=${UML_XSTATE_WORKAROUND:-$refuse}
+  [ "$UML_XSTATE_WORKAROUND" = 0 ] || avx=0
+  UML_GUEST_AVX=$avx
+  [ "$avx" = 0 ] || UML_TUNABLES=GLIBC_TUNABLES=
 }
 
 uml_cleanup() {
@@ -91,6 +109,8 @@ uml_disk() { UML_DISKS+=("$1:$2"); }
 # memory tmpfs and every process of it go too.
 uml_boot() {
   local mem=${UML_MEM:-64M} mib d args=() wrap=()
+  UML_LAUNCH=()
+  [ "$UML_XSTATE_WORKAROUND" = 0 ] || UML_LAUNCH=("$UML_WORK/refuse" xstate --)
   if [ "$(id -u)" != 0 ]; then
     UML_SHM=$(mktemp -d "/dev/shm/swiftlet-uml-mem-$$.XXXXXX")
     UML_MEMDIR=$UML_SHM
@@ -108,7 +128,7 @@ uml_boot() {
   # UML's own mappings take a little more than mem=.
   UML_MIB=$((mib + 16)) UML_MEMDIR=$UML_MEMDIR UML_DISK_LIST="${UML_DISKS[*]}" \
   timeout --kill-after=5 "${UML_TIMEOUT:-180}" "${wrap[@]}" sh -c "$launch" uml \
-    "$UML_WORK/refuse" xstate -- setarch -R "$UML_KERNEL" \
+    "${UML_LAUNCH[@]}" setarch -R "$UML_KERNEL" \
     "mem=$mem" root=/dev/root rootfstype=hostfs "hostfs=$UML_JAIL" rw init=/init \
     "umid=swiftlet-uml-$$" "uml_dir=$UML_WORK" con=null con0=fd:0,fd:1 quiet \
     initcall_blacklist=raid6_select_algo lpj=10000000 "${args[@]}" "$@" "$UML_TUNABLES" \

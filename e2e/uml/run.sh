@@ -12,6 +12,11 @@
 # loopback, no /proc/config.gz. With the filter, clone3 fails with ENOSYS and CLONE_NEW*
 # with EPERM in the guest kernel itself.
 #
+# The guest's FPU state: e2e/uml/avxregs.c keeps values in the AVX-512 (or AVX) registers of
+# two processes and two threads across many switches and signal handlers that overwrite them;
+# it must pass wherever the guest may use AVX (UML_GUEST_AVX, see guest.sh), and is skipped,
+# saying why, where the kernel keeps only the SSE state.
+#
 # usage: e2e/uml/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
 # Needs root only for nothing: UML runs unprivileged, but CI runs it as root.
 set -euo pipefail
@@ -31,6 +36,7 @@ busybox=/bin/busybox
 uml_jail_static "$swiftlet" swiftlet
 # The guest's launcher that makes its kernel refuse namespaces (static: the jail has no libc).
 cc -O2 -static -o "$jail/refuse" "$top/e2e/primitive/refuse.c" -lseccomp
+cc -O2 -static -pthread -o "$jail/avxregs" "$top/e2e/uml/avxregs.c"
 
 rootfs=$jail/bundle/rootfs
 mkdir -p "$rootfs"/{bin,dev,proc,sys,tmp,etc}
@@ -128,6 +134,10 @@ r fallback-output "$($B cat /tmp/out | $B tr '\n' ' ')"
 $S run --bundle /bundle full > /tmp/out 2>/tmp/err; r full-exit $?
 r full-output "$($B cat /tmp/out | $B tr '\n' ' ')"
 r state-dirs-end "$($B ls /run/swiftlet | $B wc -l)"
+
+$B echo "== vector registers across switches and signals"
+r avxregs "$(/avxregs 3000 2>&1; $B echo "exit $?")"
+r avxregs-signals "$(/avxregs 1000 signals 2>&1; $B echo "exit $?")"
 r done 1
 $B poweroff -f
 INIT
@@ -179,8 +189,16 @@ expect full-exit "without the filter the same config is full OCI" is full-exit 0
 expect full-output "... in a pid namespace of its own" \
   bash -c '[ -n "$1" ] && [ "${1%% *}" != "$0" ]' "$(result hostpidns)" "$(result full-output)"
 expect state-dirs-end "nothing left in the state root" is state-dirs-end 0
+skips=0
+if [ "$UML_GUEST_AVX" = 1 ]; then
+  expect avxregs "the guest keeps a process's AVX registers across switches (threads too)" has avxregs " ok "
+  expect avxregs-signals "... and restores them on sigreturn after a handler overwrote them" has avxregs-signals " ok "
+else
+  echo "skip AVX registers in the guest: $UML_KERNEL keeps only the SSE state on this host (UML_GUEST_AVX=0)"
+  skips=1
+fi
 
-echo "uml: $passes passed, $failures failed"
+echo "uml: $passes passed, $failures failed, $skips skipped"
 if [ $failures -ne 0 ]; then
   echo "== uml: $failures check(s) failed; guest console:"
   tail -60 "$log"

@@ -50,11 +50,33 @@ public enum UMLHost {
     }
 
     /// UML 6.1 saves a guest process's FPU state with PTRACE_GETREGSET(NT_X86_XSTATE) into a
-    /// buffer too small for a large XSAVE area (AVX-512, AMX): on such hosts the UML process
-    /// gets EIO for that request (it then uses PTRACE_GETFPREGS), and glibc in the guest is
-    /// kept off the registers that are no longer saved.
-    static var needsXstateWorkaround: Bool { cl_xsave_size() > 1024 }
+    /// fixed buffer (fpBuffer bytes), and Debian's linux.uml does so whatever the host's XSAVE
+    /// area: on hosts with a large one (AVX-512, AMX) its UML process gets EIO for that request
+    /// (it then uses PTRACE_GETFPREGS), and glibc in the guest is kept off the registers that are
+    /// no longer saved. A kernel built with uml/patches/xstate.patch (it carries
+    /// xstateSizedMarker) sizes the transfer from the host and restores the whole area on
+    /// sigreturn; only an area larger than its buffer (AMX) leaves it with the SSE state.
+    static func fpu(kernel: String) -> UMLFPU {
+        let size = cl_xsave_size()
+        var sized = false
+        if let fd = try? FileDescriptor.open(kernel, O_RDONLY) {
+            sized = cl_file_contains(fd.raw, xstateSizedMarker) == 1
+            fd.close()
+        }
+        if sized { return UMLFPU(refuseXstate: false, guestWithoutAVX: size > fpBuffer) }
+        return UMLFPU(refuseXstate: size > 1024, guestWithoutAVX: size > 1024)
+    }
+    static let fpBuffer: UInt32 = 2696
+    static let xstateSizedMarker = "UML_XSTATE_SIZED_BY_HOST"
     static let glibcTunables = "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX"
+}
+
+/// What the host does for the guest's FPU state (see UMLHost.fpu).
+struct UMLFPU {
+    /// PTRACE_GETREGSET(NT_X86_XSTATE) fails with EIO for the kernel: it saves the SSE state only.
+    var refuseXstate: Bool
+    /// glibc in the guest is told to keep off AVX (GLIBC_TUNABLES).
+    var guestWithoutAVX: Bool
 }
 
 /// Everything the supervisor needs; it lives in the cloned child's copy of memory.
@@ -62,6 +84,7 @@ struct UMLSupervisorContext: @unchecked Sendable {
     var id: String
     var kernel: FileDescriptor
     var kernelName: String
+    var fpu: UMLFPU
     var guestConfig: String
     var guestMemory: UInt64
     var channel: SyncChannel
@@ -86,7 +109,8 @@ extension Runtime {
         }
         let linux = spec.linux ?? LinuxSpec()
         let memory = try UMLHost.guestMemory(limit: linux.resources?.memory?.limit)
-        let guestConfig = try umlGuestConfig(configText)
+        let fpu = UMLHost.fpu(kernel: kernel)
+        let guestConfig = try umlGuestConfig(configText, withoutAVX: fpu.guestWithoutAVX)
 
         try store.ensureRoot()
         try RuntimeImage.ensureProtected()
@@ -126,7 +150,7 @@ extension Runtime {
             defer { cgroupV2?.close() }
 
             let context = UMLSupervisorContext(
-                id: o.id, kernel: kernelFD, kernelName: kernel, guestConfig: guestConfig, guestMemory: memory,
+                id: o.id, kernel: kernelFD, kernelName: kernel, fpu: fpu, guestConfig: guestConfig, guestMemory: memory,
                 channel: initEnd, fifo: fifo, fifoWatch: watch,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                 signalMask: signals.previous)
@@ -213,8 +237,8 @@ func runtimeFileTree() throws(SwiftletError) -> FileDescriptor {
 /// config.json as the guest's swiftlet applies it: the tier's annotations gone (the guest
 /// makes an ordinary container), no host resources or cgroup path (the host's cgroup holds
 /// the whole guest), no hooks (they name host programs); on hosts that need the FPU
-/// workaround, glibc's AVX use turned off in the process's environment.
-func umlGuestConfig(_ configText: String) throws(SwiftletError) -> String {
+/// workaround (`withoutAVX`), glibc's AVX use turned off in the process's environment.
+func umlGuestConfig(_ configText: String, withoutAVX: Bool) throws(SwiftletError) -> String {
     guard case .object(var members) = try JSON.parse(configText, source: "config.json") else {
         throw SwiftletError(.lifecycle, "isolation uml: the container's config is not an object")
     }
@@ -226,7 +250,7 @@ func umlGuestConfig(_ configText: String) throws(SwiftletError) -> String {
         } else if members[i].key.bytesEqual("linux"), case .object(var l) = members[i].value {
             l.removeAll { $0.key.bytesEqual("resources") || $0.key.bytesEqual("cgroupsPath") }
             members[i].value = .object(l)
-        } else if members[i].key.bytesEqual("process"), UMLHost.needsXstateWorkaround, case .object(var p) = members[i].value {
+        } else if members[i].key.bytesEqual("process"), withoutAVX, case .object(var p) = members[i].value {
             var env = p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
             if !env.contains(where: { $0.stringValue?.hasBytePrefix("GLIBC_TUNABLES=") ?? false }) {
                 env.append(.string(UMLHost.glibcTunables))
@@ -316,12 +340,11 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
     var argv = [c.kernelName, "mem=" + String(c.guestMemory >> 20) + "M", "root=/dev/root", "rootfstype=hostfs",
                 "hostfs=/jail", "rw", "init=/swiftlet", "umid=guest", "uml_dir=/uml", "con=null", "ssl=null",
                 "con0=null,fd:1", "con1=fd:3,fd:4", "quiet", "lpj=10000000", "initcall_blacklist=raid6_select_algo"]
-    let workaround = UMLHost.needsXstateWorkaround
-    if workaround { argv.append(UMLHost.glibcTunables) }
+    if c.fpu.guestWithoutAVX { argv.append(UMLHost.glibcTunables) }
     argv += ["--", "guest-init"]
     let cArgv = CStringArray(argv)
     let cEnv = CStringArray(["TMPDIR=/mem", "PATH=/"])
-    let filter: SeccompProgram? = workaround ? try xstateFilter() : nil
+    let filter: SeccompProgram? = c.fpu.refuseXstate ? try xstateFilter() : nil
 
     let umlPid = fork()
     if umlPid == 0 {
@@ -384,7 +407,7 @@ private func moveFD(_ fd: Int32, to target: Int32) -> Bool {
     return dup2(fd, target) == target
 }
 
-/// The seccomp filter of the FPU workaround (see UMLHost.needsXstateWorkaround).
+/// The seccomp filter of the FPU workaround (see UMLHost.fpu).
 private func xstateFilter() throws(SwiftletError) -> SeccompProgram {
     var spec = SeccompSpec(defaultAction: "SCMP_ACT_ALLOW")
     spec.architectures = ["SCMP_ARCH_X86_64"]

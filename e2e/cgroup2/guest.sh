@@ -83,7 +83,8 @@ suite() {
   R=$1
   $B mkdir -p "/run/state-$R"
   $B echo "== $R (guest uptime $($B cut -d' ' -f1 /proc/uptime) s)"
-  # Can this runtime run a container here at all? (runc cannot: see e2e/cgroup2/run.sh)
+  # Can this runtime run a container here at all? (runc only where the guest keeps AVX state:
+  # see e2e/cgroup2/run.sh)
   bundle hello '["echo", "hello"]' '{}'
   run_in hello
   if [ "$out" != hello ]; then
@@ -149,7 +150,7 @@ suite() {
   bundle idle '["cat", "/sys/fs/cgroup/cpu.idle"]' '{"cpu": {"idle": 1}}'
   run_in idle
   case "$R:$out" in *:1) ok "$R cpu idle";;
-    crun:0) skip "$R cpu idle: this version ignores linux.resources.cpu.idle";;
+    crun:0|runc:0) skip "$R cpu idle: this version ignores linux.resources.cpu.idle";;
     *) fail "$R cpu idle: got '$out'";; esac
   bundle cpumax '["sh", "-c", "spin 50000; while read k v; do echo $k $v; done < /sys/fs/cgroup/cpu.stat"]' \
     '{"cpu": {"quota": 10000, "period": 100000}}'
@@ -242,7 +243,11 @@ suite() {
   expect "$R update -r FILE" "$? $(cgfile memory.max) $(cgfile pids.max)" "0 $((48 * mib)) 40"
   for flag in "--cpuset-cpus 0" "--cpuset-mems 0" "--cpu-rt-runtime 1000" "--cpu-rt-period 1000000" \
               "--l3-cache-schema L3:0=f" "--mem-bw-schema MB:0=50"; do
-    if rt update $flag "$R-long" > /tmp/err 2>&1; then fail "$R update $flag fails here (no cpuset, rt, resctrl): it succeeded"
+    if rt update $flag "$R-long" > /tmp/err 2>&1; then
+      case "$R:$flag" in
+        runc:--cpu-rt-*) skip "$R update $flag: this version accepts it on cgroup v2 and writes nothing";;
+        *) fail "$R update $flag fails here (no cpuset, rt, resctrl): it succeeded";;
+      esac
     else ok "$R update $flag fails here ($(tail -n 1 /tmp/err | cut -c1-70))"; fi
   done
   rt update --kernel-memory $mib "$R-long" > /tmp/err 2>&1

@@ -8,12 +8,12 @@
 # usage: e2e/cgroup2/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
 # env: CGROUP2_RUNTIMES (default "swiftlet runc crun": those installed are used)
 #
-# Guest programs must not use AVX (see e2e/uml/guest.sh): UML 6.1 on this kind of host keeps
-# only the SSE part of a process's FPU state. glibc's are told so through GLIBC_TUNABLES, which
-# a program started with another environment lacks: ps(1), which `swiftlet ps` runs with PATH
-# alone, crashes (the table form of ps is skipped, saying so; `ps -f json` is checked). Go's
-# would be through GODEBUG, but `runc init` does not inherit it: runc's Go runtime crashes in
-# the guest, and its checks are skipped, saying so.
+# The built kernel keeps a process's whole FPU state (uml/patches/xstate.patch), so runc's Go
+# runtime and every glibc program run as on the host. With a kernel that keeps only the SSE
+# part (UML_GUEST_AVX=0, see e2e/uml/guest.sh), glibc's programs are told so through
+# GLIBC_TUNABLES, which a program started with another environment lacks: ps(1), which
+# `swiftlet ps` runs with PATH alone, crashes (the table form of ps is skipped, saying so), and
+# `runc init` (Go; it does not inherit GODEBUG) crashes: runc's checks are skipped, saying so.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/e2e/uml/guest.sh"

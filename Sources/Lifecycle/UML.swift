@@ -57,7 +57,7 @@ public enum UMLHost {
     /// xstateSizedMarker) sizes the transfer from the host and restores the whole area on
     /// sigreturn; only an area larger than its buffer (AMX) leaves it with the SSE state.
     static func fpu(kernel: String) -> UMLFPU {
-        let size = cl_xsave_size()
+        let size = xsaveSize
         var sized = false
         if let fd = try? FileDescriptor.open(kernel, O_RDONLY) {
             sized = cl_file_contains(fd.raw, xstateSizedMarker) == 1
@@ -66,6 +66,8 @@ public enum UMLHost {
         if sized { return UMLFPU(refuseXstate: false, guestWithoutAVX: size > fpBuffer) }
         return UMLFPU(refuseXstate: size > 1024, guestWithoutAVX: size > 1024)
     }
+    /// The host's XSAVE area in bytes (CPUID leaf 0xD), 0 without XSAVE.
+    static var xsaveSize: UInt32 { cl_xsave_size() }
     static let fpBuffer: UInt32 = 2696
     static let xstateSizedMarker = "UML_XSTATE_SIZED_BY_HOST"
     static let glibcTunables = "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX"

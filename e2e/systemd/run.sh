@@ -36,14 +36,17 @@ cp -a "$rootfs_cache" "$jail"
 ln -s /lib/systemd/systemd "$jail/init"
 cp "$swiftlet" "$jail/swiftlet"
 cp "$top/e2e/systemd/guest-test.sh" "$jail/guest-test.sh"
-# No AVX in the guest's processes (see e2e/uml/guest.sh): glibc's tunables, and the crypto
-# libraries systemd links pick their own code paths: libgcrypt from /etc/gcrypt/hwf.deny,
-# OpenSSL from OPENSSL_ia32cap. Without these, pid 1's memory is corrupted early in boot.
-UML_TUNABLES="$UML_TUNABLES,-AVX_Fast_Unaligned_Load"
-tunables=$UML_TUNABLES
-openssl_caps=OPENSSL_ia32cap=0:0
-mkdir -p "$jail/etc/gcrypt"
-echo all > "$jail/etc/gcrypt/hwf.deny"
+# Where the kernel keeps only the SSE state (UML_GUEST_AVX=0, see e2e/uml/guest.sh), no AVX
+# in the guest's processes: glibc's tunables, and the crypto libraries systemd links pick their
+# own code paths: libgcrypt from /etc/gcrypt/hwf.deny, OpenSSL from OPENSSL_ia32cap. Without
+# these, pid 1's memory is corrupted early in boot there.
+tunables=$UML_TUNABLES openssl_caps=
+if [ "$UML_GUEST_AVX" = 0 ]; then
+  tunables="$UML_TUNABLES,-AVX_Fast_Unaligned_Load"
+  openssl_caps=OPENSSL_ia32cap=0:0
+  mkdir -p "$jail/etc/gcrypt"
+  echo all > "$jail/etc/gcrypt/hwf.deny"
+fi
 
 # The guest: no gettys, no timers, the test as a oneshot once the system is up.
 sys=$jail/etc/systemd/system
@@ -98,7 +101,7 @@ write_config bundle-dup machine.slice:swiftlet:c1 64 '["sleep", "1000"]'
 write_config bundle-forks machine.slice:swiftlet:c2 5 \
   '["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 3 & done; wait"]'
 
-UML_MEM=${UML_MEM:-320M} UML_TIMEOUT=${UML_TIMEOUT:-300} uml_boot systemd.unified_cgroup_hierarchy=1 "$openssl_caps"
+UML_MEM=${UML_MEM:-320M} UML_TIMEOUT=${UML_TIMEOUT:-300} uml_boot systemd.unified_cgroup_hierarchy=1 ${openssl_caps:+"$openssl_caps"}
 echo "systemd guest ran for $UML_BOOT_MS ms"
 # SYSTEMD_GUEST_CONSOLE=FILE keeps the guest's console (every RESULT line) for a look.
 [ -z "${SYSTEMD_GUEST_CONSOLE:-}" ] || cp "$UML_LOG" "$SYSTEMD_GUEST_CONSOLE"

@@ -6,6 +6,7 @@
 #   cross        the aarch64, armv7 and riscv64 binaries under qemu-user (e2e/cross/run.sh)
 #   uml          primitive containers in a User Mode Linux guest (e2e/uml/run.sh)
 #   cgroup2      swiftlet, runc and crun on pure cgroup v2 in a UML guest (e2e/cgroup2/run.sh)
+#   hybrid       swiftlet's limits in a UML guest with controllers split between v1 and v2 (e2e/cgroup2/hybrid.sh)
 #   gpio         mediated GPIO on a simulated chip in a UML guest (e2e/gpio/run.sh)
 #   systemd      --systemd-cgroup in a UML guest booting Debian with systemd as pid 1 (e2e/systemd/run.sh)
 #   clients      podman, containerd (ctr) and the CRI path (e2e/clients/run.sh)
@@ -19,7 +20,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-all_stages=(unit integration conformance cross uml cgroup2 gpio systemd clients rootless leftovers)
+all_stages=(unit integration conformance cross uml cgroup2 hybrid gpio systemd clients rootless leftovers)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -135,6 +136,7 @@ stage_uml() {
   need_uml_kernel && need_runtime || return 1
   shell_stage uml bash e2e/uml/run.sh "$PWD/dist/swiftlet"
 }
+stage_hybrid() { need_uml_kernel && need_runtime && shell_stage hybrid bash e2e/cgroup2/hybrid.sh "$PWD/dist/swiftlet"; }
 stage_cgroup2() {
   need_uml_kernel && ensure_packages runc crun && need_runtime || return 1
   shell_stage cgroup2 bash e2e/cgroup2/run.sh "$PWD/dist/swiftlet"

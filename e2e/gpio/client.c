@@ -188,8 +188,12 @@ int main(int argc, char **argv) {
         e.lineoffset = (unsigned)num(getenv("EVENT_LINE") ? getenv("EVENT_LINE") : "3");
         e.handleflags = GPIOHANDLE_REQUEST_INPUT;
         e.eventflags = GPIOEVENT_REQUEST_FALLING_EDGE;
-        if (ioctl(chip, GPIO_GET_LINEEVENT_IOCTL, &e) == 0) report("v1-event-fd", set_config(e.fd, "out"));
-        else report("v1-event-request", -errno);
+        if (ioctl(chip, GPIO_GET_LINEEVENT_IOCTL, &e) == 0) {
+            report("v1-event-fd", set_config(e.fd, "out"));
+            close(e.fd);   /* frees the line for the handle request below */
+        } else {
+            report("v1-event-request", -errno);
+        }
         /* A v1 handle fd: made by the agent, but no v2 request either. */
         struct gpiohandle_request h;
         memset(&h, 0, sizeof h);

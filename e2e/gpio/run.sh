@@ -86,7 +86,7 @@ print(json.dumps({"defaultAction": docker["defaultAction"], "defaultErrnoRet": d
 PY
 grep -q '"names": \["[^]]*"ioctl"[^]]*\], "action": "SCMP_ACT_ALLOW", "args": \[\]' "$jail/seccomp.json" \
   || { echo "gpio: the profile has no unconditional ioctl allow to check against" >&2; exit 1; }
-# $1: file; $2: seccomp member and $3 annotations member (or nothing: the chip passed through whole).
+# $1: file; $2: seccomp member; $3: annotations member.
 write_config() {
   cat > "$1" <<JSON
 {
@@ -120,7 +120,9 @@ mkdir -p "$jail/mediated" "$jail/direct"
 write_config "$jail/mediated/config.in" ",
     \"seccomp\": $(cat "$jail/seccomp.json")" ",
   \"annotations\": {\"org.swiftlet.gpio\": \"mediated\"}"
-write_config "$jail/direct/config.in" "" ""
+# The chip passed through whole (bench only): the same profile, nothing notified.
+write_config "$jail/direct/config.in" ",
+    \"seccomp\": $(sed 's|, "listenerPath": "/run/agent.sock"||' "$jail/seccomp.json")" ""
 
 cat > "$jail/init" <<'INIT'
 #!/bin/sh

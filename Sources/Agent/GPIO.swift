@@ -187,7 +187,9 @@ extension AgentLoop {
             }
             logArgs.add("lineFd", .int(installed))
             // ADDFD_FLAG_SEND would answer with the fd number, where the kernel answers 0 and
-            // passes the fd in the struct: the struct is written first, then 0 is sent.
+            // passes the fd in the struct: the struct is written, then 0 is sent. A caller
+            // interrupted in between would keep an fd it does not know; swiftlet's filter for
+            // mediated GPIO waits killably once received, so it is not (docs/gpio.md).
             var field = [UInt8](repeating: 0, count: 4)
             store(&field, at: 0, installed)
             if !task.write(field, at: args[2] &+ UInt64(fdOffset)) {

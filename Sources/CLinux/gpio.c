@@ -67,17 +67,6 @@ int cl_gpio_addfd(int notify_fd, uint64_t id, int src_fd) {
     return rc;
 }
 
-int cl_gpio_addfd_send_supported(int notify_fd) {
-    /* An unknown id with a flag the kernel does not know fails with EINVAL before the id is
-     * looked up; with SEND it gets as far as the id (ENOENT). */
-    struct seccomp_notif_addfd addfd;
-    memset(&addfd, 0, sizeof addfd);
-    addfd.id = 0;
-    addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
-    addfd.srcfd = 0;
-    return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 && errno == ENOENT;
-}
-
 /* ---- the line fd registry ---- */
 
 static int placeholder = -1;

@@ -51,7 +51,7 @@ extension Runtime {
             throw SwiftletError(.usage, "cannot use console socket if swiftlet will not detach or allocate tty", errno: EINVAL)
         }
         // Validate the seccomp profile before anything exists (the init loads it later).
-        if let s = linux.seccomp { _ = try SeccompProgram.build(s) }
+        if let s = linux.seccomp { _ = try SeccompProgram.build(s, mediatingGPIO: spec.mediatesGPIO) }
         // LSM labels are applied where the host enforces the module, refused here otherwise.
         try Labels.check(spec.process, mountLabel: linux.mountLabel, what: "config.json")
         spec.mounts = Labels.labelledMounts(spec.mounts, mountLabel: linux.mountLabel)

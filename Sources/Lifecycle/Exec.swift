@@ -73,7 +73,7 @@ extension Runtime {
         }
         let spec = try storedConfig(c)
         let linux = spec.linux ?? LinuxSpec()
-        let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }
+        let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s, mediatingGPIO: spec.mediatesGPIO) }
         // Resolved now so that a bad list fails before anything runs.
         _ = try ProcessSetup.resolveRlimits(r.process.rlimits)
         let caps = try parseCapabilities(r.process.capabilities)

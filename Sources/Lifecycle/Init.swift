@@ -203,7 +203,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     if let adj = process.oomScoreAdj { try ProcessSetup.setOOMScoreAdj(adj) }
     if let p = linux.personality { try ProcessSetup.setPersonality(p) }
     let caps = try parseCapabilities(process.capabilities)
-    let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s) }
+    let seccomp: SeccompProgram? = try linux.seccomp.map { (s) throws(SwiftletError) in try SeccompProgram.build(s, mediatingGPIO: spec.mediatesGPIO) }
     var env = try ProcessSetup.prepareEnvironment(process.env, uid: process.user.uid)
     var inCwd = try enterWorkingDirectory(process.cwd)
     var executable = try ProcessSetup.lookPath(process.args[0], env: env)

@@ -10,6 +10,9 @@ public enum SwiftletAnnotation {
     public static let fallback = "org.swiftlet.fallback"
     /// The UML tier's kernel for this container: an absolute path.
     public static let umlKernel = "org.swiftlet.uml.kernel"
+    /// "mediated": the container's GPIO line requests go to `swiftlet agent` at
+    /// linux.seccomp.listenerPath (swiftlet adds the GPIO ioctls to the filter; docs/gpio.md).
+    public static let gpio = "org.swiftlet.gpio"
 }
 
 /// What `org.swiftlet.isolation` asks for.
@@ -33,6 +36,9 @@ extension Spec {
     /// The kernel `org.swiftlet.uml.kernel` names, if any.
     public var umlKernel: String? { annotation(SwiftletAnnotation.umlKernel) }
 
+    /// Whether `org.swiftlet.gpio: mediated` is set.
+    public var mediatesGPIO: Bool { annotation(SwiftletAnnotation.gpio)?.bytesEqual("mediated") ?? false }
+
     /// Refuses values of swiftlet's annotations it does not know (EINVAL).
     func checkSwiftletAnnotations(_ annotations: Node) throws(SwiftletError) {
         for (key, value) in self.annotations {
@@ -46,6 +52,9 @@ extension Spec {
             } else if key.bytesEqual(SwiftletAnnotation.umlKernel) {
                 guard !value.hasBytePrefix("/") else { continue }
                 problem = "must be an absolute path, got " + jsonQuoted(value)
+            } else if key.bytesEqual(SwiftletAnnotation.gpio) {
+                guard !value.bytesEqual("mediated") else { continue }
+                problem = "unknown value " + jsonQuoted(value) + " (the only one is \"mediated\")"
             } else {
                 continue
             }

@@ -89,6 +89,13 @@ extension Spec {
         if domainname != nil && !has(.uts) {
             throw root.at("domainname").error("unable to set domainname without a private UTS namespace")
         }
+        // Mediated GPIO is answered by the agent the notify fd goes to.
+        if mediatesGPIO && (linux.seccomp?.listenerPath ?? "").isEmpty {
+            var refused = root.at("annotations").at(SwiftletAnnotation.gpio)
+                .error("mediated GPIO needs linux.seccomp.listenerPath (the socket of swiftlet agent)")
+            refused.errno = 22   // EINVAL
+            throw refused
+        }
         // maskedPaths and readonlyPaths need no mount namespace of their own: without one,
         // swiftlet mounts below the rootfs in the runtime's namespace and unmounts at delete.
     }

@@ -39,10 +39,12 @@ public struct SeccompProgram: Sendable {
     public let instructions: [UInt8]
     public let listenerPath: String?
     public let listenerMetadata: String?
+    /// The GPIO ioctls are notified to the agent (see notifyingGPIO).
+    public let mediatesGPIO: Bool
 
     /// True when a rule notifies: `load()` then returns the notify fd, which must reach
     /// the agent at `listenerPath` through `sendToListener`.
-    public var needsListener: Bool { rules.contains { $0.action == .notify } }
+    public var needsListener: Bool { mediatesGPIO || rules.contains { $0.action == .notify } }
 
     public var instructionCount: Int { instructions.count / 8 }
 
@@ -52,7 +54,11 @@ public struct SeccompProgram: Sendable {
     /// (OR'ed), ERRNO and TRACE default to EPERM. Unknown actions, operators,
     /// architectures and flags are errors, as are NOTIFY as the default action, NOTIFY
     /// on syscallsNeededBeforeAgent, and NOTIFY without a listenerPath.
-    public static func build(_ spec: SeccompSpec) throws(SwiftletError) -> SeccompProgram {
+    ///
+    /// With `mediatingGPIO` (the container's `org.swiftlet.gpio: mediated`), the GPIO ioctls
+    /// the agent answers are notified wherever the profile would allow them (notifyingGPIO),
+    /// and filter flag WAIT_KILLABLE_RECV is set where the kernel has it (see docs/gpio.md).
+    public static func build(_ spec: SeccompSpec, mediatingGPIO: Bool = false) throws(SwiftletError) -> SeccompProgram {
         let base = "linux.seccomp"
         let defaultAction = try SeccompAction.parse(spec.defaultAction, errnoRet: spec.defaultErrnoRet,
                                                      path: base + ".defaultAction")
@@ -133,20 +139,30 @@ public struct SeccompProgram: Sendable {
                 }
             }
         }
-        if usesNotify {
+        if usesNotify || mediatingGPIO {
             guard let listener = spec.listenerPath, !listener.isEmpty else {
-                throw SwiftletError(.seccomp, base + ": SCMP_ACT_NOTIFY is used but listenerPath is not set")
+                throw SwiftletError(.seccomp, base + (usesNotify ? ": SCMP_ACT_NOTIFY is used" : ": mediated GPIO (org.swiftlet.gpio) is asked for")
+                                    + " but listenerPath is not set")
             }
             guard kernelSupportsAction(.notify) else {
                 throw SwiftletError(.seccomp, base + ": SCMP_ACT_NOTIFY is not supported by this kernel")
             }
         }
 
-        let instructions = try compile(defaultAction: defaultAction, architectures: architectures, rules: rules,
+        var instructions = try compile(defaultAction: defaultAction, architectures: architectures, rules: rules,
                                        optimize: rules.count > 32)
+        if mediatingGPIO {
+            instructions = encodeBPF(try notifyingGPIO(decodeBPF(instructions), sites: ioctlSites(architectures: architectures),
+                                                       bigEndian: hostIsBigEndian))
+            // Once the agent has read a request, only a fatal signal may interrupt the caller:
+            // a line fd installed in it is then always followed by the answer that names it.
+            if kernelSupportsFlag(UInt32(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)) { waitKillableRecv = true }
+        }
+        try checkLength(instructions)
         return SeccompProgram(defaultAction: defaultAction, rules: rules, skippedSyscalls: skipped, flags: flags,
                               waitKillableRecv: waitKillableRecv, instructions: instructions,
-                              listenerPath: spec.listenerPath, listenerMetadata: spec.listenerMetadata)
+                              listenerPath: spec.listenerPath, listenerMetadata: spec.listenerMetadata,
+                              mediatesGPIO: mediatingGPIO)
     }
 
     /// Installs the filter on the calling thread; returns the notify fd (close-on-exec)
@@ -240,12 +256,15 @@ private func compile(defaultAction: SeccompAction, architectures: [UInt32], rule
     if bytes.isEmpty || bytes.count % 8 != 0 {
         throw SwiftletError(.seccomp, "export filter: unexpected size " + String(bytes.count))
     }
+    return bytes
+}
+
+private func checkLength(_ bytes: [UInt8]) throws(SwiftletError) {
     if bytes.count / 8 > maximumInstructions {
         throw SwiftletError(.seccomp, "filter has " + String(bytes.count / 8)
                             + " instructions, more than the kernel's limit of " + String(maximumInstructions),
                             errno: EINVAL)
     }
-    return bytes
 }
 
 /// "2.5.4", for messages about what the linked libseccomp lacks.

@@ -276,6 +276,8 @@ func errorWith(_ path: String, _ value: JSON?, base: String = runcSpecOutput) ->
         ("annotations", json(#"{"org.swiftlet.isolation": "vm"}"#), "config.json: annotations.org.swiftlet.isolation: unknown value \"vm\" (one of \"namespaces\", \"chroot\", \"uml\")"),
         ("annotations", json(#"{"org.swiftlet.fallback": "none"}"#), "config.json: annotations.org.swiftlet.fallback: unknown value \"none\" (the only one is \"chroot\")"),
         ("annotations", json(#"{"org.swiftlet.uml.kernel": "linux"}"#), "config.json: annotations.org.swiftlet.uml.kernel: must be an absolute path, got \"linux\""),
+        ("annotations", json(#"{"org.swiftlet.gpio": "yes"}"#), "config.json: annotations.org.swiftlet.gpio: unknown value \"yes\" (the only one is \"mediated\")"),
+        ("annotations", json(#"{"org.swiftlet.gpio": "mediated"}"#), "config.json: annotations.org.swiftlet.gpio: mediated GPIO needs linux.seccomp.listenerPath (the socket of swiftlet agent)"),
         ("linux.sysctl", .array([]), "config.json: linux.sysctl: expected object"),
         ("linux.sysctl", json(#"{"net/ipv4/../../../../etc/x": "1"}"#), "config.json: linux.sysctl.net/ipv4/../../../../etc/x: invalid sysctl \"net/ipv4/../../../../etc/x\""),
         ("linux.sysctl", json(#"{"/etc/x": "1"}"#), "config.json: linux.sysctl./etc/x: invalid sysctl \"/etc/x\""),

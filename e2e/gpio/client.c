@@ -9,6 +9,8 @@
  *   client CHIP event OFFSET MS           falling-edge request; waits MS for one event
  *   client CHIP race GOOD BAD N           N requests while a thread flips offsets[0] GOOD<->BAD
  *   client CHIP flood N                   N refused requests (line 4 is never granted)
+ *   client CHIP signals OFFSET N          N requests while a thread sends SIGUSR1 (no SA_RESTART):
+ *                                         an interrupted request must leave no fd behind
  *   client CHIP latency OFFSET N          N request+release cycles: p50/p99 in microseconds
  *   client CHIP blink OFFSET N            the LED blink: output, N toggles, release; CPU and wall
  *   client CHIP toggles OFFSET MS         value writes per second on one held line
@@ -26,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +115,25 @@ static void *flipper(void *arg) {
     return NULL;
 }
 
+static volatile int signalling = 1;
+static pid_t main_tid;
+
+static void on_signal(int sig) { (void)sig; }
+
+static void *signaller(void *arg) {
+    (void)arg;
+    while (signalling) { syscall(SYS_tgkill, getpid(), main_tid, SIGUSR1); usleep(20); }
+    return NULL;
+}
+
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)); ) if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1;   /* the directory's own fd */
+}
+
 static int cmp(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return x < y ? -1 : x > y;
@@ -164,8 +188,12 @@ int main(int argc, char **argv) {
         e.lineoffset = (unsigned)num(getenv("EVENT_LINE") ? getenv("EVENT_LINE") : "3");
         e.handleflags = GPIOHANDLE_REQUEST_INPUT;
         e.eventflags = GPIOEVENT_REQUEST_FALLING_EDGE;
-        if (ioctl(chip, GPIO_GET_LINEEVENT_IOCTL, &e) == 0) report("v1-event-fd", set_config(e.fd, "out"));
-        else report("v1-event-request", -errno);
+        if (ioctl(chip, GPIO_GET_LINEEVENT_IOCTL, &e) == 0) {
+            report("v1-event-fd", set_config(e.fd, "out"));
+            close(e.fd);   /* frees the line for the handle request below */
+        } else {
+            report("v1-event-request", -errno);
+        }
         /* A v1 handle fd: made by the agent, but no v2 request either. */
         struct gpiohandle_request h;
         memset(&h, 0, sizeof h);
@@ -231,6 +259,32 @@ int main(int argc, char **argv) {
         racing = 0;
         pthread_join(t, NULL);
         printf("race ok %d refused %d other %d\n", ok, refused, other);
+        return 0;
+    }
+    if (!strcmp(cmd, "signals") && argc == 5) {
+        unsigned o = (unsigned)num(argv[3]);
+        int n = num(argv[4]), ok = 0, eintr = 0, ebusy = 0, other = 0;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;   /* no SA_RESTART: an interrupted call returns EINTR */
+        sigaction(SIGUSR1, &sa, NULL);
+        main_tid = (pid_t)syscall(SYS_gettid);
+        int before = open_fds();
+        pthread_t t;
+        pthread_create(&t, NULL, signaller, NULL);
+        for (int i = 0; i < n; i++) {
+            int fd = request(chip, "out", &o, 1);
+            if (fd >= 0) { ok++; close(fd); }
+            else if (fd == -EINTR) eintr++;
+            else if (fd == -EBUSY) ebusy++;
+            else other++;
+        }
+        signalling = 0;
+        pthread_join(t, NULL);
+        int leaked = open_fds() - before;
+        int after = request(chip, "out", &o, 1);
+        printf("signals ok %d eintr %d ebusy %d other %d leaked-fds %d after %s\n", ok, eintr, ebusy, other, leaked,
+               after >= 0 ? "ok" : strerrorname_np(-after));
         return 0;
     }
     if (!strcmp(cmd, "flood") && argc == 4) {

@@ -27,8 +27,6 @@ int cl_gpio_is_chip(uint64_t dev);
 /* SECCOMP_IOCTL_NOTIF_ADDFD: installs src_fd (close-on-exec, as the kernel makes line fds)
  * in the notifying task; returns its number there, or -1 with errno. */
 int cl_gpio_addfd(int notify_fd, uint64_t id, int src_fd);
-/* 1 when the running kernel has SECCOMP_ADDFD_FLAG_SEND (Linux 5.14). */
-int cl_gpio_addfd_send_supported(int notify_fd);
 
 /* The line fd registry: an epoll fd per container in which each line request fd the agent
  * made is registered under a slot fd number. epoll keys an entry by (open file, fd number)

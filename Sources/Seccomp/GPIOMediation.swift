@@ -1,0 +1,169 @@
+import Base
+import CLinux
+
+/// The GPIO ioctls (type 0xB4) `swiftlet agent` answers for a container whose GPIO is
+/// mediated: the ones that create line fds or change what a line fd may do (v1
+/// LINEHANDLE, LINEEVENT, HANDLE_SET_CONFIG; v2 GET_LINE, LINE_SET_CONFIG) and line info
+/// and its watches (so ungranted lines can be shown as used). Chip info, value reads and
+/// writes, edge events and unwatching go straight to the kernel.
+public let gpioMediatedIoctlNumbers: [UInt8] = [0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0A, 0x0B, 0x0D]
+
+/// One classic BPF instruction (struct sock_filter).
+public struct BPFInstruction: Equatable, Sendable {
+    public var code: UInt16
+    public var jt: UInt8
+    public var jf: UInt8
+    public var k: UInt32
+    public init(_ code: UInt16, _ jt: UInt8 = 0, _ jf: UInt8 = 0, _ k: UInt32) {
+        self.code = code; self.jt = jt; self.jf = jf; self.k = k
+    }
+
+    static let loadWord: UInt16 = 0x20      // BPF_LD | BPF_W | BPF_ABS
+    static let jumpEqual: UInt16 = 0x15     // BPF_JMP | BPF_JEQ | BPF_K
+    static let jumpAlways: UInt16 = 0x05    // BPF_JMP | BPF_JA
+    static let andConstant: UInt16 = 0x54   // BPF_ALU | BPF_AND | BPF_K
+    static let returnConstant: UInt16 = 0x06  // BPF_RET | BPF_K
+    static let returnAccumulator: UInt16 = 0x16  // BPF_RET | BPF_A
+}
+
+/// Where a filter checks for ioctl: the audit architecture the kernel reports in
+/// seccomp_data.arch and ioctl's numbers under it (x32 shares x86_64's audit architecture).
+public struct IoctlSite: Equatable, Sendable {
+    public var auditArch: UInt32
+    public var numbers: [UInt32]
+    public init(auditArch: UInt32, numbers: [UInt32]) { self.auditArch = auditArch; self.numbers = numbers }
+}
+
+/// Makes a compiled filter notify the GPIO ioctls the agent mediates wherever it would
+/// have allowed them (or logged them), whatever its rules say about ioctl.
+///
+/// libseccomp merges rules per system call, and an unconditional rule wins over the
+/// conditional ones of the same call, so a profile that allows ioctl outright would never
+/// notify if the GPIO rules were simply added to it. Instead every `RET ALLOW` (and
+/// `RET LOG`) of the compiled program becomes a jump to a check appended at its end:
+/// a mediated GPIO ioctl returns NOTIFY there, anything else the action it had. So
+/// NOTIFY replaces exactly the permissive outcomes: a profile that denies, traps or kills
+/// an ioctl still does, as the kernel ranks actions across stacked filters.
+///
+/// The check matches `(args[1] & 0xffff) == 0xB4NN` on ioctl's request: type and number,
+/// never the size and direction bits, which differ between ABIs (32-bit structs, MIPS,
+/// PowerPC and SPARC encodings), so one rule serves every architecture of the filter.
+/// Pure: `program` is libseccomp's output, `sites` where ioctl is for each architecture.
+public func notifyingGPIO(_ program: [BPFInstruction], sites: [IoctlSite],
+                          bigEndian: Bool) throws(SwiftletError) -> [BPFInstruction] {
+    let allow = SeccompAction.allow.raw, log = SeccompAction.log.raw
+    var out = program
+    var allowJumps: [Int] = [], logJumps: [Int] = []
+    for (i, insn) in program.enumerated() {
+        if insn.code == BPFInstruction.returnAccumulator {
+            // libseccomp never returns a computed action; one we cannot see cannot be redirected.
+            throw SwiftletError(.seccomp, "GPIO mediation: the compiled filter returns a computed action", errno: EINVAL)
+        }
+        guard insn.code == BPFInstruction.returnConstant else { continue }
+        if insn.k == allow { allowJumps.append(i) } else if insn.k == log { logJumps.append(i) }
+    }
+    for (jumps, action) in [(allowJumps, allow), (logJumps, log)] where !jumps.isEmpty {
+        let start = out.count
+        for i in jumps { out[i] = BPFInstruction(BPFInstruction.jumpAlways, 0, 0, UInt32(start - i - 1)) }
+        out += try gpioCheck(sites: sites, otherwise: action, bigEndian: bigEndian)
+    }
+    return out
+}
+
+/// The appended check: NOTIFY for a mediated GPIO ioctl of one of `sites`, else `otherwise`.
+func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool) throws(SwiftletError) -> [BPFInstruction] {
+    let notify = SeccompAction.notify.raw
+    let archOffset: UInt32 = 4, nrOffset: UInt32 = 0
+    // seccomp_data.args[1] is a u64 in the kernel's byte order; ioctl's request is its low word.
+    let requestOffset: UInt32 = 16 + 8 + (bigEndian ? 4 : 0)
+    let numbers = gpioMediatedIoctlNumbers.map { 0xB400 | UInt32($0) }
+    // Layout: the architecture dispatch, the per-site blocks, then RET otherwise, RET NOTIFY.
+    let dispatch = 1 + sites.count
+    var blockSizes: [Int] = []
+    for site in sites { blockSizes.append(1 + site.numbers.count + 2 + numbers.count + 1) }
+    let total = dispatch + 1 + blockSizes.reduce(0, +) + 2
+    let returnOtherwise = total - 2, returnNotify = total - 1
+    var code: [BPFInstruction] = [BPFInstruction(BPFInstruction.loadWord, 0, 0, archOffset)]
+    func offset(_ to: Int, from: Int) throws(SwiftletError) -> UInt8 {
+        let d = to - from - 1
+        guard d >= 0 && d <= 255 else {
+            throw SwiftletError(.seccomp, "GPIO mediation: too many architectures in the filter", errno: EINVAL)
+        }
+        return UInt8(d)
+    }
+    var blockStart = dispatch + 1
+    for (i, site) in sites.enumerated() {
+        code.append(BPFInstruction(BPFInstruction.jumpEqual, try offset(blockStart, from: code.count), 0, site.auditArch))
+        blockStart += blockSizes[i]
+    }
+    code.append(BPFInstruction(BPFInstruction.returnConstant, 0, 0, otherwise))
+    for site in sites {
+        code.append(BPFInstruction(BPFInstruction.loadWord, 0, 0, nrOffset))
+        let requestLoad = code.count + site.numbers.count
+        for (j, nr) in site.numbers.enumerated() {
+            let last = j == site.numbers.count - 1
+            code.append(BPFInstruction(BPFInstruction.jumpEqual, try offset(requestLoad, from: code.count),
+                                       last ? try offset(returnOtherwise, from: code.count) : 0, nr))
+        }
+        code.append(BPFInstruction(BPFInstruction.loadWord, 0, 0, requestOffset))
+        code.append(BPFInstruction(BPFInstruction.andConstant, 0, 0, 0xffff))
+        for n in numbers {
+            code.append(BPFInstruction(BPFInstruction.jumpEqual, try offset(returnNotify, from: code.count), 0, n))
+        }
+        code.append(BPFInstruction(BPFInstruction.jumpAlways, 0, 0, UInt32(returnOtherwise - code.count - 1)))
+    }
+    code.append(BPFInstruction(BPFInstruction.returnConstant, 0, 0, otherwise))
+    code.append(BPFInstruction(BPFInstruction.returnConstant, 0, 0, notify))
+    return code
+}
+
+/// Where ioctl is for the native architecture and `architectures` (libseccomp tokens, as
+/// the filter lists them), grouped by the audit architecture the kernel reports.
+func ioctlSites(architectures: [UInt32]) -> [IoctlSite] {
+    var sites: [IoctlSite] = []
+    for token in [seccomp_arch_native()] + architectures {
+        let number = seccomp_syscall_resolve_name_arch(token, "ioctl")
+        if number < 0 { continue }
+        // x32 system calls come under AUDIT_ARCH_X86_64, numbered with bit 30 set.
+        let x32 = token == seccomp_arch_resolve_name("x32")
+        let audit = x32 ? seccomp_arch_resolve_name("x86_64") : token
+        let nr = x32 ? UInt32(bitPattern: number) | 0x4000_0000 : UInt32(bitPattern: number)
+        if let i = sites.firstIndex(where: { $0.auditArch == audit }) {
+            if !sites[i].numbers.contains(nr) { sites[i].numbers.append(nr) }
+        } else {
+            sites.append(IoctlSite(auditArch: audit, numbers: [nr]))
+        }
+    }
+    return sites
+}
+
+/// struct sock_filter bytes (host byte order) to instructions and back.
+func decodeBPF(_ bytes: [UInt8]) -> [BPFInstruction] {
+    var out: [BPFInstruction] = []
+    out.reserveCapacity(bytes.count / 8)
+    bytes.withUnsafeBytes { raw in
+        var i = 0
+        while i + 8 <= raw.count {
+            out.append(BPFInstruction(raw.loadUnaligned(fromByteOffset: i, as: UInt16.self),
+                                      raw[i + 2], raw[i + 3],
+                                      raw.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self)))
+            i += 8
+        }
+    }
+    return out
+}
+
+func encodeBPF(_ program: [BPFInstruction]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(program.count * 8)
+    for insn in program {
+        withUnsafeBytes(of: insn.code) { out += $0 }
+        out.append(insn.jt)
+        out.append(insn.jf)
+        withUnsafeBytes(of: insn.k) { out += $0 }
+    }
+    return out
+}
+
+/// True on a big-endian host (seccomp_data's u64 arguments are in host order).
+let hostIsBigEndian = UInt16(1).bigEndian == 1

@@ -47,6 +47,8 @@ final class AttachedContainer {
     let gpio = GPIOState()
     /// The uid of the rootless runtime that attached it through the user socket; nil: root.
     var peerUID: UInt32? = nil
+    /// For a rootless runtime's container: namespaces already found to be its user's.
+    let verifiedNamespaces = VerifiedNamespaces()
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id

@@ -122,12 +122,14 @@ extension AgentLoop {
     @inline(never)
     func reachCaller(_ call: NotifiedCall, entry: ContainerPolicy, userNamespace: Bool, extra: Task.Extra) -> Reached {
         let task: Task
+        var files = entry.namesUids ? extra.union(.uidMap) : extra
+        if call.container.peerUID != nil { files.insert(.userNamespaceIdentity) }
         switch Task.open(pid: call.pid, notifyFD: call.container.notifyFD, id: call.id, withUserNamespace: userNamespace,
-                         ownUserNamespace: ownUserNamespace, extra: entry.namesUids ? extra.union(.uidMap) : extra) {
+                         ownUserNamespace: ownUserNamespace, extra: files) {
         case .task(let t):
             // A rootless runtime's container: the task must live in namespaces its user made.
             if let uid = call.container.peerUID,
-               let refusal = userTaskRefusal(t, uid: uid, notifyFD: call.container.notifyFD, id: call.id) {
+               let refusal = userTaskRefusal(t, uid: uid, container: call.container, id: call.id) {
                 t.close()
                 return .answer(refusal)
             }

@@ -18,12 +18,16 @@ struct Task {
     /// /proc/PID/uid_map and /proc/PID/cgroup, -1 unless asked for (see Extra).
     let uidMap: Int32
     let cgroup: Int32
+    /// (st_dev, st_ino) of the task's user namespace, nil unless asked for (see Extra).
+    let userNamespaceIdentity: (UInt64, UInt64)?
 
     /// Files opened only for the checks that need them.
     struct Extra: OptionSet {
         let rawValue: Int
         static let uidMap = Extra(rawValue: 1)
         static let cgroup = Extra(rawValue: 2)
+        /// The user namespace's identity only (a stat of ns/user, no fd).
+        static let userNamespaceIdentity = Extra(rawValue: 4)
     }
 
     enum Opened {
@@ -56,8 +60,13 @@ struct Task {
         let status = openOrRecord("status", O_RDONLY)
         let uidMap = extra.contains(.uidMap) ? openOrRecord("uid_map", O_RDONLY) : -1
         let cgroup = extra.contains(.cgroup) ? openOrRecord("cgroup", O_RDONLY) : -1
+        var userIdentity: (UInt64, UInt64)? = nil
+        if extra.contains(.userNamespaceIdentity) {
+            var st = stat()
+            if stat(base + "ns/user", &st) == 0 { userIdentity = (UInt64(st.st_dev), UInt64(st.st_ino)) }
+        }
         let task = Task(pid: pid, mem: mem, root: root, mountNamespace: mnt, userNamespace: user,
-                        status: status, uidMap: uidMap, cgroup: cgroup)
+                        status: status, uidMap: uidMap, cgroup: cgroup, userNamespaceIdentity: userIdentity)
         if cl_agent_notif_id_valid(notifyFD, id) != 0 {
             task.close()
             return .gone

@@ -68,7 +68,14 @@ func foreignNamespaceRefusal(pid: UInt32, mountNamespace: Int32?, uid: UInt32,
         if mount < 0 { return "cannot open the task's mount namespace: " + errnoText(cl_errno()) }
     }
     defer { if mountNamespace == nil { _ = close(mount) } }
-    let mountOwner = cl_agent_ns_owning_userns(mount)
+    return foreignNamespaceRefusal(userNamespace: userNamespace, mountNamespace: mount, uid: uid,
+                                   agentUserNamespace: agentUserNamespace)
+}
+
+/// The same for namespaces already open.
+func foreignNamespaceRefusal(userNamespace: Int32, mountNamespace: Int32, uid: UInt32,
+                             agentUserNamespace: (UInt64, UInt64)) -> String? {
+    let mountOwner = cl_agent_ns_owning_userns(mountNamespace)
     if mountOwner < 0 { return "cannot find the owner of the task's mount namespace: " + errnoText(cl_errno()) }
     defer { _ = close(mountOwner) }
     guard let tasks = topUserNamespace(userNamespace, below: agentUserNamespace) else {
@@ -82,6 +89,48 @@ func foreignNamespaceRefusal(pid: UInt32, mountNamespace: Int32?, uid: UInt32,
         return "the task's mount namespace is not one of uid " + String(uid) + "'s user namespaces"
     }
     return nil
+}
+
+/// The (user, mount) namespace pairs of one rootless container already found to be its
+/// user's: what foreignNamespaceRefusal checks are fixed facts of the namespaces, so a
+/// task in a known pair needs no new walk. The pairs' fds are held: a living namespace's
+/// (st_dev, st_ino) cannot be given to another one, so an identity seen here again is the
+/// same namespace. Few pairs (a container rarely makes namespaces); the oldest goes first.
+final class VerifiedNamespaces {
+    struct Pair {
+        let user: (UInt64, UInt64)
+        let mount: (UInt64, UInt64)
+        let userFD: Int32
+        let mountFD: Int32
+    }
+    private(set) var pairs: [Pair] = []
+    static let limit = 8
+
+    func contains(user: (UInt64, UInt64), mount: (UInt64, UInt64)) -> Bool {
+        pairs.contains { $0.user == user && $0.mount == mount }
+    }
+
+    /// Keeps the pair; takes over both fds.
+    func add(userFD: Int32, mountFD: Int32) {
+        guard let user = fileIdentity(userFD), let mount = fileIdentity(mountFD), !contains(user: user, mount: mount) else {
+            _ = close(userFD)
+            _ = close(mountFD)
+            return
+        }
+        if pairs.count >= VerifiedNamespaces.limit {
+            _ = close(pairs[0].userFD)
+            _ = close(pairs[0].mountFD)
+            pairs.removeFirst()
+        }
+        pairs.append(Pair(user: user, mount: mount, userFD: userFD, mountFD: mountFD))
+    }
+
+    deinit {
+        for p in pairs {
+            _ = close(p.userFD)
+            _ = close(p.mountFD)
+        }
+    }
 }
 
 /// The ancestor of user namespace `fd` (or itself) whose parent is `agent`'s, with its
@@ -151,12 +200,33 @@ extension AgentLoop {
 
     /// For a rootless runtime's container: the denial when the calling task is not in
     /// namespaces of that user (checked after opening, then the notification again, so a
-    /// reused pid is never judged in its place).
-    func userTaskRefusal(_ task: Task, uid: UInt32, notifyFD: Int32, id: UInt64) -> Decision? {
-        let refusal = foreignNamespaceRefusal(pid: task.pid, mountNamespace: task.mountNamespace, uid: uid,
+    /// reused pid is never judged in its place). A pair of namespaces found to be the user's
+    /// is remembered (VerifiedNamespaces): the task's user namespace, seen by Task.open
+    /// before it checked the notification, and the mount namespace it opened.
+    func userTaskRefusal(_ task: Task, uid: UInt32, container: AttachedContainer, id: UInt64) -> Decision? {
+        let notifyFD = container.notifyFD
+        guard let mount = fileIdentity(task.mountNamespace) else {
+            return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot identify the task's mount namespace")
+        }
+        if let user = task.userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }
+        let userNamespace = cl_open("/proc/" + String(task.pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
+        if userNamespace < 0 {
+            if cl_agent_notif_id_valid(notifyFD, id) != 0 { return Decision(answer: .gone, decision: "none", reason: "task gone") }
+            return Decision(answer: .error(EPERM), decision: "deny",
+                            reason: "cannot open the task's user namespace: " + errnoText(cl_errno()))
+        }
+        let refusal = foreignNamespaceRefusal(userNamespace: userNamespace, mountNamespace: task.mountNamespace, uid: uid,
                                               agentUserNamespace: ownUserNamespace)
-        if cl_agent_notif_id_valid(notifyFD, id) != 0 { return Decision(answer: .gone, decision: "none", reason: "task gone") }
-        guard let refusal else { return nil }
-        return Decision(answer: .error(EPERM), decision: "deny", reason: refusal)
+        if cl_agent_notif_id_valid(notifyFD, id) != 0 {
+            _ = close(userNamespace)
+            return Decision(answer: .gone, decision: "none", reason: "task gone")
+        }
+        if let refusal {
+            _ = close(userNamespace)
+            return Decision(answer: .error(EPERM), decision: "deny", reason: refusal)
+        }
+        let mountCopy = cl_fcntl_int(task.mountNamespace, F_DUPFD_CLOEXEC, 0)
+        if mountCopy < 0 { _ = close(userNamespace) } else { container.verifiedNamespaces.add(userFD: userNamespace, mountFD: mountCopy) }
+        return nil
     }
 }

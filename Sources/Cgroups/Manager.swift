@@ -288,12 +288,30 @@ public struct CgroupManager: Sendable {
                 try dir.write("cgroup.procs", String(pid))
                 return
             } catch {
+                if error.errno == EACCES || error.errno == EPERM, let why = unifiedMoveRefusal(dir, pid) {
+                    throw SwiftletError(.cgroups, error.message + ": " + why, errno: error.errno)
+                }
                 // EINVAL while the task is still being created (TASK_NEW): try again shortly.
                 attempt += 1
                 if error.errno != EINVAL || attempt >= 5 { throw error }
                 sleepMilliseconds(10)
             }
         }
+    }
+
+    /// Why cgroup2 refused to move `pid` into `dir` although its cgroup.procs could be
+    /// opened (a delegated subtree): the kernel moves a process only for a writer that may
+    /// also write cgroup.procs of the common ancestor of both cgroups. nil when that is not it.
+    private func unifiedMoveRefusal(_ dir: CgroupDir, _ pid: Int32) -> String? {
+        guard let mount = layout.unified, dir.path.hasBytePrefix(mount.path + "/"),
+              let text = try? readTextFile("/proc/" + String(pid) + "/cgroup", stage: .cgroups),
+              let line = text.split(byte: 10).first(where: { $0.hasBytePrefix("0::/") }) else { return nil }
+        let from = String(decoding: Array(line.utf8).dropFirst(3), as: UTF8.self)
+        let to = String(decoding: Array(dir.path.utf8).dropFirst(mount.path.utf8.count), as: UTF8.self)
+        let ancestor = CgroupPath.commonAncestor(from, to)
+        guard access(mount.path + ancestor + (ancestor.bytesEqual("/") ? "" : "/") + "cgroup.procs", W_OK) != 0 else { return nil }
+        return "moving it from " + from + " needs write access to cgroup.procs of their common ancestor " + ancestor
+            + " (run swiftlet from a cgroup inside the delegated subtree)"
     }
 
     // MARK: destroy

@@ -33,6 +33,17 @@ public enum CgroupPath {
         return parent + "/" + join(cleaned, "/")
     }
 
+    /// The deepest cgroup containing both `a` and `b` (absolute paths in one hierarchy).
+    public static func commonAncestor(_ a: String, _ b: String) -> String {
+        let x = lexicalComponents(a), y = lexicalComponents(b)
+        var shared: [String] = []
+        for (p, q) in zip(x, y) {
+            guard p.bytesEqual(q) else { break }
+            shared.append(p)
+        }
+        return "/" + join(shared, "/")
+    }
+
     /// The lexically cleaned components of `path` (never above the root), each one a name
     /// the kernel and /proc/<pid>/cgroup can carry.
     static func clean(_ path: String) throws(SwiftletError) -> [String] {

@@ -100,12 +100,12 @@ extension Runtime {
         if let record = c.record {
             // Always written, empty without a replacement: a start that died after writing
             // one must not leave it to the next start.
-            try leaveReplacement(text, record: record, pidfd: FileDescriptor(pidfd))
+            try leaveReplacement(text, record: record, pidfd: FileDescriptor(pidfd), directory: dir)
         }
         do throws(SwiftletError) {
             try releaseInit(directory: dir, pidfd: FileDescriptor(pidfd))
         } catch {
-            if let record = c.record { try? leaveReplacement("", record: record, pidfd: FileDescriptor(pidfd)) }
+            if let record = c.record { try? leaveReplacement("", record: record, pidfd: FileDescriptor(pidfd), directory: dir) }
             throw error
         }
         logger.debugLine("start " + id + ": process started, pid " + String(c.pid))

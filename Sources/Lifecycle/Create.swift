@@ -124,9 +124,7 @@ extension Runtime {
             defer { fifo.close() }
             // Where `start` leaves a fast-start replacement for the init: an anonymous file,
             // so the waiting init holds nothing that leads to the host's file systems.
-            let replacementRaw = memfd_create("swiftlet-replacement", UInt32(MFD_CLOEXEC))
-            if replacementRaw < 0 { throw .system(.state, "memfd_create for the process replacement") }
-            let replacement = FileDescriptor(replacementRaw)
+            let replacement = try makeReplacementChannel(directory: dir)
             defer { replacement.close() }
 
             if !plan.has(.mount) || degradation.mode != .full {

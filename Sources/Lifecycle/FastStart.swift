@@ -102,11 +102,58 @@ struct Replacement {
     }
 }
 
+/// The state directory's pipe through which a rootless `start` hands the init its replacement.
+let replacementPipeName = "replacement.fifo"
+
+/// What the init holds for `start` to leave a replacement in. Root's runtime: a memfd it
+/// later takes from the init with pidfd_getfd. A rootless runtime cannot (the init is not
+/// dumpable and its memory belongs to the host's user namespace, where the user has no
+/// CAP_SYS_PTRACE): the init holds the read end of a named pipe in the state directory,
+/// which only its user (and root) can reach, and `start` writes into it. Either way the
+/// init holds nothing that leads to the host's file systems.
+func makeReplacementChannel(directory dir: String) throws(SwiftletError) -> FileDescriptor {
+    if isRootless {
+        let path = dir + "/" + replacementPipeName
+        if mkfifo(path, 0o600) != 0 { throw .system(.state, "mkfifo " + replacementPipeName) }
+        return try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK, stage: .state)
+    }
+    let raw = memfd_create("swiftlet-replacement", UInt32(MFD_CLOEXEC))
+    if raw < 0 { throw .system(.state, "memfd_create for the process replacement") }
+    return FileDescriptor(raw)
+}
+
+/// Everything a pipe holds now (its writers have written and closed, or hold it open).
+func drainPipe(_ fd: FileDescriptor) throws(SwiftletError) -> [UInt8] {
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 8192)
+    while out.count <= replacementLimit {
+        let n = chunk.withUnsafeMutableBytes { CLinux.read(fd.raw, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if cl_errno() == EINTR { continue }
+            if cl_errno() == EAGAIN { break }
+            throw .system(.lifecycle, "read the process replacement")
+        }
+        if n == 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}
+
+/// A pipe holds 64 KiB unread: a replacement must fit.
+let replacementLimit = 65536
+
 /// Reads and empties the replacement `start` left, if any.
-func takeReplacement(_ memfd: FileDescriptor) throws(SwiftletError) -> Replacement? {
-    if lseek(memfd.raw, 0, SEEK_SET) != 0 { throw .system(.lifecycle, "rewind the process replacement") }
-    let bytes = try memfd.readAll(stage: .lifecycle)
-    if ftruncate(memfd.raw, 0) != 0 { throw .system(.lifecycle, "empty the process replacement") }
+func takeReplacement(_ channel: FileDescriptor) throws(SwiftletError) -> Replacement? {
+    var st = stat()
+    if fstat(channel.raw, &st) != 0 { throw .system(.lifecycle, "stat the process replacement") }
+    let bytes: [UInt8]
+    if cl_s_isfifo(st.st_mode) != 0 {
+        bytes = try drainPipe(channel)
+    } else {
+        if lseek(channel.raw, 0, SEEK_SET) != 0 { throw .system(.lifecycle, "rewind the process replacement") }
+        bytes = try channel.readAll(stage: .lifecycle)
+        if ftruncate(channel.raw, 0) != 0 { throw .system(.lifecycle, "empty the process replacement") }
+    }
     if bytes.isEmpty { return nil }
     let text = String(decoding: bytes, as: UTF8.self)
     let doc = Node(try JSON.parse(text, source: "process.json"), path: "process.json")
@@ -114,22 +161,37 @@ func takeReplacement(_ memfd: FileDescriptor) throws(SwiftletError) -> Replaceme
 }
 
 /// Puts `text` (empty: no replacement) where the created init `pid` reads its replacement:
-/// its memfd, taken from it with pidfd_getfd (no path leads to it).
-func leaveReplacement(_ text: String, record: ContainerRecord, pidfd: FileDescriptor) throws(SwiftletError) {
+/// its memfd, taken from it with pidfd_getfd (no path leads to it), or for a rootless
+/// runtime the pipe in the state directory `dir` (see makeReplacementChannel).
+func leaveReplacement(_ text: String, record: ContainerRecord, pidfd: FileDescriptor, directory dir: String) throws(SwiftletError) {
     guard let target = record.replacementFD else {
         if text.isEmpty { return }
         throw SwiftletError(.lifecycle, "container was created without a process replacement channel", errno: EINVAL)
     }
-    let raw = cl_pidfd_getfd(pidfd.raw, target)
-    if raw < 0 && cl_errno() == EPERM && isRootless {
-        // The init is not dumpable (CVE-2019-5736) and its memory belongs to the host's
-        // user namespace, where this user has no CAP_SYS_PTRACE: the replacement cannot be
-        // handed over. Nothing can have been left there either (no rootless start gets
-        // this far), so a plain start goes on.
+    if isRootless {
+        // The pipe's read end is the init's (the write fails with ENXIO without it): what
+        // a start that died left is drained first, through a read end of our own.
+        let path = dir + "/" + replacementPipeName
+        var st = stat()
+        guard lstat(path, &st) == 0, cl_s_isfifo(st.st_mode) != 0, st.st_uid == geteuid() else {
+            if text.isEmpty { return }
+            throw SwiftletError(.lifecycle, "container was created without a process replacement channel", errno: EINVAL)
+        }
+        let reader = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, stage: .lifecycle)
+        defer { reader.close() }
+        _ = try drainPipe(reader)
         if text.isEmpty { return }
-        throw SwiftletError(.lifecycle, "fast start (a replacement process) needs root: a rootless runtime cannot reach the init's replacement fd",
-                            errno: EPERM)
+        let bytes = Array(text.utf8)
+        guard bytes.count <= replacementLimit else {
+            throw SwiftletError(.lifecycle, "the process replacement is larger than " + String(replacementLimit) + " bytes", errno: E2BIG)
+        }
+        let writer = try FileDescriptor.open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW, stage: .lifecycle)
+        defer { writer.close() }
+        let n = bytes.withUnsafeBytes { CLinux.write(writer.raw, $0.baseAddress, $0.count) }
+        if n != bytes.count { throw .system(.lifecycle, "write the process replacement") }
+        return
     }
+    let raw = cl_pidfd_getfd(pidfd.raw, target)
     if raw < 0 { throw .system(.lifecycle, "take the init's process replacement fd") }
     let memfd = FileDescriptor(raw)
     defer { memfd.close() }

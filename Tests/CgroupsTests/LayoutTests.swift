@@ -117,6 +117,15 @@ let hybridSelfCgroup = """
         #expect(try resolve("/a/b/../c") == "/a/c")
     }
 
+    /// The cgroup whose cgroup.procs the kernel checks when moving a process (v2 delegation).
+    @Test func commonAncestor() {
+        #expect(CgroupPath.commonAncestor("/", "/deleg/box") == "/")
+        #expect(CgroupPath.commonAncestor("/deleg/session", "/deleg/box") == "/deleg")
+        #expect(CgroupPath.commonAncestor("/deleg/session", "/deleg/session/sub") == "/deleg/session")
+        #expect(CgroupPath.commonAncestor("/a/bc", "/a/b") == "/a")
+        #expect(CgroupPath.commonAncestor("/user.slice/x", "/system.slice/y") == "/")
+    }
+
     @Test func rejectedPaths() {
         #expect(throws: (any Error).self) { try resolve("/") }
         #expect(throws: (any Error).self) { try resolve("/..") }

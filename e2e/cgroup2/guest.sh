@@ -284,7 +284,12 @@ suite() {
   if [ -d "$cgdir" ]; then fail "$R delete -f removes the relative cgroup"; else ok "$R delete -f removes the relative cgroup"; fi
 }
 
+. /rootless.sh
+# As user rl (see rootless.sh): its checks only.
+if [ "${1:-}" = rootless-user ]; then rootless_user "$2"; exit 0; fi
+
 for R in $RUNTIMES; do suite "$R"; done
+case " $RUNTIMES " in *" swiftlet "*) rootless_root;; esac
 
 # runc's events --stats keys that swiftlet does not print (both ran in this guest)
 if [ -f /tmp/keys-runc ] && [ -f /tmp/keys-swiftlet ]; then

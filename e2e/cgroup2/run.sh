@@ -3,7 +3,9 @@
 # memory (+swap), pids, cpu, io, freezer controllers and BPF device programs) with no v1
 # hierarchy (cgroup_no_v1=all), cgroup2 at /sys/fs/cgroup, a swap disk and a ubd disk for io,
 # and runs e2e/cgroup2/guest.sh there for swiftlet, runc and crun (the same checks, where
-# they apply). What UML 6.1 cannot give: cpuset (no SMP) and hugetlb (no hugetlbfs on UML).
+# they apply), then rootless swiftlet as an unprivileged guest user in a subtree root delegated
+# to it (e2e/cgroup2/rootless.sh). What UML 6.1 cannot give: cpuset (no SMP) and hugetlb (no
+# hugetlbfs on UML).
 #
 # usage: e2e/cgroup2/run.sh [SWIFTLET]   (default dist/swiftlet; must be static)
 # env: CGROUP2_RUNTIMES (default "swiftlet runc crun": those installed are used)
@@ -54,6 +56,10 @@ i=0; while [ $i -lt $1 ]; do i=$((i + 1)); done
 EOF
 chmod +x "$UML_JAIL"/rootfs/bin/{hog,bomb,spin}
 cp "$top/e2e/cgroup2/guest.sh" "$UML_JAIL/checks.sh"
+cp "$top/e2e/cgroup2/rootless.sh" "$UML_JAIL/rootless.sh"
+# The unprivileged user of the rootless checks (guest only).
+echo 'rl:x:1000:1000:rl:/tmp:/bin/sh' >> "$UML_JAIL/etc/passwd"
+echo 'rl:x:1000:' >> "$UML_JAIL/etc/group"
 printf 'TUNABLES=%s\nRUNTIMES="%s"\nexport %s GODEBUG=cpu.avx=off,cpu.avx2=off\n' \
   "$UML_TUNABLES" "$runtimes" "$UML_TUNABLES" > "$UML_JAIL/checks.env"
 

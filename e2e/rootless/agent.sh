@@ -104,6 +104,16 @@ out=$(as_user python3 "$here/notify-client.py" "$agent_dir/user.sock" "$a4pid" a
 expect_match "a host process claiming the user's container: mknod EPERM" "mknod errno=1" "$out"
 expect_fail "... and no node on the host" test -e "$hostnode"
 expect_match "the log names why" "\"reason\":\"the task is not in a user namespace of its own\"" "$(cat "$agent_dir/agent.log")"
+# The same fd, after a task of the user's own namespaces made a call the agent performed
+# (the agent remembers namespaces it found to be the user's): the host task is still refused.
+rm -f "$hostnode"
+out=$(as_user python3 "$here/notify-client.py" "$agent_dir/user.sock" "$a4pid" a4 org.swiftlet.test/grant=mine "$hostnode" /dev/swiftlet-rl-$$ 2>&1)
+expect_match "a task in the user's own namespaces: its call is performed (as the user: EACCES in the host's /dev)" \
+  "child mknod errno=13" "$out"
+expect_match "... then the host process on the same fd: mknod EPERM" "^mknod errno=1$" "$(echo "$out" | tail -n 1)"
+expect_fail "... and no node on the host" test -e "$hostnode"
+expect_fail "... and no node in the host's /dev" test -e /dev/swiftlet-rl-$$
+rm -f /dev/swiftlet-rl-$$
 # Claiming a process in a user namespace that is not the user's (root's here).
 unshare -U sleep 1000 &
 rootns=$!

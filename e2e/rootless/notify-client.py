@@ -3,11 +3,15 @@
 the host's user and mount namespaces) loads a seccomp filter that notifies mknod and
 mknodat, sends the notify fd with a container process state claiming whatever the
 arguments say, then calls mknod(PATH, S_IFCHR|0666, 1:3) and prints "mknod errno=N".
-  usage: notify-client.py SOCKET CLAIMED_PID|self ID KEY=VALUE PATH
+  usage: notify-client.py SOCKET CLAIMED_PID|self ID KEY=VALUE PATH [CHILD_PATH]
+With CHILD_PATH, a child that made user and mount namespaces of its own (unshare -Um: the
+user's, so the agent performs its call) first calls mknod(CHILD_PATH, ...) through the same
+notify fd and prints "child mknod errno=N"; then this process makes its call.
 x86_64 only (the filter checks the architecture)."""
 import ctypes, json, os, socket, stat, struct, sys
 
 sock_path, claimed_pid, cid, annotation, target = sys.argv[1:6]
+child_target = sys.argv[6] if len(sys.argv) > 6 else None
 if claimed_pid == "self":
     claimed_pid = str(os.getpid())
 key, value = annotation.split("=", 1)
@@ -49,6 +53,19 @@ s.close()
 os.close(fd)
 # Give the agent a moment to attach (or refuse) before the call it would answer.
 import time; time.sleep(0.3)
+if child_target:
+    child = os.fork()
+    if child == 0:
+        if libc.unshare(0x10000000 | 0x00020000) != 0:   # CLONE_NEWUSER | CLONE_NEWNS
+            print("child unshare errno=%d" % ctypes.get_errno(), flush=True)
+            os._exit(1)
+        try:
+            os.mknod(child_target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+            print("child mknod errno=0", flush=True)
+        except OSError as e:
+            print("child mknod errno=%d" % e.errno, flush=True)
+        os._exit(0)
+    os.waitpid(child, 0)
 try:
     os.mknod(target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
     print("mknod errno=0")

@@ -106,13 +106,27 @@ expect_ok "delete" as_user "$runtime" delete c1
 expect_fail "delete removes the state" test -e "$RL_XDG/swiftlet/c1"
 expect_eq "list is empty" "" "$(as_user "$runtime" list -q 2>&1)"
 
-# --- fast start: a replacement process cannot reach a rootless init
+# --- fast start: start with a replacement process (through the state directory's pipe)
 config "$work/fast" 'c["process"]["args"] = ["sleep", "1000"]'
+rm -f "$work/bundle/rootfs/replaced"
 as_user "$runtime" create -b "$work/fast" f1 >/dev/null 2>&1
-as_user "$runtime" start --arg true f1 >"$work/out" 2>&1
-expect_match "start --arg refuses in one line" "^lifecycle: fast start \(a replacement process\) needs root" "$(cat "$work/out")"
-expect_ok_detached "a plain start still works after that" as_user "$runtime" start f1
+as_user "$runtime" start --arg /no-such-program f1 >"$work/out" 2>&1; status=$?
+expect_eq "start with a replacement that cannot run fails, in one line" "1 1" "$status $(grep -c . "$work/out")"
+expect_eq "... and leaves the container created" created "$(state_of f1)"
+expect_ok_detached "start --arg replaces the configured process" \
+  as_user "$runtime" start --arg sh --arg -c --arg 'echo replaced $(id -u) > /replaced; exec sleep 1000' f1
+wait_for 5 test -s "$work/bundle/rootfs/replaced"
+expect_eq "... which runs as configured (root of its user namespace)" "replaced 0" "$(cat "$work/bundle/rootfs/replaced" 2>&1)"
+expect_eq "... and the container is running" running "$(state_of f1)"
 as_user "$runtime" delete -f f1 >/dev/null 2>&1
+rm -f "$work/bundle/rootfs/replaced"
+config "$work/fast2" 'c["process"]["args"] = ["sh", "-c", "echo configured > /replaced; exec sleep 1000"]'
+as_user "$runtime" create -b "$work/fast2" f2 >/dev/null 2>&1
+expect_ok_detached "a plain start runs the configured process" as_user "$runtime" start f2
+wait_for 5 test -s "$work/bundle/rootfs/replaced"
+expect_eq "... unchanged" configured "$(cat "$work/bundle/rootfs/replaced" 2>&1)"
+as_user "$runtime" delete -f f2 >/dev/null 2>&1
+rm -f "$work/bundle/rootfs/replaced"
 
 # --- without XDG_RUNTIME_DIR: a state root of the user's own in /tmp, said once
 config "$work/noxdg" 'c["process"]["args"] = ["true"]'

@@ -137,9 +137,9 @@ struct UMLTierSecurityTests {
                     fi
                     if [ -d /tmp/m/jail ]; then
                       echo "above-the-jail"
-                      for d in mem uml usr lib lib64 dev; do
-                        for f in /tmp/m/$d/*; do [ -e "$f" ] && [ "$f" != /tmp/m/dev/null ] && echo "found-above: $f"; done
-                      done
+                      find /tmp/m -path /tmp/m/jail -prune -o ! -type d ! -type l ! -path /tmp/m/dev/null -print |
+                        sed 's/^/found-above: /'
+                      echo "files-above-listed"
                       echo x > /tmp/m/written 2>/dev/null && echo "wrote-above"
                     fi
                     umount /tmp/m
@@ -158,6 +158,7 @@ struct UMLTierSecurityTests {
             // Above the jail (`..`, a symlink to /) there is only the jail, /dev/null and empty
             // directories: the supervisor's memory, uml_dir and the host's libraries are detached.
             #expect(!result.stdout.contains("found-above"), "guest root reached the supervisor's files: \(result.stdout)")
+            #expect(!result.stdout.contains("above-the-jail") || result.stdout.contains("files-above-listed"), "\(result.stdout)")
             for what in ["wrote-above", "wrote-runtime", "wrote-config", "wrote-jail"] {
                 #expect(!result.stdout.contains(what), "\(what): \(result.stdout)")
             }

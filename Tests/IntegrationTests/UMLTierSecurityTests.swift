@@ -412,4 +412,35 @@ struct UMLTierSecurityTests {
             }
         }
     }
+
+    @Test("bind mounts reach the guest through the jail: a read-only one stays read-only on the host even for guest root remounting it")
+    func bindMounts() throws {
+        try requireUML()
+        try withContainer("uml-sec-binds") { c in
+            c.useUML()
+            c.makeGuestRootAllPowerful()
+            let shared = c.workDir + "/shared", readOnly = c.workDir + "/readonly"
+            for dir in [shared, readOnly] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            try "from-host\n".write(toFile: readOnly + "/file", atomically: true, encoding: .utf8)
+            try "hosts-file\n".write(toFile: c.workDir + "/hosts", atomically: true, encoding: .utf8)
+            c.mounts = c.mounts + [
+                ["destination": "/shared", "type": "bind", "source": shared, "options": ["rbind", "rw"]],
+                ["destination": "/ro", "type": "bind", "source": readOnly, "options": ["rbind", "ro"]],
+                ["destination": "/etc/hosts", "type": "bind", "source": c.workDir + "/hosts", "options": ["bind", "ro"]],
+            ]
+            c.shell("""
+                cat /ro/file /etc/hosts; echo written > /shared/out && sync
+                echo x > /ro/new 2>/dev/null && echo wrote-ro
+                mount -o remount,rw,bind /ro 2>/dev/null; echo x > /ro/new 2>/dev/null && echo wrote-ro-after-remount
+                mount -t tmpfs t /tmp; mkdir /tmp/m; mount -t hostfs none /tmp/m -o /binds/1 && { echo x > /tmp/m/new 2>/dev/null && echo wrote-ro-through-hostfs; }
+                echo end
+                """)
+            let result = try c.run(timeout: 120)
+            #expect(result.stdout.hasPrefix("from-host\nhosts-file\n") && result.stdout.hasSuffix("end\n"), "\(result.summary)")
+            #expect((try? String(contentsOfFile: shared + "/out", encoding: .utf8)) == "written\n", "\(result.summary)")
+            #expect(!result.stdout.contains("wrote-ro"), "\(result.summary)")
+            #expect(!FileManager.default.fileExists(atPath: readOnly + "/new"), "a read-only bind was written on the host")
+            c.expectNothingLeft("after run")
+        }
+    }
 }

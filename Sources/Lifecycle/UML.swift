@@ -550,9 +550,12 @@ struct UMLSession {
             // Nothing of the container has run yet: seal the jail before it can.
             try UMLJail.sealAfterBoot(libraries: libraries)
             try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
+            // Before `ready`: `create` exits as soon as it has it, and the parent-death signal
+            // would then kill the container. (A `create` killed right after this leaves a
+            // half-created container whose cgroup `delete --force` ends.)
+            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             try channel.send(.ready, text)
             channel.close()
-            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             ready = true
             phase = .created
         case .failed:

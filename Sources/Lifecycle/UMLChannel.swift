@@ -26,6 +26,7 @@ enum UMLFrame: UInt8 {
     // host -> guest, inside a stream (the caller's side speaks them unwrapped to the supervisor)
     case exec = 0x78         // a piece of an exec request (JSON); `start` runs it
     case ps = 0x70           // payload "json" or "table": the container's processes as stdout
+    case resize = 0x57       // payload "rows columns": the exec'd process's terminal size
 
     static let headerSize = 5
     static let maxPayload = 16384

@@ -4,6 +4,7 @@ import JSON
 import OCISpec
 import Process
 import Syscalls
+import Terminal
 
 // `exec` and `ps` in the UML tier. The process runs inside the guest, so the host-side
 // `swiftlet exec` cannot clone it into namespaces: it talks to the supervisor instead.
@@ -41,9 +42,6 @@ extension Runtime {
     public func execUML(_ r: ExecRequest, processFile: String?, args: [String],
                         options: ExecProcessOptions) throws(SwiftletError) -> Int32 {
         try checkTerminalOptions(r)
-        if r.process.terminal {
-            throw SwiftletError(.usage, "isolation uml: exec with a terminal is not supported yet", errno: ENOTSUP)
-        }
         if r.preserveFDs > 0 || r.pidfdSocket != nil || !r.subCgroups.isEmpty {
             throw SwiftletError(.usage, "isolation uml: --preserve-fds, --pidfd-socket and --cgroup name host resources; "
                                 + "an exec'd process lives in the guest", errno: ENOTSUP)
@@ -51,12 +49,37 @@ extension Runtime {
         if !(options.apparmorProfile ?? "").isEmpty || !(options.processLabel ?? "").isEmpty {
             throw SwiftletError(.usage, "isolation uml: the guest has no AppArmor or SELinux", errno: ENOTSUP)
         }
-        let request = try umlExecRequestText(processFile: processFile, args: args, options: options)
+        let terminal = r.process.terminal
+        // A foreground terminal takes the caller's size; a console socket's caller sets it later.
+        let size = terminal && r.consoleSocket == nil
+            ? Terminal.windowSize(.standardInput) ?? Terminal.windowSize(.standardOutput) : nil
+        let request = try umlExecRequestText(processFile: processFile, args: args, options: options, size: size)
         let signals = try SignalGuard.block()
         defer { signals.restore() }
         let sock = try connectUML(r.id, for: "exec")
         defer { sock.close() }
+        // With --console-socket, the caller gets the master of a host pty whose other side the
+        // relay connects to the process's terminal in the guest.
+        var console: FileDescriptor? = nil
+        defer { console?.close() }
+        if terminal, let path = r.consoleSocket {
+            let socket = try Terminal.connectConsoleSocket(path: path)
+            defer { socket.close() }
+            let pty = try Terminal.openPseudoTerminal()
+            defer { pty.master.close() }
+            do throws(SwiftletError) {
+                try socket.send(pty.peerName, passing: pty.master.raw, stage: .terminal)
+            } catch {
+                pty.peer.close()
+                throw error
+            }
+            console = pty.peer
+        }
         var call = UMLCall(fd: sock.fd.raw)
+        call.terminal = terminal
+        var raw: RawMode? = nil
+        if terminal && console == nil { raw = Terminal.makeRaw(.standardInput) }
+        defer { raw?.restore() }
         var start: [UInt8] = []
         var chunks = Array(request.utf8)[...]
         while !chunks.isEmpty {
@@ -66,16 +89,24 @@ extension Runtime {
         }
         start += UMLFrame.encode(.start, "")
         call.output.add(start)
-        return try call.run(signals: signals.fd.raw, relayStdin: true) { () throws(SwiftletError) -> Bool in
-            guard r.detach else { return false }
+        return try call.run(signals: signals.fd.raw, relayStdin: true) { () throws(SwiftletError) -> UMLCall.AfterStart in
+            guard r.detach else { return .relay(nil) }
             // The caller gets a host process for the one in the guest: a relay that outlives us.
             let relay = fork()
             if relay < 0 { throw .system(.exec, "fork the exec relay") }
-            if relay == 0 { return false }
+            if relay == 0 {
+                guard let console else { return .relay(nil) }
+                // The pty's session leader: the caller's resizes reach it as SIGWINCH. Bytes
+                // pass untouched; the guest's pty does the line discipline.
+                _ = setsid()
+                _ = cl_set_controlling_terminal(console.raw)
+                _ = Terminal.makeRaw(console)
+                return .relay(console.raw)
+            }
             if let pidFile = r.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(relay), mode: 0o644, stage: .exec)
             }
-            return true
+            return .done
         }
     }
 
@@ -87,7 +118,7 @@ extension Runtime {
         var call = UMLCall(fd: sock.fd.raw)
         call.output.add(UMLFrame.encode(.ps, table ? "table" : "json"))
         call.keepStdout = true
-        let status = try call.run(signals: -1, relayStdin: false) { () throws(SwiftletError) -> Bool in false }
+        let status = try call.run(signals: -1, relayStdin: false) { () throws(SwiftletError) -> UMLCall.AfterStart in .relay(nil) }
         if status != 0 { throw SwiftletError(.lifecycle, "ps: the guest answered with status " + String(status), errno: EIO) }
         return call.stdout
     }
@@ -150,8 +181,10 @@ extension Runtime {
 /// command line's args and flags (the guest applies them to its copy of config.json, as
 /// `exec` does on the host). On hosts that need the FPU workaround, glibc's AVX use is
 /// turned off in a process.json's environment too.
-func umlExecRequestText(processFile: String?, args: [String], options: ExecProcessOptions) throws(SwiftletError) -> String {
+func umlExecRequestText(processFile: String?, args: [String], options: ExecProcessOptions,
+                        size: WindowSize? = nil) throws(SwiftletError) -> String {
     var o = JSONObjectBuilder()
+    if let size { o.add("rows", Int64(size.rows)); o.add("columns", Int64(size.columns)) }
     if let file = processFile {
         let text = try readTextFile(file, stage: .exec)
         guard case .object(let members) = try JSON.parse(text, source: "process.json") else {
@@ -167,6 +200,7 @@ func umlExecRequestText(processFile: String?, args: [String], options: ExecProce
         o.add("additionalGids", JSON.array(options.additionalGids.map { .int(Int64($0)) }))
         o.add("capabilities", options.capabilities)
         o.add("noNewPrivileges", options.noNewPrivileges)
+        o.add("tty", options.tty)
     }
     return o.json.serialized()
 }
@@ -180,18 +214,27 @@ struct UMLCall {
     var keepStdout = false
     var stdout: [UInt8] = []
     var started = false
+    /// The process has a terminal: SIGWINCH becomes a resize of it.
+    var terminal = false
+    /// Where the process's input comes from and its output goes: stdio, or a relay's pty.
+    var input: Int32 = 0
+    var outputFD: Int32 = 1
 
     init(fd: Int32) { self.fd = fd }
 
-    /// Runs until the process's exit status arrives. `onStarted` runs once the process
-    /// runs; true means this process is done (the caller detached: a relay carries on).
+    enum AfterStart {
+        case done                // the caller detached; a relay carries on
+        case relay(Int32?)       // relay the process here (through this pty, if given)
+    }
+
+    /// Runs until the process's exit status arrives. `onStarted` runs once the process runs.
     mutating func run(signals: Int32, relayStdin: Bool,
-                      onStarted: () throws(SwiftletError) -> Bool) throws(SwiftletError) -> Int32 {
+                      onStarted: () throws(SwiftletError) -> AfterStart) throws(SwiftletError) -> Int32 {
         var stdinOpen = relayStdin
         while true {
             let readStdin = started && stdinOpen && output.count < 65536
             var fds = [pollfd(fd: fd, events: Int16(POLLIN) | (output.isEmpty ? 0 : Int16(POLLOUT)), revents: 0),
-                       pollfd(fd: readStdin ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: readStdin ? input : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, 3, -1) < 0 {
                 if cl_errno() == EINTR { continue }
@@ -199,7 +242,7 @@ struct UMLCall {
             }
             if fds[0].revents & Int16(POLLOUT) != 0 { try output.flush(fd) }
             if fds[1].revents != 0 {
-                if let bytes = readAvailable(0, limit: UMLFrame.maxStreamPayload) {
+                if let bytes = readAvailable(input, limit: UMLFrame.maxStreamPayload) {
                     if bytes.isEmpty {
                         stdinOpen = false
                         output.add(UMLFrame.encode(.stdinEnd, ""))
@@ -211,9 +254,15 @@ struct UMLCall {
             if fds[2].revents != 0 {
                 var info = signalfd_siginfo()
                 // SIGPIPE is ours (a reader of our output went away), not the process's.
-                if read(signals, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size,
-                   Int32(info.ssi_signo) != SIGPIPE {
-                    output.add(UMLFrame.encode(.signal, String(info.ssi_signo)))
+                if read(signals, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+                    let sig = Int32(info.ssi_signo)
+                    if sig == SIGWINCH && terminal {
+                        if let size = Terminal.windowSize(FileDescriptor(input)) ?? Terminal.windowSize(FileDescriptor(outputFD)) {
+                            output.add(UMLFrame.encode(.resize, String(size.rows) + " " + String(size.columns)))
+                        }
+                    } else if sig != SIGPIPE {
+                        output.add(UMLFrame.encode(.signal, String(sig)))
+                    }
                 }
             }
             if fds[0].revents & (Int16(POLLIN) | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
@@ -230,7 +279,11 @@ struct UMLCall {
                         guard !started else { break }
                         started = true
                         if !output.isEmpty { try output.flush(fd) }
-                        if try onStarted() { return 0 }
+                        switch try onStarted() {
+                        case .done: return 0
+                        case .relay(let pty):
+                            if let pty { input = pty; outputFD = pty }
+                        }
                     case .stdout:
                         if keepStdout {
                             guard stdout.count + payload.count <= 16 << 20 else {
@@ -238,7 +291,7 @@ struct UMLCall {
                             }
                             stdout += payload
                         } else {
-                            writeAllBytes(1, payload)
+                            writeAllBytes(outputFD, payload)
                         }
                     case .stderr:
                         writeAllBytes(2, payload)
@@ -380,6 +433,10 @@ struct UMLStreamHub {
                 wait(i, .stdin, payload)
             case .stdinEnd where callers[i].launched:
                 wait(i, .stdinEnd, [])
+            case .resize where callers[i].launched:
+                // Whole, and at once like signals (a size is never split by the window).
+                guard payload.count <= 32 else { hangUp(i); return }
+                toGuest.add(UMLFrame.encodeStream(stream, .resize, payload))
             case .signal where callers[i].launched:
                 // Signals pass queued stdin: a ^C must not wait behind input.
                 if let n = parseInt(String(decoding: payload, as: UTF8.self)), n > 0, n < 65 {
@@ -491,6 +548,8 @@ struct GuestStreams {
         var stdinQueue = OutputQueue()
         var stdinEnded = false
         var status: Int32? = nil
+        /// The master of the process's terminal (its stdout and, dup'd, stdin), if it has one.
+        var master: Int32 = -1
     }
 
     var execs: [Exec] = []
@@ -568,10 +627,19 @@ struct GuestStreams {
                 send(tty, stream, .stdinAck, String(inner.count))
             }
         case .stdinEnd:
+            // A terminal's end of input is its end-of-file character (a shell reading it exits).
+            if execs[i].master >= 0, !execs[i].stdinEnded, let eof = Terminal.endOfFileCharacter(FileDescriptor(execs[i].master)) {
+                execs[i].stdinQueue.add([eof])
+            }
             execs[i].stdinEnded = true
             flushStdin(i, tty: tty)
         case .signal:
             if execs[i].pid > 0, let n = parseInt(String(decoding: inner, as: UTF8.self)) { kill(execs[i].pid, Int32(n)) }
+        case .resize:
+            let parts = String(decoding: inner, as: UTF8.self).split(byte: 32).compactMap { parseInt($0) }
+            if execs[i].master >= 0, parts.count == 2, parts[0] >= 0, parts[0] <= 0xffff, parts[1] >= 0, parts[1] <= 0xffff {
+                _ = cl_set_window_size(execs[i].master, UInt16(parts[0]), UInt16(parts[1]))
+            }
         default:
             break
         }
@@ -582,7 +650,7 @@ struct GuestStreams {
         let text = String(decoding: execs[i].request, as: UTF8.self)
         execs[i].request = []
         let n = Node(try JSON.parse(text, source: "exec request"), path: "exec request")
-        let process: ProcessSpec
+        var process: ProcessSpec
         if let p = n["process"] {
             process = try ProcessSpec.load(text: try p.string(), source: "process.json")
         } else {
@@ -594,8 +662,20 @@ struct GuestStreams {
             o.additionalGids = try (n["additionalGids"]?.array() ?? []).map { (g) throws(SwiftletError) in try g.uint32() }
             o.capabilities = try n["capabilities"]?.strings() ?? []
             o.noNewPrivileges = try n["noNewPrivileges"]?.bool()
+            o.tty = try n["tty"]?.bool() ?? false
             process = try runtime.execProcess(id: id, from: nil, args: try n.required("args").strings(), options: o)
         }
+        if let rows = try n["rows"]?.uint32(), let columns = try n["columns"]?.uint32() {
+            process.consoleSize = ConsoleSize(height: rows, width: columns)
+        }
+        // A terminal's master comes back over a console socket of our own.
+        var console: UnixSocket? = nil
+        let consolePath = "/run/swiftlet-console-" + String(execs[i].stream) + ".sock"
+        defer {
+            console?.close()
+            if console != nil { unlink(consolePath) }
+        }
+        if process.terminal { console = try UnixSocket.listen(path: consolePath, backlog: 1, stage: .terminal) }
         var pipes: [[Int32]] = []
         defer { for p in pipes { for fd in p where fd >= 0 { close(fd) } } }
         for _ in 0..<3 {
@@ -611,6 +691,7 @@ struct GuestStreams {
         var r = ExecRequest(id: id, process: process)
         r.detach = true
         r.pidFile = pidFile
+        if console != nil { r.consoleSocket = consolePath }
         let result: SwiftletError?
         do throws(SwiftletError) { _ = try runtime.exec(r); result = nil } catch { result = error }
         let null = cl_open("/dev/null", O_RDWR, 0)
@@ -623,6 +704,19 @@ struct GuestStreams {
         unlink(pidFile)
         guard pid > 0 else { throw SwiftletError(.exec, "the exec'd process's pid is unknown", errno: ESRCH) }
         execs[i].pid = pid
+        if let console {
+            // Sent before the process ran: waiting in the socket's queue.
+            let connection = try console.accept(stage: .terminal)
+            defer { connection.close() }
+            let master = try Terminal.receiveMaster(from: connection).master
+            let input = cl_fcntl_int(master.raw, F_DUPFD_CLOEXEC, 3)
+            if input < 0 { master.close(); throw .system(.terminal, "dup the pty master") }
+            execs[i].master = master.raw
+            execs[i].stdoutPipe = master.raw
+            execs[i].stdinPipe = input
+            setNonBlocking(master.raw)
+            return
+        }
         execs[i].stdinPipe = pipes[0][1]
         execs[i].stdoutPipe = pipes[1][0]
         execs[i].stderrPipe = pipes[2][0]
@@ -635,9 +729,14 @@ struct GuestStreams {
     /// A reaped child: true if it was an exec'd process (its stream then ends).
     mutating func reaped(_ pid: Int32, status: Int32, tty: Int32) -> Bool {
         guard let i = execs.firstIndex(where: { $0.pid == pid }) else { return false }
-        // What it wrote before it exited is in its pipes.
+        // What it wrote before it exited is in its pipes. A pty hands data to the master
+        // asynchronously: read it until it is gone or quiet for a moment.
         while relay(i, stdout: true, tty: tty) {}
         while relay(i, stdout: false, tty: tty) {}
+        while execs[i].master >= 0 && execs[i].stdoutPipe >= 0 {
+            var p = pollfd(fd: execs[i].stdoutPipe, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, 100) <= 0 || !relay(i, stdout: true, tty: tty) { break }
+        }
         send(tty, execs[i].stream, .exited, String(status))
         closeStream(i)
         return true
@@ -650,6 +749,7 @@ struct GuestStreams {
         guard fd >= 0, let bytes = readAvailable(fd, limit: UMLFrame.maxStreamPayload - 5) else { return false }
         if bytes.isEmpty {
             close(fd)
+            if execs[i].master == fd { execs[i].master = -1 }
             if stdout { execs[i].stdoutPipe = -1 } else { execs[i].stderrPipe = -1 }
             return false
         }

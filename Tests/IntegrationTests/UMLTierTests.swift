@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// The probe of `swiftlet check` for the tier: nil when available, else why not.
-private func umlUnavailableReason() -> String? {
+func umlUnavailableReason() -> String? {
     guard let runtime = Environment.runtime else { return "no runtime binary" }
     let report = runCommand(runtime, ["check", "--format", "json"], timeout: 60)
     guard let data = report.stdout.data(using: .utf8),
@@ -17,7 +17,7 @@ private func umlUnavailableReason() -> String? {
     return uml["available"] as? Bool == true ? nil : (uml["detail"] as? String ?? "unavailable")
 }
 
-private func requireUML() throws {
+func requireUML() throws {
     try requireRoot()
     if let reason = umlUnavailableReason() { try skip("this host cannot run the UML tier: \(reason)") }
 }
@@ -28,7 +28,7 @@ private func hostRelease() -> String {
     return withUnsafeBytes(of: &u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
 }
 
-private func procStatusField(_ pid: Int32, _ name: String) -> String? {
+func procStatusField(_ pid: Int32, _ name: String) -> String? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
     for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
         return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
@@ -189,6 +189,19 @@ struct UMLTierTests {
             // What it sees at hostfs's / is the jail: the bundle and the runtime, nothing of the host.
             #expect(result.stdout.contains("bundle") && result.stdout.contains("swiftlet"), "\(result.summary)")
             #expect(!result.stdout.contains("passwd") && !result.stdout.contains("hostname"), "\(result.summary)")
+        }
+    }
+
+    @Test("root.path as an absolute host path (as podman writes it): the guest finds the rootfs")
+    func absoluteRootPath() throws {
+        try requireUML()
+        try withContainer("uml-abspath") { c in
+            c.useUML()
+            c.config["root"] = ["path": c.rootfs, "readonly": true]
+            c.shell("echo in-guest; uname -r")
+            let result = try c.run(timeout: 120)
+            #expect(result.succeeded && result.stdout.hasPrefix("in-guest\n6.1."), "\(result.summary)")
+            c.expectNothingLeft("after run")
         }
     }
 

@@ -67,6 +67,7 @@ struct UMLSupervisorContext: @unchecked Sendable {
     var channel: SyncChannel
     var fifo: FileDescriptor          // exec.fifo, opened read-write
     var fifoWatch: FileDescriptor     // inotify: IN_OPEN of exec.fifo (a `start`)
+    var listener: Int32               // uml.sock, bound; the supervisor listens (see UMLExec.swift)
     var runtimeFDs: [Int32]
     var cgroupJoinFDs: [Int32]
     var signalMask: sigset_t
@@ -123,6 +124,9 @@ extension Runtime {
             if inotify_add_watch(watch.raw, dir + "/exec.fifo", UInt32(IN_OPEN)) < 0 { throw .system(.state, "watch exec.fifo") }
             let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
             defer { kernelFD.close() }
+            let listener = try UnixSocket.bind(path: dir + "/" + umlSocketName, stage: .state)
+            defer { listener.close() }
+            if chmod(dir + "/" + umlSocketName, 0o600) != 0 { throw .system(.state, "chmod " + umlSocketName) }
 
             let (runtimeEnd, initEnd) = try SyncChannel.pair()
             defer { runtimeEnd.close() }
@@ -134,7 +138,7 @@ extension Runtime {
 
             let context = UMLSupervisorContext(
                 id: o.id, kernel: kernelFD, kernelName: kernel, guestConfig: guestConfig, guestMemory: memory,
-                channel: initEnd, fifo: fifo, fifoWatch: watch,
+                channel: initEnd, fifo: fifo, fifoWatch: watch, listener: listener.fd.raw,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                 signalMask: signals.previous,
                 bindReadOnly: bindIndices.map { parseMountOptions(spec.mounts[$0].options).flags & MountFlag.readOnly != 0 })
@@ -296,7 +300,7 @@ func umlSupervisor(_ c: UMLSupervisorContext) -> Never {
     }
     for fd in c.cgroupJoinFDs { close(fd) }
     for fd in c.runtimeFDs { close(fd) }
-    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw])
+    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw, c.listener])
     var ready = false
     do throws(SwiftletError) {
         try supervise(c, ready: &ready)
@@ -403,9 +407,12 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
     close(console[1])
     close(emptyInput[0])
     c.kernel.close()
+    if listen(c.listener, 16) != 0 { throw .system(.lifecycle, "listen on " + umlSocketName) }
     var session = UMLSession(toGuest: toGuest[1], fromGuest: fromGuest[0], console: console[0], signalFD: signalFD, umlPid: umlPid,
                              fifo: c.fifo, fifoWatch: c.fifoWatch, libraries: libraries, keep: keep)
+    session.streams = UMLStreamHub(listener: c.listener)
     let status = try session.run(channel: c.channel, ready: &ready)
+    session.streams.drain()
     _exit(status)
 }
 
@@ -467,10 +474,13 @@ struct UMLSession {
     var consoleTail: [UInt8] = []
     /// stdin bytes the guest may still take before it acknowledges some: below the guest
     /// tty's 4 KiB input buffer, which UML overruns (and drops bytes) when it is full.
-    var stdinWindow = 2048
+    static let stdinWindowSize = 2048
+    var stdinWindow = UMLSession.stdinWindowSize
     var stdinOpen = true
     var exitStatus: Int32? = nil
     var umlStatus: Int32? = nil
+    /// Callers of exec and ps, each a stream beside the process's.
+    var streams = UMLStreamHub(listener: -1)
 
     init(toGuest: Int32, fromGuest: Int32, console: Int32, signalFD: Int32, umlPid: Int32, fifo: FileDescriptor,
          fifoWatch: FileDescriptor, libraries: [String], keep: CapabilitySet) {
@@ -492,12 +502,13 @@ struct UMLSession {
         let bootDeadline = cl_monotonic_ns() + Int64(UMLHost.bootTimeoutSeconds) * 1_000_000_000
         var exitDeadline: Int64 = 0
         while true {
-            var fds = [pollfd(fd: fromGuest, events: Int16(POLLIN), revents: 0),
+            var fds = [pollfd(fd: streams.acceptsGuestOutput ? fromGuest : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: console, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: phase == .created ? (fifoWatch?.raw ?? -1) : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: phase == .running && stdinOpen && stdinWindow > 0 ? 0 : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: toGuest.isEmpty ? -1 : toGuestFD, events: Int16(POLLOUT), revents: 0)]
+            fds += streams.pollFDs(open: phase == .created || phase == .starting || phase == .running)
             var timeout: Int32 = -1
             if phase == .booting { timeout = 1000 }
             if phase == .exiting { timeout = 200 }
@@ -526,6 +537,8 @@ struct UMLSession {
             if fds[2].revents != 0 { try handleSignals() }
             if fds[3].revents != 0 { try startRequested() }
             if fds[4].revents != 0 { relayStdin() }
+            streams.handle(fds[6...], window: &stdinWindow, toGuest: &toGuest)
+            if !toGuest.isEmpty { try toGuest.flush(toGuestFD) }
             if phase == .exiting && exitDeadline == 0 { exitDeadline = now + 5_000_000_000 }
             if let s = umlStatus {
                 readConsole()
@@ -580,6 +593,8 @@ struct UMLSession {
             writeAllBytes(2, payload)
         case .stdinAck:
             stdinWindow += parseInt(text) ?? 0
+        case .stream:
+            try streams.fromGuest(payload, window: &stdinWindow)
         case .exited:
             exitStatus = Int32(parseInt(text) ?? Int(UMLHost.guestLostStatus))
             // The guest kernel says on its console when its OOM killer acted (a tier kernel

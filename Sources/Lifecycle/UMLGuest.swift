@@ -75,6 +75,7 @@ private struct GuestSession {
     var stdinQueue = OutputQueue()
     var stdinEnded = false
     var signalFD: Int32 = -1
+    var streams = GuestStreams()
 
     init(tty: Int32) { self.tty = tty }
 
@@ -122,17 +123,20 @@ private struct GuestSession {
     mutating func serve() {
         var status: Int32? = nil
         var outOpen = true, errOpen = true
-        while status == nil || outOpen || errOpen {
+        while status == nil || outOpen || errOpen || streams.busy {
             var fds = [pollfd(fd: tty, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: outOpen ? stdoutPipe : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: errOpen ? stderrPipe : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stdinQueue.isEmpty ? -1 : stdinPipe, events: Int16(POLLOUT), revents: 0),
                        pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            fds += streams.pollFDs()
             // Once the process is gone, what is left in the pipes is read without waiting long.
             if poll(&fds, nfds_t(fds.count), status == nil ? -1 : 500) == 0 && status != nil { break }
             if fds[1].revents != 0 { outOpen = relay(stdoutPipe, as: .stdout) }
             if fds[2].revents != 0 { errOpen = relay(stderrPipe, as: .stderr) }
             if fds[3].revents != 0 { flushStdin() }
+            // Before the frames, which may start or end streams (the fds follow the streams).
+            streams.handle(fds[5...], tty: tty)
             if fds[0].revents != 0 { readFrames() }
             if fds[4].revents != 0 {
                 var info = signalfd_siginfo()
@@ -141,7 +145,7 @@ private struct GuestSession {
                 while true {
                     let pid = waitpid(-1, &raw, WNOHANG)
                     if pid <= 0 { break }
-                    if pid == initPid { status = exitStatus(raw) }
+                    if pid == initPid { status = exitStatus(raw) } else { _ = streams.reaped(pid, status: exitStatus(raw), tty: tty) }
                 }
             }
         }
@@ -203,6 +207,8 @@ private struct GuestSession {
                 flushStdin()
             case .signal:
                 if let n = parseInt(text) { try? runtime.kill(id, signal: Int32(n), all: false) }
+            case .stream:
+                streams.frame(payload, runtime: runtime, id: id, tty: tty)
             case .quit:
                 powerOff()
             default:

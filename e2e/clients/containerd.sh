@@ -125,9 +125,8 @@ else
   init=$(c tasks ls 2>/dev/null | awk '$1 == "uml-web" { print $2 }')
   expect_eq "uml: the task's pid runs as the tier's unprivileged uid" 1879048192 \
     "$(awk '/^Uid:/ { print $2 }' "/proc/$init/status" 2>&1)"
-  # exec in the tier is missing (it lands with branch uml-exec): marked, not checked.
-  out=$(c tasks exec --exec-id u1 uml-web uname -r 2>&1)
-  skip "uml: exec into the guest" "missing in the UML tier; exec today: $(printf '%s' "$out" | tail -1)"
+  expect_match "uml: exec runs in the guest" "^6\.1\." "$(c tasks exec --exec-id u1 uml-web uname -r 2>&1)"
+  expect_exit "uml: exec exit code" 5 c tasks exec --exec-id u2 uml-web sh -c 'exit 5'
   expect_ok "uml: kill SIGTERM (forwarded into the guest)" c tasks kill -s SIGTERM uml-web
   wait_for 30 sh -c "ctr --address $work/containerd.sock -n $ns tasks ls | grep -q '^uml-web .*STOPPED'"
   expect_eq "uml: stopped by the signal" STOPPED "$(status_of uml-web)"

@@ -245,9 +245,9 @@ else
     "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>&1)"
   wait_for 30 sh -c "$pm_line logs umlweb 2>&1 | grep -q started"
   expect_match "uml: logs: stdout from the guest" "started" "$(pm logs umlweb 2>&1)"
-  # exec in the tier is missing (it lands with branch uml-exec): marked, not checked.
-  out=$(pm exec umlweb uname -r 2>&1)
-  skip "uml: exec into the guest" "missing in the UML tier; exec today: $(printf '%s' "$out" | tail -1)"
+  expect_match "uml: exec runs in the guest" "^6\.1\." "$(pm exec umlweb uname -r 2>&1)"
+  expect_exit "uml: exec exit code" 5 pm exec umlweb sh -c 'exit 5'
+  expect_eq "uml: exec as a user with env" "1000 v" "$(pm exec -u 1000 -e V=v umlweb sh -c 'echo $(id -u) $V' 2>&1)"
   expect_ok "uml: stop (SIGTERM forwarded into the guest)" pm stop -t 20 umlweb
   expect_eq "uml: exited" exited "$(pm inspect -f '{{.State.Status}}' umlweb 2>&1)"
   expect_eq "uml: exit code of the trap" 9 "$(pm inspect -f '{{.State.ExitCode}}' umlweb 2>&1)"

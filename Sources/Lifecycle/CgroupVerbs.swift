@@ -32,6 +32,7 @@ extension Runtime {
     public func processes(_ id: String) throws(SwiftletError) -> [Int32] {
         let c = try load(id)
         guard let r = c.record, c.status != .stopped else { return [] }
+        if r.isUML { return try umlProcessIDs(id) }
         if !r.hasCgroup && withoutHostCgroups {
             // Exec'd processes are no descendants of the init: with its own pid namespace,
             // the container is what lives there.
@@ -44,6 +45,13 @@ extension Runtime {
     /// `ps` as a table (runc's): the host's ps(1) run with `psArgs` ("-ef" when none), its
     /// header and the lines whose PID column names a process of the container.
     public func processTable(_ id: String, psArgs: [String]) throws(SwiftletError) -> String {
+        if try isUMLContainer(id) {
+            // Made in the guest from its /proc: there is no ps(1) there to take arguments.
+            if !psArgs.isEmpty { throw SwiftletError(.usage, "isolation uml: ps takes no ps(1) arguments", errno: ENOTSUP) }
+            let c = try load(id)
+            guard c.status != .stopped else { return guestProcessTable([]) }
+            return String(decoding: try umlProcesses(id, table: true), as: UTF8.self)
+        }
         let pids = try processes(id)
         let search = ["PATH=" + (environment("PATH") ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")]
         var ps = Hook(path: try ProcessSetup.lookPath("ps", env: search))

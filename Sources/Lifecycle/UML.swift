@@ -92,9 +92,12 @@ struct UMLSupervisorContext: @unchecked Sendable {
     var channel: SyncChannel
     var fifo: FileDescriptor          // exec.fifo, opened read-write
     var fifoWatch: FileDescriptor     // inotify: IN_OPEN of exec.fifo (a `start`)
+    var listener: Int32               // uml.sock, bound; the supervisor listens (see UMLExec.swift)
     var runtimeFDs: [Int32]
     var cgroupJoinFDs: [Int32]
     var signalMask: sigset_t
+    /// The config's bind mounts, in order: cloned from the host, then (read-only?) in /jail/binds.
+    var bindReadOnly: [Bool]
 }
 
 extension Runtime {
@@ -111,8 +114,13 @@ extension Runtime {
         }
         let linux = spec.linux ?? LinuxSpec()
         let memory = try UMLHost.guestMemory(limit: linux.resources?.memory?.limit)
+        // Bind mounts name host paths the guest cannot reach: each source is cloned (id-mapped
+        // as the rootfs is) into the jail as binds/N, and the guest's config binds from there.
+        let bindIndices = spec.mounts.indices.filter {
+            parseMountOptions(spec.mounts[$0].options).isBind || (spec.mounts[$0].type ?? "").bytesEqual("bind")
+        }
         let fpu = UMLHost.fpu(kernel: kernel)
-        let guestConfig = try umlGuestConfig(configText, withoutAVX: fpu.guestWithoutAVX)
+        let guestConfig = try umlGuestConfig(configText, withoutAVX: fpu.guestWithoutAVX, bindIndices: bindIndices)
 
         try store.ensureRoot()
         try RuntimeImage.ensureProtected()
@@ -142,6 +150,9 @@ extension Runtime {
             if inotify_add_watch(watch.raw, dir + "/exec.fifo", UInt32(IN_OPEN)) < 0 { throw .system(.state, "watch exec.fifo") }
             let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
             defer { kernelFD.close() }
+            let listener = try UnixSocket.bind(path: dir + "/" + umlSocketName, stage: .state)
+            defer { listener.close() }
+            if chmod(dir + "/" + umlSocketName, 0o600) != 0 { throw .system(.state, "chmod " + umlSocketName) }
 
             let (runtimeEnd, initEnd) = try SyncChannel.pair()
             defer { runtimeEnd.close() }
@@ -153,9 +164,10 @@ extension Runtime {
 
             let context = UMLSupervisorContext(
                 id: o.id, kernel: kernelFD, kernelName: kernel, fpu: fpu, guestConfig: guestConfig, guestMemory: memory,
-                channel: initEnd, fifo: fifo, fifoWatch: watch,
+                channel: initEnd, fifo: fifo, fifoWatch: watch, listener: listener.fd.raw,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
-                signalMask: signals.previous)
+                signalMask: signals.previous,
+                bindReadOnly: bindIndices.map { parseMountOptions(spec.mounts[$0].options).flags & MountFlag.readOnly != 0 })
             let flags = UInt64(CLONE_NEWUSER) | UInt64(CLONE_NEWNS) | UInt64(CLONE_NEWPID) | UInt64(CLONE_NEWIPC)
                 | UInt64(CLONE_NEWNET) | UInt64(CLONE_NEWUTS)
             var pidfdRaw: Int32 = -1
@@ -179,13 +191,21 @@ extension Runtime {
             var rootfsMount = MountSpec(destination: "/")
             rootfsMount.source = rootfs
             rootfsMount.options = ["rbind", "idmap"]
-            let sources = try BindSources.open(mounts: [rootfsMount], bundle: bundle, inMountNamespaceOf: pid)
+            var hostMounts = [rootfsMount]
+            for i in bindIndices {
+                var bind = MountSpec(destination: spec.mounts[i].destination)
+                bind.source = spec.mounts[i].source
+                bind.options = [parseMountOptions(spec.mounts[i].options).isRecursiveBind ? "rbind" : "bind", "idmap"]
+                hostMounts.append(bind)
+            }
+            let sources = try BindSources.open(mounts: hostMounts, bundle: bundle, inMountNamespaceOf: pid)
             defer { sources.close() }
-            try sources.applyIDMappings(mounts: [rootfsMount], userNamespace: "/proc/" + String(pid) + "/ns/user")
+            try sources.applyIDMappings(mounts: hostMounts, userNamespace: "/proc/" + String(pid) + "/ns/user")
             let imageTree = try runtimeFileTree()
             defer { imageTree.close() }
             try runtimeEnd.send(.bindSource, "0", passing: sources.trees[0])
             try runtimeEnd.send(.bindSource, "1", passing: imageTree.raw)
+            for k in bindIndices.indices { try runtimeEnd.send(.bindSource, String(k + 2), passing: sources.trees[k + 1]) }
             if !intoCgroup { try cgroup.joinUnified(pid: pid) }
             try runtimeEnd.send(.go, String(pid))
             logger.debugLine("create " + o.id + ": uml supervisor " + String(pid) + " started, booting the guest")
@@ -236,21 +256,51 @@ func runtimeFileTree() throws(SwiftletError) -> FileDescriptor {
     return tree
 }
 
-/// config.json as the guest's swiftlet applies it: the tier's annotations gone (the guest
-/// makes an ordinary container), no host resources or cgroup path (the host's cgroup holds
-/// the whole guest), no hooks (they name host programs); on hosts that need the FPU
-/// workaround (`withoutAVX`), glibc's AVX use turned off in the process's environment.
-func umlGuestConfig(_ configText: String, withoutAVX: Bool) throws(SwiftletError) -> String {
+/// config.json as the guest's swiftlet applies it: the root where the guest has it (the
+/// jail's bundle/rootfs, whatever host path root.path names), bind mounts from the jail's
+/// copies (binds/N), namespaces named by a host path new ones, the tier's annotations gone
+/// (the guest makes an ordinary container), no host resources or cgroup path (the host's
+/// cgroup holds the whole guest), no hooks (they name host programs); on hosts that need the
+/// FPU workaround (`withoutAVX`), glibc's AVX use turned off in the process's environment.
+func umlGuestConfig(_ configText: String, withoutAVX: Bool, bindIndices: [Int] = []) throws(SwiftletError) -> String {
     guard case .object(var members) = try JSON.parse(configText, source: "config.json") else {
         throw SwiftletError(.lifecycle, "isolation uml: the container's config is not an object")
     }
     members.removeAll { $0.key.bytesEqual("hooks") }
     for i in members.indices {
-        if members[i].key.bytesEqual("annotations"), case .object(var a) = members[i].value {
+        if members[i].key.bytesEqual("root"), case .object(var r) = members[i].value {
+            r.removeAll { $0.key.bytesEqual("path") }
+            r.append(JSON.Member("path", .string("rootfs")))
+            members[i].value = .object(r)
+        } else if members[i].key.bytesEqual("mounts"), case .array(var mounts) = members[i].value {
+            // The host made the jail's copy id-mapped already.
+            for (k, index) in bindIndices.enumerated() where index < mounts.count {
+                guard case .object(var m) = mounts[index] else { continue }
+                m.removeAll { $0.key.bytesEqual("source") || $0.key.bytesEqual("uidMappings") || $0.key.bytesEqual("gidMappings") }
+                m.append(JSON.Member("source", .string("/binds/" + String(k))))
+                for j in m.indices where m[j].key.bytesEqual("options") {
+                    let kept = (m[j].value.arrayValue ?? []).filter {
+                        !($0.stringValue ?? "").bytesEqual("idmap") && !($0.stringValue ?? "").bytesEqual("ridmap")
+                    }
+                    m[j].value = .array(kept)
+                }
+                mounts[index] = .object(m)
+            }
+            members[i].value = .array(mounts)
+        } else if members[i].key.bytesEqual("annotations"), case .object(var a) = members[i].value {
             a.removeAll { $0.key.bytesEqual(Isolation.modeAnnotation) || $0.key.bytesEqual(SwiftletAnnotation.umlKernel) }
             members[i].value = .object(a)
         } else if members[i].key.bytesEqual("linux"), case .object(var l) = members[i].value {
             l.removeAll { $0.key.bytesEqual("resources") || $0.key.bytesEqual("cgroupsPath") }
+            // A host namespace (a pod's, by path) cannot be entered from another kernel: the
+            // container gets one of its own in the guest.
+            for j in l.indices where l[j].key.bytesEqual("namespaces") {
+                l[j].value = .array((l[j].value.arrayValue ?? []).map { entry in
+                    guard case .object(var n) = entry else { return entry }
+                    n.removeAll { $0.key.bytesEqual("path") }
+                    return .object(n)
+                })
+            }
             members[i].value = .object(l)
         } else if members[i].key.bytesEqual("process"), withoutAVX, case .object(var p) = members[i].value {
             var env = p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
@@ -276,7 +326,7 @@ func umlSupervisor(_ c: UMLSupervisorContext) -> Never {
     }
     for fd in c.cgroupJoinFDs { close(fd) }
     for fd in c.runtimeFDs { close(fd) }
-    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw])
+    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw, c.listener])
     var ready = false
     do throws(SwiftletError) {
         try supervise(c, ready: &ready)
@@ -304,27 +354,31 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
     let signalFD = signalfd(-1, &set, Int32(SFD_CLOEXEC) | Int32(SFD_NONBLOCK))
     if signalFD < 0 { throw .system(.lifecycle, "signalfd") }
 
-    let (trees, _) = try c.channel.receiveBindSources(mountCount: 2, while: "waiting for the runtime")
-    guard trees[0] >= 0, trees[1] >= 0 else { throw SwiftletError(.sync, "uml: the runtime sent no rootfs or image") }
+    let (trees, _) = try c.channel.receiveBindSources(mountCount: 2 + c.bindReadOnly.count, while: "waiting for the runtime")
+    guard trees.allSatisfy({ $0 >= 0 }) else { throw SwiftletError(.sync, "uml: the runtime sent no rootfs, image or bind source") }
     if setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0 { throw .system(.namespaces, "become root of the UML user namespace") }
     // A change of credentials clears the parent-death signal: set it again.
     _ = cl_prctl(PR_SET_PDEATHSIG, UInt(SIGKILL), 0, 0, 0)
     if getppid() != parent { _exit(1) }
-    try UMLJail.enter(rootfs: FileDescriptor(trees[0]), runtime: FileDescriptor(trees[1]),
+    let libraries = try UMLJail.enter(rootfs: FileDescriptor(trees[0]), runtime: FileDescriptor(trees[1]),
                       files: [("bundle/config.json", c.guestConfig), ("id", c.id)],
+                      binds: Array(zip(trees.dropFirst(2).map { FileDescriptor($0) }, c.bindReadOnly)),
                       memoryBytes: c.guestMemory + (16 << 20),
                       hostLibraries: hasInterpreter(c.kernel))
-    close(trees[0])
-    close(trees[1])
+    for tree in trees { close(tree) }
 
     // What UML keeps: enough to serve hostfs for guest root on the id-mapped rootfs (these
     // apply only to inodes whose owners are mapped into our user namespace), nothing else.
+    // The supervisor holds CAP_SYS_ADMIN until the guest has booted (it seals the jail then,
+    // see UMLJail.sealAfterBoot); UML loses it at exec (not in the bounding set).
     var keep = CapabilitySet()
     for name in ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID"] {
         if let n = capabilityNumber(name) { keep.insert(n) }
     }
+    var untilBooted = keep
+    if let n = capabilityNumber("CAP_SYS_ADMIN") { untilBooted.insert(n) }
     try CapabilityOps.limitBoundingSet(to: keep, last: lastCapability())
-    try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
+    try CapabilityOps.set(effective: untilBooted, permitted: untilBooted, inheritable: .empty)
     try ProcessSetup.setNoNewPrivileges()
 
     // The control channel: two pipes (UML's fd channel, con1=fd:3,fd:4).
@@ -355,9 +409,10 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
         ProcessSetup.resetSignals()
         sigprocmask(SIG_SETMASK, &empty, nil)
         _ = personality(UInt(ADDR_NO_RANDOMIZE))
-        if let filter {
-            do throws(SwiftletError) { _ = try filter.load() } catch { _exit(126) }
-        }
+        do throws(SwiftletError) {
+            try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
+            if let filter { _ = try filter.load() }
+        } catch { _exit(126) }
         // Copies above 4 first: the pipes' ends may sit at 3 or 4 themselves.
         let guestIn = cl_fcntl_int(toGuest[0], F_DUPFD, 10), guestOut = cl_fcntl_int(fromGuest[1], F_DUPFD, 10)
         if guestIn < 0 || guestOut < 0 || !moveFD(guestIn, to: 3) || !moveFD(guestOut, to: 4)
@@ -377,9 +432,12 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
     close(console[1])
     close(emptyInput[0])
     c.kernel.close()
+    if listen(c.listener, 16) != 0 { throw .system(.lifecycle, "listen on " + umlSocketName) }
     var session = UMLSession(toGuest: toGuest[1], fromGuest: fromGuest[0], console: console[0], signalFD: signalFD, umlPid: umlPid,
-                             fifo: c.fifo, fifoWatch: c.fifoWatch)
+                             fifo: c.fifo, fifoWatch: c.fifoWatch, libraries: libraries, keep: keep)
+    session.streams = UMLStreamHub(listener: c.listener)
     let status = try session.run(channel: c.channel, ready: &ready)
+    session.streams.drain()
     _exit(status)
 }
 
@@ -430,6 +488,9 @@ struct UMLSession {
     let umlPid: Int32
     var fifo: FileDescriptor?
     var fifoWatch: FileDescriptor?
+    /// For sealing the jail once the guest is up, then dropping CAP_SYS_ADMIN.
+    let libraries: [String]
+    let keep: CapabilitySet
 
     enum Phase { case booting, created, starting, running, exiting }
     var phase = Phase.booting
@@ -438,13 +499,18 @@ struct UMLSession {
     var consoleTail: [UInt8] = []
     /// stdin bytes the guest may still take before it acknowledges some: below the guest
     /// tty's 4 KiB input buffer, which UML overruns (and drops bytes) when it is full.
-    var stdinWindow = 2048
+    static let stdinWindowSize = 2048
+    var stdinWindow = UMLSession.stdinWindowSize
     var stdinOpen = true
     var exitStatus: Int32? = nil
     var umlStatus: Int32? = nil
+    /// Callers of exec and ps, each a stream beside the process's.
+    var streams = UMLStreamHub(listener: -1)
 
     init(toGuest: Int32, fromGuest: Int32, console: Int32, signalFD: Int32, umlPid: Int32, fifo: FileDescriptor,
-         fifoWatch: FileDescriptor) {
+         fifoWatch: FileDescriptor, libraries: [String], keep: CapabilitySet) {
+        self.libraries = libraries
+        self.keep = keep
         self.toGuestFD = toGuest
         self.fromGuest = fromGuest
         self.console = console
@@ -461,12 +527,13 @@ struct UMLSession {
         let bootDeadline = cl_monotonic_ns() + Int64(UMLHost.bootTimeoutSeconds) * 1_000_000_000
         var exitDeadline: Int64 = 0
         while true {
-            var fds = [pollfd(fd: fromGuest, events: Int16(POLLIN), revents: 0),
+            var fds = [pollfd(fd: streams.acceptsGuestOutput ? fromGuest : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: console, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: phase == .created ? (fifoWatch?.raw ?? -1) : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: phase == .running && stdinOpen && stdinWindow > 0 ? 0 : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: toGuest.isEmpty ? -1 : toGuestFD, events: Int16(POLLOUT), revents: 0)]
+            fds += streams.pollFDs(open: phase == .created || phase == .starting || phase == .running)
             var timeout: Int32 = -1
             if phase == .booting { timeout = 1000 }
             if phase == .exiting { timeout = 200 }
@@ -495,6 +562,8 @@ struct UMLSession {
             if fds[2].revents != 0 { try handleSignals() }
             if fds[3].revents != 0 { try startRequested() }
             if fds[4].revents != 0 { relayStdin() }
+            streams.handle(fds[6...], window: &stdinWindow, toGuest: &toGuest)
+            if !toGuest.isEmpty { try toGuest.flush(toGuestFD) }
             if phase == .exiting && exitDeadline == 0 { exitDeadline = now + 5_000_000_000 }
             if let s = umlStatus {
                 readConsole()
@@ -516,9 +585,15 @@ struct UMLSession {
         switch kind {
         case .ready:
             guard phase == .booting else { return }
+            // Nothing of the container has run yet: seal the jail before it can.
+            try UMLJail.sealAfterBoot(libraries: libraries)
+            try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
+            // Before `ready`: `create` exits as soon as it has it, and the parent-death signal
+            // would then kill the container. (A `create` killed right after this leaves a
+            // half-created container whose cgroup `delete --force` ends.)
+            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             try channel.send(.ready, text)
             channel.close()
-            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             ready = true
             phase = .created
         case .failed:
@@ -543,8 +618,16 @@ struct UMLSession {
             writeAllBytes(2, payload)
         case .stdinAck:
             stdinWindow += parseInt(text) ?? 0
+        case .stream:
+            try streams.fromGuest(payload, window: &stdinWindow)
         case .exited:
             exitStatus = Int32(parseInt(text) ?? Int(UMLHost.guestLostStatus))
+            // The guest kernel says on its console when its OOM killer acted (a tier kernel
+            // has no vm event counters to ask): one line for the caller.
+            readConsole()
+            if let oom = oomKillLine() {
+                writeStderr("swiftlet: uml: the guest ran out of memory (" + oom + ")\n")
+            }
             toGuest.add(UMLFrame.encode(.quit, ""))
             try toGuest.flush(toGuestFD)
             phase = .exiting
@@ -619,6 +702,16 @@ struct UMLSession {
         }
         for line in text.split(byte: 10) where line.suffix(from: "Out of memory") != nil { return " (" + printable(line) + ")" }
         return ""
+    }
+
+    /// The guest kernel's report of its OOM killer's last kill, if it acted.
+    func oomKillLine() -> String? {
+        let text = String(decoding: consoleTail, as: UTF8.self)
+        var found: String? = nil
+        for line in text.split(byte: 10) where line.suffix(from: "Out of memory") != nil || line.suffix(from: "Killed process") != nil {
+            found = printable(line.trimmed())
+        }
+        return found
     }
 
     /// The console's last line, for a guest that did not come up.

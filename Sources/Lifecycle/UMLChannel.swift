@@ -21,6 +21,12 @@ enum UMLFrame: UInt8 {
     case stdinEnd = 0x69
     case signal = 0x4b       // payload: decimal signal number
     case quit = 0x51         // the host has everything: the guest may power off
+    // both ways: one of several streams beside the container's process (see UMLExec.swift)
+    case stream = 0x4d       // payload: 32-bit little-endian stream id, inner kind, inner payload
+    // host -> guest, inside a stream (the caller's side speaks them unwrapped to the supervisor)
+    case exec = 0x78         // a piece of an exec request (JSON); `start` runs it
+    case ps = 0x70           // payload "json" or "table": the container's processes as stdout
+    case resize = 0x57       // payload "rows columns": the exec'd process's terminal size
 
     static let headerSize = 5
     static let maxPayload = 16384
@@ -33,6 +39,23 @@ enum UMLFrame: UInt8 {
     }
 
     static func encode(_ kind: UMLFrame, _ text: String) -> [UInt8] { encode(kind, Array(text.utf8)) }
+
+    /// What a stream's frame may carry: a stream frame itself is at most maxPayload.
+    static let maxStreamPayload = maxPayload - 5
+
+    static func encodeStream(_ stream: UInt32, _ kind: UMLFrame, _ payload: [UInt8]) -> [UInt8] {
+        var inner: [UInt8] = [UInt8(stream & 0xff), UInt8((stream >> 8) & 0xff), UInt8((stream >> 16) & 0xff),
+                              UInt8(stream >> 24), kind.rawValue]
+        inner.append(contentsOf: payload)
+        return encode(.stream, inner)
+    }
+
+    /// A stream frame's id, kind and payload; nil when it is too short or of an unknown kind.
+    static func decodeStream(_ payload: [UInt8]) -> (UInt32, UMLFrame, [UInt8])? {
+        guard payload.count >= 5, let kind = UMLFrame(rawValue: payload[4]), kind != .stream else { return nil }
+        let id = UInt32(payload[0]) | UInt32(payload[1]) << 8 | UInt32(payload[2]) << 16 | UInt32(payload[3]) << 24
+        return (id, kind, Array(payload[5...]))
+    }
 }
 
 /// Collects bytes from the stream and hands out whole frames.
@@ -70,6 +93,7 @@ struct OutputQueue {
     var pending: [UInt8] = []
 
     var isEmpty: Bool { pending.isEmpty }
+    var count: Int { pending.count }
 
     mutating func add(_ bytes: [UInt8]) { pending.append(contentsOf: bytes) }
 

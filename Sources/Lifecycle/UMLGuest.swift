@@ -75,6 +75,7 @@ private struct GuestSession {
     var stdinQueue = OutputQueue()
     var stdinEnded = false
     var signalFD: Int32 = -1
+    var streams = GuestStreams()
 
     init(tty: Int32) { self.tty = tty }
 
@@ -122,17 +123,20 @@ private struct GuestSession {
     mutating func serve() {
         var status: Int32? = nil
         var outOpen = true, errOpen = true
-        while status == nil || outOpen || errOpen {
+        while status == nil || outOpen || errOpen || streams.busy {
             var fds = [pollfd(fd: tty, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: outOpen ? stdoutPipe : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: errOpen ? stderrPipe : -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stdinQueue.isEmpty ? -1 : stdinPipe, events: Int16(POLLOUT), revents: 0),
                        pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            fds += streams.pollFDs()
             // Once the process is gone, what is left in the pipes is read without waiting long.
             if poll(&fds, nfds_t(fds.count), status == nil ? -1 : 500) == 0 && status != nil { break }
             if fds[1].revents != 0 { outOpen = relay(stdoutPipe, as: .stdout) }
             if fds[2].revents != 0 { errOpen = relay(stderrPipe, as: .stderr) }
             if fds[3].revents != 0 { flushStdin() }
+            // Before the frames, which may start or end streams (the fds follow the streams).
+            streams.handle(fds[5...], tty: tty)
             if fds[0].revents != 0 { readFrames() }
             if fds[4].revents != 0 {
                 var info = signalfd_siginfo()
@@ -141,13 +145,9 @@ private struct GuestSession {
                 while true {
                     let pid = waitpid(-1, &raw, WNOHANG)
                     if pid <= 0 { break }
-                    if pid == initPid { status = exitStatus(raw) }
+                    if pid == initPid { status = exitStatus(raw) } else { _ = streams.reaped(pid, status: exitStatus(raw), tty: tty) }
                 }
             }
-        }
-        if let oom = guestOOMKills(), oom > 0 {
-            writeAllBytes(tty, UMLFrame.encode(.stderr, "swiftlet: uml: the guest ran out of memory ("
-                                               + String(oom) + " process(es) killed by the guest kernel)\n"))
         }
         send(.exited, String(status ?? UMLHost.guestLostStatus))
         waitForQuit()
@@ -207,6 +207,8 @@ private struct GuestSession {
                 flushStdin()
             case .signal:
                 if let n = parseInt(text) { try? runtime.kill(id, signal: Int32(n), all: false) }
+            case .stream:
+                streams.frame(payload, runtime: runtime, id: id, tty: tty)
             case .quit:
                 powerOff()
             default:
@@ -228,13 +230,4 @@ private struct GuestSession {
             }
         }
     }
-}
-
-/// oom_kill of the guest's /proc/vmstat.
-private func guestOOMKills() -> Int64? {
-    guard let text = try? readTextFile("/proc/vmstat") else { return nil }
-    for line in text.split(byte: 10) where line.hasBytePrefix("oom_kill ") {
-        return parseInt64(String(line.utf8.dropFirst(9))!)
-    }
-    return nil
 }

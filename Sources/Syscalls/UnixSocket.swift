@@ -25,14 +25,21 @@ public struct UnixSocket: Equatable, Sendable {
 
     /// Binds a listening socket at `path` (which must not exist yet).
     public static func listen(path: String, backlog: Int32 = 16, stage: Stage = .io) throws(SwiftletError) -> UnixSocket {
-        let sock = try stream(stage: stage)
-        if withShortPath(path, { cl_unix_bind(sock.fd.raw, $0) }) != 0 {
-            let e = SwiftletError.system(stage, "bind " + path)
+        let sock = try bind(path: path, stage: stage)
+        if CLinux.listen(sock.fd.raw, backlog) != 0 {
+            let e = SwiftletError.system(stage, "listen " + path)
             sock.close()
             throw e
         }
-        if CLinux.listen(sock.fd.raw, backlog) != 0 {
-            let e = SwiftletError.system(stage, "listen " + path)
+        return sock
+    }
+
+    /// A socket bound at `path` (which must not exist yet), not listening: whoever calls
+    /// listen() on it is the peer its clients see (SO_PEERCRED).
+    public static func bind(path: String, stage: Stage = .io) throws(SwiftletError) -> UnixSocket {
+        let sock = try stream(stage: stage)
+        if withShortPath(path, { cl_unix_bind(sock.fd.raw, $0) }) != 0 {
+            let e = SwiftletError.system(stage, "bind " + path)
             sock.close()
             throw e
         }

@@ -144,7 +144,7 @@ extension Terminal {
 
     /// The pty's VEOF character while it is in canonical mode (a line-reading program
     /// sees end of file); nil in raw mode, where no byte means end of file.
-    static func endOfFileCharacter(_ master: FileDescriptor) -> UInt8? {
+    public static func endOfFileCharacter(_ master: FileDescriptor) -> UInt8? {
         var t = termios()
         guard tcgetattr(master.raw, &t) == 0, t.c_lflag & tcflag_t(ICANON) != 0 else { return nil }
         return withUnsafeBytes(of: t.c_cc) { $0[Int(VEOF)] }

@@ -167,6 +167,9 @@ func execute(_ verb: Verb, runtime: Runtime) throws(SwiftletError) -> Int32 {
         r.preserveFDs = o.preserveFDs
         r.ignorePaused = o.ignorePaused
         r.subCgroups = o.cgroups
+        if try runtime.isUMLContainer(o.id) {
+            return try runtime.execUML(r, processFile: o.process, args: o.args, options: options)
+        }
         return try runtime.exec(r)
     }
 }

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// The probe of `swiftlet check` for the tier: nil when available, else why not.
-private func umlUnavailableReason() -> String? {
+func umlUnavailableReason() -> String? {
     guard let runtime = Environment.runtime else { return "no runtime binary" }
     let report = runCommand(runtime, ["check", "--format", "json"], timeout: 60)
     guard let data = report.stdout.data(using: .utf8),
@@ -17,7 +17,7 @@ private func umlUnavailableReason() -> String? {
     return uml["available"] as? Bool == true ? nil : (uml["detail"] as? String ?? "unavailable")
 }
 
-private func requireUML() throws {
+func requireUML() throws {
     try requireRoot()
     if let reason = umlUnavailableReason() { try skip("this host cannot run the UML tier: \(reason)") }
 }
@@ -28,7 +28,7 @@ private func hostRelease() -> String {
     return withUnsafeBytes(of: &u.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
 }
 
-private func procStatusField(_ pid: Int32, _ name: String) -> String? {
+func procStatusField(_ pid: Int32, _ name: String) -> String? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
     for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
         return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
@@ -192,6 +192,19 @@ struct UMLTierTests {
         }
     }
 
+    @Test("root.path as an absolute host path (as podman writes it): the guest finds the rootfs")
+    func absoluteRootPath() throws {
+        try requireUML()
+        try withContainer("uml-abspath") { c in
+            c.useUML()
+            c.config["root"] = ["path": c.rootfs, "readonly": true]
+            c.shell("echo in-guest; uname -r")
+            let result = try c.run(timeout: 120)
+            #expect(result.succeeded && result.stdout.hasPrefix("in-guest\n6.1."), "\(result.summary)")
+            c.expectNothingLeft("after run")
+        }
+    }
+
     @Test("the memory limit sizes the guest's RAM (mem= limit - 32 MiB)")
     func memoryLimit() throws {
         try requireUML()
@@ -245,6 +258,173 @@ struct UMLTierTests {
                 #expect(deleted.succeeded, "after \(delay) s: \(deleted.summary)")
                 c.expectNothingLeft("kill -9 of create after \(delay) s")
             }
+        }
+    }
+
+    /// A container in the tier whose process waits, started: for exec and ps to join.
+    private func startWaiting(_ c: TestContainer) throws {
+        c.useUML()
+        c.shell("while :; do sleep 1; done")
+        try c.mustCreate()
+        let started = c.runtime(["start", c.id], timeout: 60)
+        try #require(started.succeeded, "\(started.summary)")
+    }
+
+    @Test("exec: a second process in the running guest; stdout and stderr apart and byte-exact; its exit status; -e, --cwd, --user, --process")
+    func execInGuest() throws {
+        try requireUML()
+        try withContainer("uml-exec") { c in
+            try startWaiting(c)
+            let plain = c.runtime(["exec", c.id, "sh", "-c", "printf 'o\\tx\\r\\n'; echo e >&2; uname -r >&2; exit 5"], timeout: 60)
+            #expect(plain.status == 5, "\(plain.summary)")
+            #expect(plain.stdout == "o\tx\r\n", "bytes changed on the way: \(plain.stdout.debugDescription)")
+            let errLines = plain.stderr.split(separator: "\n").map(String.init)
+            #expect(errLines.count == 2 && errLines[0] == "e" && errLines[1].hasPrefix("6.1.") && errLines[1] != hostRelease(),
+                    "\(plain.summary)")
+
+            let flags = c.runtime(["exec", "-e", "GREETING=hi there", "--cwd", "/tmp", "--user", "1000:1001", c.id,
+                                   "sh", "-c", "echo \"$GREETING\"; pwd; id -u; id -g"], timeout: 60)
+            #expect(flags.succeeded && flags.stdout == "hi there\n/tmp\n1000\n1001\n", "\(flags.summary)")
+
+            // It joins the container: its pid 1 is the container's process.
+            let joined = c.runtime(["exec", c.id, "cat", "/proc/1/cmdline"], timeout: 60)
+            #expect(joined.succeeded && joined.stdout.contains("while :"), "\(joined.summary)")
+
+            let processFile = c.workDir + "/process.json"
+            let process: [String: Any] = ["args": ["sh", "-c", "echo from-json; echo \"$FROM\"; exit 3"], "cwd": "/",
+                                          "env": ["PATH=/bin:/usr/bin", "FROM=process.json"], "user": ["uid": 0, "gid": 0]]
+            try JSONSerialization.data(withJSONObject: process).write(to: URL(fileURLWithPath: processFile))
+            let fromFile = c.runtime(["exec", "--process", processFile, c.id], timeout: 60)
+            #expect(fromFile.status == 3 && fromFile.stdout == "from-json\nprocess.json\n", "\(fromFile.summary)")
+
+            let missing = c.runtime(["exec", c.id, "/no/such/program"], timeout: 60)
+            #expect(missing.status != 0 && missing.stderr.split(separator: "\n").count == 1, "\(missing.summary)")
+            #expect(c.status() == "running", "the container did not survive its execs")
+        }
+    }
+
+    @Test("exec: 256 KiB of every byte value through an exec'd process's stdin and back, byte-exact")
+    func execStdin() throws {
+        try requireUML()
+        try withContainer("uml-exec-stdin") { c in
+            try startWaiting(c)
+            var bytes = [UInt8](repeating: 0, count: 256 << 10)
+            for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
+            let input = c.workDir + "/in", output = c.workDir + "/out"
+            try Data(bytes).write(to: URL(fileURLWithPath: input))
+            let command = "timeout -s KILL 90 '\(Environment.runtime!)' --root '\(c.stateRoot)' exec \(c.id) cat < '\(input)' > '\(output)'"
+            let result = runCommand("/bin/sh", ["-c", command], timeout: 120)
+            #expect(result.succeeded, "\(result.summary)")
+            let back = (try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data()
+            #expect(back == Data(bytes), "got \(back.count) bytes back, expected \(bytes.count) equal ones")
+        }
+    }
+
+    @Test("exec: three at once share the guest channel; each gets its own output and status")
+    func execConcurrent() throws {
+        try requireUML()
+        try withContainer("uml-exec-many") { c in
+            try startWaiting(c)
+            let spawned = try (1...3).map { n in
+                try c.spawnRuntime(["exec", c.id, "sh", "-c",
+                                    "i=0; while [ $i -lt 3000 ]; do echo stream-\(n)-$i; i=$((i+1)); done; echo done-\(n) >&2; exit \(n)"])
+            }
+            for (k, s) in spawned.enumerated() {
+                let n = k + 1
+                let result = s.wait(timeout: 120)
+                let expected = (0..<3000).map { "stream-\(n)-\($0)\n" }.joined()
+                #expect(result.status == Int32(n), "\(result.command): \(result.status) \(result.stderr)")
+                #expect(result.stdout == expected, "exec \(n): \(result.stdout.count) bytes, expected \(expected.count)")
+                #expect(result.stderr == "done-\(n)\n", "\(result.stderr.debugDescription)")
+            }
+        }
+    }
+
+    @Test("exec -d: a host relay stands for the process (its pid in --pid-file, signals pass on); ps lists the guest's processes")
+    func execDetachedAndPs() throws {
+        try requireUML()
+        try withContainer("uml-exec-ps") { c in
+            try startWaiting(c)
+            let pidFile = c.workDir + "/exec.pid"
+            let detached = c.runtime(["exec", "-d", "--pid-file", pidFile, c.id, "sleep", "77"], timeout: 60)
+            try #require(detached.succeeded, "\(detached.summary)")
+            let relay = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""))
+            #expect(kill(relay, 0) == 0, "the relay \(relay) is not running")
+
+            let json = c.runtime(["ps", "-f", "json", c.id], timeout: 60)
+            let pids = (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) as? [Int] ?? []
+            #expect(json.succeeded && pids.count >= 3, "the shell, its sleep and the exec'd sleep: \(json.summary)")
+            let table = c.runtime(["ps", c.id], timeout: 60)
+            let lines = table.stdout.split(separator: "\n").map(String.init)
+            #expect(table.succeeded && lines.first?.hasPrefix("UID") == true && lines.first?.contains("PID") == true, "\(table.summary)")
+            #expect(lines.contains { $0.hasSuffix("sleep 77") }, "\(table.summary)")
+            #expect(lines.count >= 4, "a header and at least three processes: \(table.summary)")
+
+            #expect(kill(relay, SIGTERM) == 0)
+            #expect(eventually(timeout: 30) { kill(relay, 0) != 0 }, "the relay did not end with its process")
+            #expect(eventually(timeout: 30) { !c.runtime(["ps", c.id], timeout: 60).stdout.contains("sleep 77") },
+                    "the TERM did not reach the exec'd process")
+        }
+    }
+
+    @Test("exec -t: the exec'd process's stdio is a terminal in the guest, of the caller's size")
+    func execTerminal() throws {
+        try requireUML()
+        try withContainer("uml-exec-tty") { c in
+            try startWaiting(c)
+            // script(1) gives the runtime a real terminal as its stdio, here of 30 rows, 100 columns.
+            let command = "stty rows 30 cols 100; '\(Environment.runtime!)' --root '\(c.stateRoot)' exec -t \(c.id) "
+                + "sh -c 'tty; test -t 0 && test -t 1 && echo is$((1+1))tty; stty size; exit 4'"
+            let result = runCommand("/usr/bin/script", ["-qec", command, "/dev/null"], timeout: 60)
+            #expect(result.status == 4, "\(result.summary)")
+            #expect(result.stdout.contains("/dev/pts/"), "\(result.summary)")
+            #expect(result.stdout.contains("is2tty"), "\(result.summary)")
+            #expect(result.stdout.contains("30 100"), "the caller's size: \(result.summary)")
+        }
+    }
+
+    @Test("exec -d -t --console-socket: the caller's pty master drives a terminal in the guest that echoes; the relay ends with the process")
+    func execConsoleSocket() throws {
+        try requireUML()
+        try withContainer("uml-exec-console") { c in
+            try startWaiting(c)
+            let socketPath = c.workDir + "/console.sock"
+            let listener = try ConsoleListener(path: socketPath)
+            defer { listener.close() }
+            let pidFile = c.workDir + "/exec.pid"
+            let exec = c.runtime(["exec", "-d", "-t", "--console-socket", socketPath, "--pid-file", pidFile, c.id, "sh"],
+                                 timeout: 60)
+            try #require(exec.succeeded, "\(exec.summary)")
+            let (_, master) = try listener.receive(timeout: 10)
+            defer { close(master) }
+            #expect(isatty(master) == 1)
+            let relay = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""))
+            let typed = "echo hi$((6*7)); test -t 0 && echo is$((1+1))tty\n"
+            #expect(typed.withCString { write(master, $0, strlen($0)) } == typed.utf8.count)
+            let output = readUntil(master, contains: "is2tty\r\n", timeout: 30)
+            #expect(output.contains("echo hi$((6*7))"), "the terminal did not echo the input: \(output.debugDescription)")
+            #expect(output.contains("hi42\r\n") && output.contains("is2tty\r\n"), "\(output.debugDescription)")
+            #expect("exit 3\n".withCString { write(master, $0, strlen($0)) } == 7)
+            #expect(eventually(timeout: 30) { kill(relay, 0) != 0 }, "the relay did not end with the shell")
+        }
+    }
+
+    @Test("exec into a stopped UML container fails in one line and leaves nothing")
+    func execStopped() throws {
+        try requireUML()
+        try withContainer("uml-exec-stopped") { c in
+            c.useUML()
+            c.shell("true")
+            try c.mustCreate()
+            #expect(c.runtime(["start", c.id], timeout: 60).succeeded)
+            #expect(eventually(timeout: 30) { c.status() == "stopped" })
+            let result = c.runtime(["exec", c.id, "true"], timeout: 60)
+            #expect(result.status == 1, "\(result.summary)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains("stopped"), "\(result.summary)")
+            #expect(result.stdout.isEmpty)
+            #expect(c.runtime(["delete", c.id]).succeeded)
+            c.expectNothingLeft("after exec into the stopped container and delete")
         }
     }
 

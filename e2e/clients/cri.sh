@@ -78,4 +78,56 @@ else
 fi
 expect_eq "no pod container left" "" "$(c tasks ls -q 2>&1)"
 
+# --- The UML isolation tier: a handler "swiftlet-uml" whose BinaryName is a link of that
+# name, on a containerd of its own with the native snapshotter (the tier id-maps the rootfs,
+# which overlayfs cannot be; containerd 1.6 has no per-handler snapshotter).
+if reason=$(uml_unavailable "$runtime"); then
+  skip "UML tier: pod and container through CRI" "$reason"
+else
+  stop_containerd "$work" k8s.io
+  work=$(mktemp -d /tmp/swiftlet-cri-uml.XXXXXX)
+  mkdir -p "$work/cni" "$work/logs" "$work/gen"
+  ln -s "$runtime" "$work/swiftlet-uml"
+  containerd_config "$work" "
+[plugins.\"io.containerd.grpc.v1.cri\"]
+  sandbox_image = \"$pause_image\"
+  stream_server_address = \"127.0.0.1\"
+  stream_server_port = \"0\"
+  disable_apparmor = true
+  restrict_oom_score_adj = $restrict_oom
+  [plugins.\"io.containerd.grpc.v1.cri\".cni]
+    bin_dir = \"/usr/lib/cni\"
+    conf_dir = \"$work/cni\"
+  [plugins.\"io.containerd.grpc.v1.cri\".containerd]
+    snapshotter = \"native\"
+    default_runtime_name = \"swiftlet-uml\"
+  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.swiftlet-uml]
+    runtime_type = \"io.containerd.runc.v2\"
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.swiftlet-uml.options]
+      BinaryName = \"$work/swiftlet-uml\"
+      Root = \"$work/runc-root\"
+"
+  echo "== containerd CRI, handler swiftlet-uml = $work/swiftlet-uml (native snapshotter)"
+  if start_containerd "$work"; then
+    bash "$here/image.sh" "$work/busybox.tar" "$image" >/dev/null &&
+      bash "$here/image.sh" "$work/pause.tar" "$pause_image" sleep 2147483647 >/dev/null ||
+      { echo "cri.sh: image.sh failed" >&2; exit 1; }
+    expect_ok "uml: import the busybox image (native snapshotter)" c images import --snapshotter native "$work/busybox.tar"
+    expect_ok "uml: import the sandbox image (native snapshotter)" c images import --snapshotter native "$work/pause.tar"
+    "$venv/bin/python" -m grpc_tools.protoc -I "$here/cri" --python_out="$work/gen" \
+      --grpc_python_out="$work/gen" "$here/cri/api.proto"
+    out=$("$venv/bin/python" "$here/cri/cri.py" "$work/containerd.sock" "$work/gen" "$runtime" \
+      "$work/runc-root" "$cgroup_parent" "$work/logs" "$image" swiftlet-uml 2>&1)
+    printf '%s\n' "$out"
+    passed=$((passed + $(printf '%s\n' "$out" | grep -c '^ok ')))
+    skipped=$((skipped + $(printf '%s\n' "$out" | grep -c '^skip ')))
+    while read -r line; do failed=$((failed + 1)); failed_names+=("${line#FAIL }"); done \
+      < <(printf '%s\n' "$out" | grep '^FAIL ')
+    [ -n "$(printf '%s\n' "$out" | grep '^FAIL ')" ] && { echo "-- containerd log (last lines):"; tail -15 "$work/containerd.log"; }
+    expect_eq "uml: no pod container left" "" "$(c tasks ls -q 2>&1)"
+  else
+    fail "uml: containerd starts" "$(tail -5 "$work/containerd.log")"
+  fi
+fi
+
 finish cri

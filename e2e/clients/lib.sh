@@ -4,6 +4,7 @@
 
 passed=0
 failed=0
+skipped=0
 failed_names=()
 
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
@@ -12,6 +13,9 @@ fail() {
   echo "FAIL $1"
   [ $# -lt 2 ] || printf '%s\n' "$2" | head -20 | sed 's/^/       /'
 }
+
+# skip NAME REASON: a check this host cannot make.
+skip() { skipped=$((skipped + 1)); echo "skip $1: $2"; }
 
 # expect_eq NAME EXPECTED ACTUAL
 expect_eq() {
@@ -45,7 +49,7 @@ expect_fail() {
 # finish SUITE: the closing line; the status is non-zero if any check failed.
 finish() {
   [ $failed -eq 0 ] || echo "$1: failed checks: ${failed_names[*]}"
-  echo "$1: $passed passed, $failed failed"
+  echo "$1: $passed passed, $failed failed, $skipped skipped"
   [ $failed -eq 0 ]
 }
 
@@ -148,4 +152,23 @@ stop_containerd() {
   done
   for dir in "${run_dirs_made[@]}"; do rmdir "$dir" 2>/dev/null; done
   rm -rf --one-file-system "$work"
+}
+
+# uml_unavailable RUNTIME: prints why this host cannot run the UML tier (the detail of
+# `swiftlet check`'s isolation.uml probe) and succeeds; fails (prints nothing) when it can.
+uml_unavailable() {
+  local report
+  report=$("$1" check --format json 2>&1) || true
+  python3 - "$report" <<'PY'
+import json, sys
+try:
+    probes = json.loads(sys.argv[1])["probes"]
+except Exception as e:
+    print("swiftlet check --format json: %s" % e)
+    sys.exit(0)
+uml = [p for p in probes if p.get("name") == "isolation.uml"]
+if uml and uml[0].get("available"):
+    sys.exit(1)
+print(uml[0].get("detail", "unavailable") if uml else "swiftlet check reports no isolation.uml probe")
+PY
 }

@@ -3,6 +3,7 @@ would, with a runtime handler whose runc binary is swiftlet. Prints one line per
 ("ok   NAME" or "FAIL NAME" plus details); the exit status is 1 if any check failed.
 
 usage: cri.py SOCKET GENERATED_DIR RUNTIME RUNC_ROOT CGROUP_PARENT LOG_DIR IMAGE HANDLER
+(a HANDLER ending in "-uml": a pod and a container in the UML tier instead)
 """
 import json
 import os
@@ -70,6 +71,13 @@ def swiftlet_status(container_id):
     return json.loads(out.stdout)["status"]
 
 
+def swiftlet_state(container_id):
+    """swiftlet's state of the container ({} when it has none)."""
+    out = subprocess.run([runtime, "--root", os.path.join(runc_root, "k8s.io"), "state", container_id],
+                         capture_output=True, text=True)
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+
+
 channel = grpc.insecure_channel("unix://" + socket)
 rt = api_grpc.RuntimeServiceStub(channel)
 T = 60
@@ -77,6 +85,71 @@ T = 60
 version = rt.Version(api.VersionRequest(version="v1"), timeout=T)
 expect_eq("Version: runtime name", "containerd", version.runtime_name)
 expect_eq("Version: CRI api version", "v1", version.runtime_api_version)
+
+
+def wait_until(seconds, condition):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.2)
+    return condition()
+
+
+def uml_pod():
+    """A pod and a container in the UML tier, chosen by the handler alone (no annotation)."""
+    config = api.PodSandboxConfig(
+        metadata=api.PodSandboxMetadata(name="swiftlet-uml-pod", uid="uml-%d" % os.getpid(), namespace="swiftlet-test"),
+        log_directory=log_dir,
+        linux=api.LinuxPodSandboxConfig(
+            cgroup_parent=cgroup_parent,
+            security_context=api.LinuxSandboxSecurityContext(
+                namespace_options=api.NamespaceOption(network=api.NODE, pid=api.CONTAINER, ipc=api.POD))))
+    pod = rt.RunPodSandbox(api.RunPodSandboxRequest(config=config, runtime_handler=handler), timeout=T).pod_sandbox_id
+    status = rt.PodSandboxStatus(api.PodSandboxStatusRequest(pod_sandbox_id=pod), timeout=T).status
+    expect_eq("uml: RunPodSandbox: sandbox ready", api.SANDBOX_READY, status.state)
+    state = swiftlet_state(pod)
+    expect_eq("uml: the sandbox runs in the tier", "uml", state.get("annotations", {}).get("org.swiftlet.isolation"))
+    container_config = api.ContainerConfig(
+        metadata=api.ContainerMetadata(name="umlbox"),
+        image=api.ImageSpec(image=image),
+        command=["sh", "-c", "trap 'echo got-term; exit 0' TERM; echo started $(uname -r); while true; do sleep 0.1; done"],
+        log_path="umlbox.log",
+        linux=api.LinuxContainerConfig(
+            resources=api.LinuxContainerResources(memory_limit_in_bytes=96 * 1024 * 1024),
+            security_context=api.LinuxContainerSecurityContext(
+                namespace_options=api.NamespaceOption(network=api.NODE, pid=api.CONTAINER, ipc=api.POD))))
+    cid = rt.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=pod, config=container_config,
+                                                        sandbox_config=config), timeout=T).container_id
+    rt.StartContainer(api.StartContainerRequest(container_id=cid), timeout=T)
+    status = rt.ContainerStatus(api.ContainerStatusRequest(container_id=cid), timeout=T).status
+    expect_eq("uml: StartContainer: running", api.CONTAINER_RUNNING, status.state)
+    state = swiftlet_state(cid)
+    expect_eq("uml: swiftlet reports the container running", "running", state.get("status"))
+    expect_eq("uml: the container runs in the tier", "uml", state.get("annotations", {}).get("org.swiftlet.isolation"))
+    log_file = os.path.join(log_dir, "umlbox.log")
+    wait_until(30, lambda: "started" in read(log_file))
+    log = read(log_file)
+    host = os.uname().release
+    check("uml: the container runs on a kernel of its own", "stdout F started 6.1." in log and host not in log, log)
+    r = rt.ExecSync(api.ExecSyncRequest(container_id=cid, cmd=["sh", "-c", "uname -r; echo oops >&2; exit 3"],
+                                        timeout=30), timeout=T)
+    check("uml: ExecSync runs in the guest", r.stdout.decode().startswith("6.1.") and host not in r.stdout.decode(), r)
+    expect_eq("uml: ExecSync: stderr", b"oops\n", r.stderr)
+    expect_eq("uml: ExecSync: exit code", 3, r.exit_code)
+    rt.StopContainer(api.StopContainerRequest(container_id=cid, timeout=20), timeout=T)
+    status = rt.ContainerStatus(api.ContainerStatusRequest(container_id=cid), timeout=T).status
+    expect_eq("uml: StopContainer: exited", api.CONTAINER_EXITED, status.state)
+    expect_eq("uml: StopContainer: SIGTERM reached the trap in the guest (exit 0)", 0, status.exit_code)
+    check("uml: the log has the trap's output", "got-term" in read(log_file), read(log_file))
+    rt.RemoveContainer(api.RemoveContainerRequest(container_id=cid), timeout=T)
+    check("uml: RemoveContainer: swiftlet state is gone", not os.path.exists(os.path.join(runc_root, "k8s.io", cid)))
+    rt.StopPodSandbox(api.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=T)
+    rt.RemovePodSandbox(api.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=T)
+    check("uml: RemovePodSandbox: swiftlet state is gone", not os.path.exists(os.path.join(runc_root, "k8s.io", pod)))
+
+
+if handler.endswith("-uml"):
+    uml_pod()
+    sys.exit(1 if failures else 0)
 
 # Host network (no CNI needed), its own pid namespace, the pod's ipc namespace.
 sandbox_config = api.PodSandboxConfig(

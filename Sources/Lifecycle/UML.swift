@@ -538,7 +538,8 @@ struct UMLSession {
             if fds[3].revents != 0 { try startRequested() }
             if fds[4].revents != 0 { relayStdin() }
             streams.handle(fds[6...], window: &stdinWindow, toGuest: &toGuest)
-            if !toGuest.isEmpty { try toGuest.flush(toGuestFD) }
+            // A guest that is gone (a panic) is handled through SIGCHLD, not as a write error.
+            if !toGuest.isEmpty { _ = try? toGuest.flush(toGuestFD) }
             if phase == .exiting && exitDeadline == 0 { exitDeadline = now + 5_000_000_000 }
             if let s = umlStatus {
                 readConsole()

@@ -598,6 +598,12 @@ struct UMLSession {
             try streams.fromGuest(payload, window: &stdinWindow)
         case .exited:
             exitStatus = Int32(parseInt(text) ?? Int(UMLHost.guestLostStatus))
+            // The guest kernel says on its console when its OOM killer acted (a tier kernel
+            // has no vm event counters to ask): one line for the caller.
+            readConsole()
+            if let oom = oomKillLine() {
+                writeStderr("swiftlet: uml: the guest ran out of memory (" + oom + ")\n")
+            }
             toGuest.add(UMLFrame.encode(.quit, ""))
             try toGuest.flush(toGuestFD)
             phase = .exiting
@@ -672,6 +678,16 @@ struct UMLSession {
         }
         for line in text.split(byte: 10) where line.suffix(from: "Out of memory") != nil { return " (" + printable(line) + ")" }
         return ""
+    }
+
+    /// The guest kernel's report of its OOM killer's last kill, if it acted.
+    func oomKillLine() -> String? {
+        let text = String(decoding: consoleTail, as: UTF8.self)
+        var found: String? = nil
+        for line in text.split(byte: 10) where line.suffix(from: "Out of memory") != nil || line.suffix(from: "Killed process") != nil {
+            found = printable(line.trimmed())
+        }
+        return found
     }
 
     /// The console's last line, for a guest that did not come up.

@@ -149,10 +149,6 @@ private struct GuestSession {
                 }
             }
         }
-        if let oom = guestOOMKills(), oom > 0 {
-            writeAllBytes(tty, UMLFrame.encode(.stderr, "swiftlet: uml: the guest ran out of memory ("
-                                               + String(oom) + " process(es) killed by the guest kernel)\n"))
-        }
         send(.exited, String(status ?? UMLHost.guestLostStatus))
         waitForQuit()
     }
@@ -234,13 +230,4 @@ private struct GuestSession {
             }
         }
     }
-}
-
-/// oom_kill of the guest's /proc/vmstat.
-private func guestOOMKills() -> Int64? {
-    guard let text = try? readTextFile("/proc/vmstat") else { return nil }
-    for line in text.split(byte: 10) where line.hasBytePrefix("oom_kill ") {
-        return parseInt64(String(line.utf8.dropFirst(9))!)
-    }
-    return nil
 }

@@ -9,6 +9,7 @@ import OCISpec
 import Process
 import Seccomp
 import Syscalls
+import Terminal
 
 /// The UML isolation tier: the container runs on a kernel of its own, User Mode Linux,
 /// which is a process tree on the host. On the host:
@@ -93,6 +94,7 @@ struct UMLSupervisorContext: @unchecked Sendable {
     var fifo: FileDescriptor          // exec.fifo, opened read-write
     var fifoWatch: FileDescriptor     // inotify: IN_OPEN of exec.fifo (a `start`)
     var listener: Int32               // uml.sock, bound; the supervisor listens (see UMLExec.swift)
+    var consolePeer: Int32 = -1       // process.terminal: the host pty's other side, the supervisor's stdio
     var runtimeFDs: [Int32]
     var cgroupJoinFDs: [Int32]
     var signalMask: sigset_t
@@ -106,11 +108,8 @@ extension Runtime {
     func createUML(_ o: CreateRequest, spec: Spec, configText: String, bundle: String,
                    rootfs: String) throws(SwiftletError) -> CreatedContainer {
         let kernel = try UMLKernel.locate(chosen: spec.umlKernel, setting: SwiftletAnnotation.umlKernel)
-        if spec.process?.terminal == true {
-            throw SwiftletError(.config, "isolation uml: process.terminal is not supported yet", errno: ENOTSUP)
-        }
-        if o.consoleSocket != nil || o.preserveFDs > 0 {
-            throw SwiftletError(.usage, "isolation uml: --console-socket and --preserve-fds are not supported yet", errno: ENOTSUP)
+        if o.preserveFDs > 0 {
+            throw SwiftletError(.usage, "isolation uml: --preserve-fds is not supported yet", errno: ENOTSUP)
         }
         let linux = spec.linux ?? LinuxSpec()
         let memory = try UMLHost.guestMemory(limit: linux.resources?.memory?.limit)
@@ -162,12 +161,24 @@ extension Runtime {
             let cgroupV2 = cgroup.v2Directory()
             defer { cgroupV2?.close() }
 
-            let context = UMLSupervisorContext(
+            // process.terminal: a host pty whose master goes to the console socket (or back to a
+            // foreground run) and whose other side, raw, is the supervisor's stdio, relayed to
+            // the container's pty in the guest.
+            var console: PseudoTerminal? = nil
+            if spec.process?.terminal == true {
+                let pty = try Terminal.openPseudoTerminal()
+                console = pty
+                _ = Terminal.makeRaw(pty.peer)
+            }
+            var masterKept = false
+            defer { if !masterKept { console?.master.close() }; console?.peer.close() }
+            var context = UMLSupervisorContext(
                 id: o.id, kernel: kernelFD, kernelName: kernel, fpu: fpu, guestConfig: guestConfig, guestMemory: memory,
                 channel: initEnd, fifo: fifo, fifoWatch: watch, listener: listener.fd.raw,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                 signalMask: signals.previous,
                 bindReadOnly: bindIndices.map { parseMountOptions(spec.mounts[$0].options).flags & MountFlag.readOnly != 0 })
+            context.consolePeer = console?.peer.raw ?? -1
             let flags = UInt64(CLONE_NEWUSER) | UInt64(CLONE_NEWNS) | UInt64(CLONE_NEWPID) | UInt64(CLONE_NEWIPC)
                 | UInt64(CLONE_NEWNET) | UInt64(CLONE_NEWUTS)
             var pidfdRaw: Int32 = -1
@@ -181,6 +192,7 @@ extension Runtime {
             if pid < 0 { throw .system(.namespaces, "clone3 the UML supervisor") }
             initEnd.close()
             let pidfd = FileDescriptor(pidfdRaw)
+            console?.peer.close()
             undo.pid = pid
             undo.pidfd = pidfd
 
@@ -228,8 +240,19 @@ extension Runtime {
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
             }
+            var master: FileDescriptor? = nil
+            if let console {
+                if let path = o.consoleSocket {
+                    let socket = try Terminal.connectConsoleSocket(path: path)
+                    defer { socket.close() }
+                    try socket.send(console.peerName, passing: console.master.raw, stage: .terminal)
+                } else {
+                    master = console.master
+                    masterKept = true
+                }
+            }
             undo.disarm()
-            return CreatedContainer(record: record, spec: spec, pidfd: pidfd, signals: signals, consoleMaster: nil)
+            return CreatedContainer(record: record, spec: spec, pidfd: pidfd, signals: signals, consoleMaster: master)
         } catch {
             undo.run()
             signals.restore()
@@ -326,6 +349,13 @@ func umlSupervisor(_ c: UMLSupervisorContext) -> Never {
     }
     for fd in c.cgroupJoinFDs { close(fd) }
     for fd in c.runtimeFDs { close(fd) }
+    if c.consolePeer >= 0 {
+        // The pty's session leader: the caller's resizes arrive as SIGWINCH.
+        _ = setsid()
+        for fd in Int32(0)...2 { _ = dup2(c.consolePeer, fd) }
+        _ = cl_set_controlling_terminal(0)
+        close(c.consolePeer)
+    }
     _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw, c.listener])
     var ready = false
     do throws(SwiftletError) {
@@ -436,6 +466,7 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
     var session = UMLSession(toGuest: toGuest[1], fromGuest: fromGuest[0], console: console[0], signalFD: signalFD, umlPid: umlPid,
                              fifo: c.fifo, fifoWatch: c.fifoWatch, libraries: libraries, keep: keep)
     session.streams = UMLStreamHub(listener: c.listener)
+    session.terminal = c.consolePeer >= 0
     let status = try session.run(channel: c.channel, ready: &ready)
     session.streams.drain()
     _exit(status)
@@ -506,6 +537,8 @@ struct UMLSession {
     var umlStatus: Int32? = nil
     /// Callers of exec and ps, each a stream beside the process's.
     var streams = UMLStreamHub(listener: -1)
+    /// The process has a terminal: SIGWINCH on ours (the host pty) resizes the guest's.
+    var terminal = false
 
     init(toGuest: Int32, fromGuest: Int32, console: Int32, signalFD: Int32, umlPid: Int32, fifo: FileDescriptor,
          fifoWatch: FileDescriptor, libraries: [String], keep: CapabilitySet) {
@@ -563,7 +596,8 @@ struct UMLSession {
             if fds[3].revents != 0 { try startRequested() }
             if fds[4].revents != 0 { relayStdin() }
             streams.handle(fds[6...], window: &stdinWindow, toGuest: &toGuest)
-            if !toGuest.isEmpty { try toGuest.flush(toGuestFD) }
+            // A guest that is gone (a panic) is handled through SIGCHLD, not as a write error.
+            if !toGuest.isEmpty { _ = try? toGuest.flush(toGuestFD) }
             if phase == .exiting && exitDeadline == 0 { exitDeadline = now + 5_000_000_000 }
             if let s = umlStatus {
                 readConsole()
@@ -664,6 +698,11 @@ struct UMLSession {
             let sig = Int32(info.ssi_signo)
             if sig == SIGCHLD {
                 reapChildren()
+            } else if sig == SIGWINCH && terminal {
+                if let size = Terminal.windowSize(.standardInput) {
+                    toGuest.add(UMLFrame.encode(.resize, String(size.rows) + " " + String(size.columns)))
+                    try toGuest.flush(toGuestFD)
+                }
             } else if sig != SIGPIPE && (phase == .created || phase == .starting || phase == .running) {
                 toGuest.add(UMLFrame.encode(.signal, String(sig)))
                 try toGuest.flush(toGuestFD)

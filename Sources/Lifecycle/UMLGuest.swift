@@ -76,6 +76,8 @@ private struct GuestSession {
     var stdinEnded = false
     var signalFD: Int32 = -1
     var streams = GuestStreams()
+    /// process.terminal: the master of the container's pty (its stdout; dup'd, its stdin).
+    var master: Int32 = -1
 
     init(tty: Int32) { self.tty = tty }
 
@@ -101,7 +103,21 @@ private struct GuestSession {
         stderrPipe = pipes[2][0]
         for fd in [stdinPipe, stdoutPipe, stderrPipe] { setNonBlocking(fd) }
 
-        let created = try runtime.create(CreateRequest(id: id, bundle: "/bundle"))
+        // Created as for a foreground run: with process.terminal, the pty's master comes back.
+        var request = CreateRequest(id: id, bundle: "/bundle")
+        request.foreground = true
+        let created = try runtime.create(request)
+        if let pty = created.consoleMaster {
+            let input = cl_fcntl_int(pty.raw, F_DUPFD_CLOEXEC, 3)
+            if input < 0 { throw .system(.lifecycle, "dup the pty master") }
+            for fd in [stdinPipe, stdoutPipe, stderrPipe] { close(fd) }
+            master = pty.raw
+            stdoutPipe = pty.raw
+            stdinPipe = input
+            stderrPipe = -1
+            setNonBlocking(pty.raw)
+            setNonBlocking(input)
+        }
         created.signals.restore()
         created.pidfd.close()
         initPid = created.record.pid
@@ -122,7 +138,7 @@ private struct GuestSession {
 
     mutating func serve() {
         var status: Int32? = nil
-        var outOpen = true, errOpen = true
+        var outOpen = true, errOpen = stderrPipe >= 0
         while status == nil || outOpen || errOpen || streams.busy {
             var fds = [pollfd(fd: tty, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: outOpen ? stdoutPipe : -1, events: Int16(POLLIN), revents: 0),
@@ -209,6 +225,11 @@ private struct GuestSession {
                 if let n = parseInt(text) { try? runtime.kill(id, signal: Int32(n), all: false) }
             case .stream:
                 streams.frame(payload, runtime: runtime, id: id, tty: tty)
+            case .resize:
+                let parts = text.split(byte: 32).compactMap { parseInt($0) }
+                if master >= 0, parts.count == 2, parts[0] >= 0, parts[0] <= 0xffff, parts[1] >= 0, parts[1] <= 0xffff {
+                    _ = cl_set_window_size(master, UInt16(parts[0]), UInt16(parts[1]))
+                }
             case .quit:
                 powerOff()
             default:

@@ -409,6 +409,53 @@ struct UMLTierTests {
         }
     }
 
+    @Test("run -t: the container's process has a terminal in the guest (consoleSize), relayed to the caller's; its exit status")
+    func runTerminal() throws {
+        try requireUML()
+        try withContainer("uml-run-tty") { c in
+            c.useUML()
+            c.process["terminal"] = true
+            c.process["consoleSize"] = ["height": 30, "width": 100]
+            c.shell("tty; test -t 0 && test -t 1 && echo is$((1+1))tty; stty size; exit 6")
+            try c.writeConfig()
+            let command = "'\(Environment.runtime!)' --root '\(c.stateRoot)' run --bundle '\(c.bundle)' \(c.id)"
+            let result = runCommand("/usr/bin/script", ["-qec", command, "/dev/null"], timeout: 60)
+            #expect(result.status == 6, "\(result.summary)")
+            #expect(result.stdout.contains("/dev/pts/") && result.stdout.contains("is2tty"), "\(result.summary)")
+            #expect(result.stdout.contains("30 100"), "consoleSize: \(result.summary)")
+            c.expectNothingLeft("after run -t")
+        }
+    }
+
+    @Test("create --console-socket: the caller's pty master drives the container's terminal in the guest, which echoes")
+    func createConsoleSocket() throws {
+        try requireUML()
+        try withContainer("uml-console") { c in
+            c.useUML()
+            c.process["terminal"] = true
+            c.process["args"] = ["sh"]
+            try c.writeConfig()
+            let socketPath = c.workDir + "/console.sock"
+            let listener = try ConsoleListener(path: socketPath)
+            defer { listener.close() }
+            let created = c.runtime(["create", "--bundle", c.bundle, "--console-socket", socketPath, c.id], timeout: 60)
+            try #require(created.succeeded, "\(created.summary)")
+            let (_, master) = try listener.receive(timeout: 10)
+            defer { close(master) }
+            #expect(isatty(master) == 1)
+            #expect(c.runtime(["start", c.id], timeout: 60).succeeded)
+            let typed = "echo hi$((6*7)); test -t 0 && echo is$((1+1))tty\n"
+            #expect(typed.withCString { write(master, $0, strlen($0)) } == typed.utf8.count)
+            let output = readUntil(master, contains: "is2tty\r\n", timeout: 30)
+            #expect(output.contains("echo hi$((6*7))"), "the terminal did not echo the input: \(output.debugDescription)")
+            #expect(output.contains("hi42\r\n") && output.contains("is2tty\r\n"), "\(output.debugDescription)")
+            #expect("exit 3\n".withCString { write(master, $0, strlen($0)) } == 7)
+            #expect(eventually(timeout: 30) { c.status() == "stopped" }, "still \(c.status() ?? "?")")
+            #expect(c.runtime(["delete", c.id]).succeeded)
+            c.expectNothingLeft("after the console container")
+        }
+    }
+
     @Test("exec into a stopped UML container fails in one line and leaves nothing")
     func execStopped() throws {
         try requireUML()

@@ -179,8 +179,7 @@ extension Runtime {
 
 /// The exec request the guest's init turns into a process: the process.json text, or the
 /// command line's args and flags (the guest applies them to its copy of config.json, as
-/// `exec` does on the host). On hosts that need the FPU workaround, glibc's AVX use is
-/// turned off in a process.json's environment too.
+/// `exec` does on the host).
 func umlExecRequestText(processFile: String?, args: [String], options: ExecProcessOptions,
                         size: WindowSize? = nil) throws(SwiftletError) -> String {
     var o = JSONObjectBuilder()
@@ -190,7 +189,7 @@ func umlExecRequestText(processFile: String?, args: [String], options: ExecProce
         guard case .object(let members) = try JSON.parse(text, source: "process.json") else {
             throw SwiftletError(.exec, "process.json: not an object", errno: EINVAL)
         }
-        o.add("process", JSON.object(umlProcessWithWorkaround(members)).serialized())
+        o.add("process", JSON.object(members).serialized())
     } else {
         o.add("args", args)
         o.add("env", options.env)
@@ -310,20 +309,6 @@ struct UMLCall {
             }
         }
     }
-}
-
-/// `umlGuestConfig`'s rule for a process object: on hosts that need the FPU workaround,
-/// GLIBC_TUNABLES in its environment unless it sets one.
-func umlProcessWithWorkaround(_ process: [JSON.Member]) -> [JSON.Member] {
-    guard UMLHost.needsXstateWorkaround else { return process }
-    var p = process
-    var env = p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
-    if !env.contains(where: { $0.stringValue?.hasBytePrefix("GLIBC_TUNABLES=") ?? false }) {
-        env.append(.string(UMLHost.glibcTunables))
-    }
-    p.removeAll { $0.key.bytesEqual("env") }
-    p.append(JSON.Member("env", .array(env)))
-    return p
 }
 
 // MARK: - The supervisor's side
@@ -653,6 +638,12 @@ struct GuestStreams {
         var process: ProcessSpec
         if let p = n["process"] {
             process = try ProcessSpec.load(text: try p.string(), source: "process.json")
+            // A guest whose kernel saves only the SSE state boots its init with glibc kept off
+            // AVX (umlGuestConfig does the same for the container's process).
+            if let tunables = environment("GLIBC_TUNABLES"),
+               !process.env.contains(where: { $0.hasBytePrefix("GLIBC_TUNABLES=") }) {
+                process.env.append("GLIBC_TUNABLES=" + tunables)
+            }
         } else {
             var o = ExecProcessOptions()
             o.env = try n["env"]?.strings() ?? []

@@ -67,6 +67,7 @@ struct UMLSupervisorContext: @unchecked Sendable {
     var channel: SyncChannel
     var fifo: FileDescriptor          // exec.fifo, opened read-write
     var fifoWatch: FileDescriptor     // inotify: IN_OPEN of exec.fifo (a `start`)
+    var replacement: FileDescriptor   // fast start: the process `start` leaves (UMLFastStart.swift)
     var runtimeFDs: [Int32]
     var cgroupJoinFDs: [Int32]
     var signalMask: sigset_t
@@ -114,6 +115,10 @@ extension Runtime {
             let watch = FileDescriptor(watchRaw)
             defer { watch.close() }
             if inotify_add_watch(watch.raw, dir + "/exec.fifo", UInt32(IN_OPEN)) < 0 { throw .system(.state, "watch exec.fifo") }
+            let replacementRaw = memfd_create("swiftlet-replacement", UInt32(MFD_CLOEXEC))
+            if replacementRaw < 0 { throw .system(.state, "memfd_create for the process replacement") }
+            let replacement = FileDescriptor(replacementRaw)
+            defer { replacement.close() }
             let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
             defer { kernelFD.close() }
 
@@ -127,7 +132,7 @@ extension Runtime {
 
             let context = UMLSupervisorContext(
                 id: o.id, kernel: kernelFD, kernelName: kernel, guestConfig: guestConfig, guestMemory: memory,
-                channel: initEnd, fifo: fifo, fifoWatch: watch,
+                channel: initEnd, fifo: fifo, fifoWatch: watch, replacement: replacement,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                 signalMask: signals.previous)
             let flags = UInt64(CLONE_NEWUSER) | UInt64(CLONE_NEWNS) | UInt64(CLONE_NEWPID) | UInt64(CLONE_NEWIPC)
@@ -177,7 +182,7 @@ extension Runtime {
                 id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
                 created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
                 annotations: annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
-                sharesPidNamespace: false, sharesMountNamespace: false, hasCgroup: true, replacementFD: nil)
+                sharesPidNamespace: false, sharesMountNamespace: false, hasCgroup: true, replacementFD: replacement.raw)
             try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
@@ -227,10 +232,7 @@ func umlGuestConfig(_ configText: String) throws(SwiftletError) -> String {
             l.removeAll { $0.key.bytesEqual("resources") || $0.key.bytesEqual("cgroupsPath") }
             members[i].value = .object(l)
         } else if members[i].key.bytesEqual("process"), UMLHost.needsXstateWorkaround, case .object(var p) = members[i].value {
-            var env = p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
-            if !env.contains(where: { $0.stringValue?.hasBytePrefix("GLIBC_TUNABLES=") ?? false }) {
-                env.append(.string(UMLHost.glibcTunables))
-            }
+            let env = withGlibcTunables(p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? [])
             p.removeAll { $0.key.bytesEqual("env") }
             p.append(JSON.Member("env", .array(env)))
             members[i].value = .object(p)
@@ -250,7 +252,7 @@ func umlSupervisor(_ c: UMLSupervisorContext) -> Never {
     }
     for fd in c.cgroupJoinFDs { close(fd) }
     for fd in c.runtimeFDs { close(fd) }
-    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw])
+    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw, c.replacement.raw])
     var ready = false
     do throws(SwiftletError) {
         try supervise(c, ready: &ready)
@@ -354,6 +356,7 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
     c.kernel.close()
     var session = UMLSession(toGuest: toGuest[1], fromGuest: fromGuest[0], console: console[0], signalFD: signalFD, umlPid: umlPid,
                              fifo: c.fifo, fifoWatch: c.fifoWatch)
+    session.replacement = c.replacement
     let status = try session.run(channel: c.channel, ready: &ready)
     _exit(status)
 }
@@ -405,6 +408,7 @@ struct UMLSession {
     let umlPid: Int32
     var fifo: FileDescriptor?
     var fifoWatch: FileDescriptor?
+    var replacement: FileDescriptor? = nil
 
     enum Phase { case booting, created, starting, running, exiting }
     var phase = Phase.booting
@@ -533,8 +537,13 @@ struct UMLSession {
         guard let w = fifoWatch else { return }
         _ = readAvailable(w.raw, limit: 4096)
         guard phase == .created else { return }
+        let process: [UInt8]
+        do throws(SwiftletError) { process = try takeGuestReplacement() } catch {
+            _ = try? fifo?.writeAll("E" + error.encoded)
+            return
+        }
         phase = .starting
-        toGuest.add(UMLFrame.encode(.start, ""))
+        toGuest.add(UMLFrame.encode(.start, process))
         try toGuest.flush(toGuestFD)
     }
 

@@ -190,7 +190,7 @@ private struct GuestSession {
             switch kind {
             case .start:
                 do throws(SwiftletError) {
-                    try runtime.start(StartRequest(id: id))
+                    try runtime.start(try umlGuestStartRequest(id: id, payload: payload))
                     send(.started, "")
                 } catch {
                     send(.failed, error.encoded)

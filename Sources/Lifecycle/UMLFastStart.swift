@@ -1,0 +1,63 @@
+import Base
+import CLinux
+import JSON
+import Syscalls
+
+/// Fast start in the UML tier (`start ID --process`, `pool start`): the host's `start` leaves
+/// the replacement (process.json's document, see FastStart.swift) in a memfd the supervisor
+/// has held since create, exactly as for a namespace container's init. When `start` opens
+/// exec.fifo, the supervisor takes it from there and sends it with the start frame; the
+/// guest's init starts its container with it, with the ordinary fast start of the guest's
+/// runtime. The guest stays booted in between: a pool of created UML containers is a pool of
+/// booted guests.
+extension UMLSession {
+    /// The replacement `start` left (empty: none), emptied, ready for the guest: on hosts
+    /// that need the FPU workaround, glibc in the new process is kept off AVX as well.
+    mutating func takeGuestReplacement() throws(SwiftletError) -> [UInt8] {
+        guard let memfd = replacement else { return [] }
+        if lseek(memfd.raw, 0, SEEK_SET) != 0 { throw .system(.lifecycle, "rewind the process replacement") }
+        let bytes = try memfd.readAll(stage: .lifecycle)
+        if ftruncate(memfd.raw, 0) != 0 { throw .system(.lifecycle, "empty the process replacement") }
+        if bytes.isEmpty || !UMLHost.needsXstateWorkaround { return try fitting(bytes) }
+        guard case .object(var doc) = try JSON.parse(String(decoding: bytes, as: UTF8.self), source: "process.json"),
+              let i = doc.firstIndex(where: { $0.key.bytesEqual("process") }), case .object(var process) = doc[i].value else {
+            throw SwiftletError(.lifecycle, "uml: the process replacement is not a process document", errno: EINVAL)
+        }
+        let env = withGlibcTunables(process.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? [])
+        process.removeAll { $0.key.bytesEqual("env") }
+        process.append(JSON.Member("env", .array(env)))
+        doc[i].value = .object(process)
+        return try fitting(Array(JSON.object(doc).serialized().utf8))
+    }
+
+    private func fitting(_ bytes: [UInt8]) throws(SwiftletError) -> [UInt8] {
+        guard bytes.count <= UMLFrame.maxPayload else {
+            throw SwiftletError(.lifecycle, "uml: the replacement process is larger than " + String(UMLFrame.maxPayload)
+                                + " bytes", errno: E2BIG)
+        }
+        return bytes
+    }
+}
+
+/// `env` with the FPU workaround's GLIBC_TUNABLES added unless it sets one itself.
+func withGlibcTunables(_ env: [JSON]) -> [JSON] {
+    if env.contains(where: { $0.stringValue?.hasBytePrefix("GLIBC_TUNABLES=") ?? false }) { return env }
+    return env + [.string(UMLHost.glibcTunables)]
+}
+
+/// In the guest: the start request for the container, from the start frame's payload (the
+/// host's replacement document; empty: the configured process). The process object goes
+/// through the guest runtime's own checks again, as a process.json file in the guest's /run.
+func umlGuestStartRequest(id: String, payload: [UInt8]) throws(SwiftletError) -> StartRequest {
+    var r = StartRequest(id: id)
+    if payload.isEmpty { return r }
+    let doc = try JSON.parse(String(decoding: payload, as: UTF8.self), source: "start frame")
+    guard let process = doc["process"], case .object = process else {
+        throw SwiftletError(.lifecycle, "uml: the start frame holds no process", errno: EINVAL)
+    }
+    let file = "/run/swiftlet-process.json"
+    try writeFileAtomically(file, process.serialized(), stage: .lifecycle)
+    r.processFile = file
+    r.cpus = doc["cpus"]?.stringValue
+    return r
+}

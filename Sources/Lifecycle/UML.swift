@@ -500,6 +500,9 @@ struct UMLSession {
             _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             ready = true
             phase = .created
+            // From here the supervisor relays a few frames at most: what create ran of its
+            // code need not stay mapped (the page cache keeps it; it comes back on use).
+            cl_agent_release_code()
         case .failed:
             if phase == .booting {
                 kill(umlPid, SIGKILL)
@@ -516,6 +519,7 @@ struct UMLSession {
             fifoWatch?.close()
             fifoWatch = nil
             phase = .running
+            cl_agent_release_code()
         case .stdout:
             writeAllBytes(1, payload)
         case .stderr:

@@ -33,10 +33,12 @@ private func mountGuestFilesystem(_ type: String, _ target: String, magic: Int64
 }
 
 private func guestInit() throws(SwiftletError) -> Never {
-    // The runtime re-executes itself from a read-only image first; that needs /proc.
     mountGuestFilesystem("proc", "/proc", magic: FilesystemMagic.proc)
-    try RuntimeImage.ensureProtected()
+    // The image is the host's read-only bind; on any other it re-executes from a read-only
+    // image as usual (that needs /proc).
+    if !RuntimeImage.acceptUMLGuestImage() { try RuntimeImage.ensureProtected() }
     mountGuestFilesystem("sysfs", "/sys", magic: FilesystemMagic.sysfs)
+    UMLJail.limitHostfsReadahead(kilobytes: 16)
     // Kernels without CONFIG_DEVTMPFS_MOUNT (the tier's): the guest's devices, nodev off.
     mountGuestFilesystem("devtmpfs", "/dev", magic: 0x1021994, data: "mode=0755", devices: true)
     mountGuestFilesystem("tmpfs", "/run", magic: FilesystemMagic.tmpfs, data: "mode=0755")

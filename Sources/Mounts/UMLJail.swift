@@ -140,6 +140,16 @@ public enum UMLJail {
         _ = rawMount("cgroup2", root, "cgroup2", MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec, nil)
     }
 
+    /// In the guest: hostfs reads ahead 128 KiB around each page fault, so a binary run in
+    /// a few places ends up whole in guest RAM, which the host holds for as long as the guest
+    /// runs (UML gives no freed page back). Best effort, on every hostfs mount's bdi.
+    public static func limitHostfsReadahead(kilobytes: Int) {
+        guard let names = try? listDirectory("/sys/class/bdi") else { return }
+        for name in names where name.hasBytePrefix("hostfs-") {
+            _ = try? writeFile("/sys/class/bdi/" + name + "/read_ahead_kb", String(kilobytes))
+        }
+    }
+
     static func makeDirectory(_ path: String, in dir: FileDescriptor, mode: UInt32) throws(SwiftletError) {
         if mkdirat(dir.raw, path, mode) != 0 && cl_errno() != EEXIST { throw .system(.mounts, "mkdir " + path) }
     }

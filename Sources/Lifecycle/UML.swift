@@ -495,9 +495,11 @@ struct UMLSession {
         switch kind {
         case .ready:
             guard phase == .booting else { return }
+            // Before `create` hears of it: once it has, it may exit at any moment, and the
+            // parent-death signal would then end the guest it just reported created.
+            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             try channel.send(.ready, text)
             channel.close()
-            _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
             ready = true
             phase = .created
             // From here the supervisor relays a few frames at most: what create ran of its

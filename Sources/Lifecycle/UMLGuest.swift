@@ -44,7 +44,7 @@ private func guestInit() throws(SwiftletError) -> Never {
     mountGuestFilesystem("tmpfs", "/run", magic: FilesystemMagic.tmpfs, data: "mode=0755")
     mountGuestFilesystem("tmpfs", "/tmp", magic: FilesystemMagic.tmpfs, data: "mode=1777")
     // The container's cgroup inside the guest (the host's cgroup limits the whole guest).
-    mountGuestFilesystem("cgroup2", "/sys/fs/cgroup", magic: FilesystemMagic.cgroup2)
+    UMLJail.mountGuestCgroups()
 
     let tty = try FileDescriptor.open("/dev/tty1", O_RDWR | O_NOCTTY, stage: .lifecycle)
     var mode = termios()

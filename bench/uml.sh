@@ -1,91 +1,156 @@
 #!/usr/bin/env bash
-# The UML tier in one run, beside a namespace container of the same binary (and crun when
-# installed): create -> process running (cold, p50 of RUNS), host memory of an idle UML
-# container (PSS of its whole process tree plus its guest-RAM tmpfs), and the ratio of a
-# syscall-heavy and a CPU-bound loop to the namespace container.
+# The UML tier in one run, beside a namespace container of the same binary and of crun (when
+# installed), with the tier's own kernel (dist/uml/linux-tier, or KERNEL=path):
+#   create -> process running, p50 of RUNS cold, and from a warm pool (`pool start`);
+#   host memory of an idle UML container: PSS of its whole process tree (anonymous and file
+#   pages) plus the guest RAM its tmpfs holds;
+#   a getpid() round trip, a syscall-heavy and a CPU-bound workload, timed inside the
+#   container by bench/probe.c (boot and create excluded), as ratios to the namespace container.
+# Prints a markdown section (machine, date, command, table) for bench/UML.md.
 #   usage (as root): bash bench/uml.sh [/abs/path/to/swiftlet]   RUNS=N (default 10)
 # Uses the busybox test bundle (scripts/make-bundle.sh) in a temp dir of its own.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-swiftlet=${1:-$top/dist/swiftlet}
+swiftlet=$(readlink -f "${1:-$top/dist/swiftlet}")
+kernel=$(readlink -f "${KERNEL:-$top/dist/uml/linux-tier}")
 runs=${RUNS:-10}
 [ "$(id -u)" = 0 ] || { echo "bench/uml.sh: run as root" >&2; exit 1; }
+[ -x "$kernel" ] || { echo "bench/uml.sh: no tier kernel at $kernel (make dist/uml/linux-tier, or KERNEL=)" >&2; exit 1; }
+crun=${CRUN-$(command -v crun || true)}   # CRUN= leaves crun out
 work=$(mktemp -d /tmp/swiftlet-bench-uml.XXXXXX)
 root=$work/state
-trap 'for id in $(ls "$root" 2>/dev/null); do "$swiftlet" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; done; rm -rf --one-file-system "$work"' EXIT
+cleanup() {
+  "$swiftlet" --root "$root" pool drain bp >/dev/null 2>&1 || true
+  "$swiftlet" --root "$root" pool drain np >/dev/null 2>&1 || true
+  for id in $(ls "$root" 2>/dev/null | grep -v '^\.'); do "$swiftlet" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; done
+  for id in $(ls "$work/crun" 2>/dev/null); do "$crun" --root "$work/crun" delete --force "$id" >/dev/null 2>&1 || true; done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 bash "$top/scripts/make-bundle.sh" "$work/bundle" "$swiftlet" >/dev/null
+gcc -static -O2 -o "$work/bundle/rootfs/bin/probe" "$top/bench/probe.c"
+marker=$work/bundle/rootfs/tmp/up
 
 # $1: isolation ("uml" or "namespaces"), $2: shell script: writes config.json.
 config() {
-  python3 - "$work/bundle/config.json" "$1" "$2" <<'PY'
+  python3 - "$work/bundle/config.json" "$1" "$2" "$kernel" <<'PY'
 import json, sys
-path, mode, script = sys.argv[1:]
+path, mode, script, kernel = sys.argv[1:]
 c = json.load(open(path))
+c["ociVersion"] = "1.0.2-dev"   # crun 1.8 knows no later version
 c["process"]["args"] = ["sh", "-c", script]
 c["root"]["readonly"] = False
-c.setdefault("annotations", {})["org.swiftlet.isolation"] = mode
+a = c.setdefault("annotations", {})
+a["org.swiftlet.isolation"] = mode
+if mode == "uml":
+    a["org.swiftlet.uml.kernel"] = kernel
+else:
+    a.pop("org.swiftlet.uml.kernel", None)
 json.dump(c, open(path, "w"))
 PY
 }
-ms() { echo $(( ($2 - $1) / 1000000 )); }
+ms() { awk "BEGIN{printf \"%.1f\", ($2 - $1) / 1000000}"; }
 p50() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+wait_marker() { for _ in $(seq 30000); do [ -e "$marker" ] && return; sleep 0.001; done; echo "bench/uml.sh: no marker" >&2; exit 1; }
+# The marker: hostfs writes through to the host file at once (no sync needed).
+up='echo up > /tmp/up; exec sleep 1000'
 
 # create -> running: `create` then `start` until the process has written its marker.
-startup() { # $1 mode
-  config "$1" 'echo up > /tmp/up; sync; sleep 1000'
+startup() { # $1 runtime: swiftlet-namespaces, swiftlet-uml, crun
+  case $1 in swiftlet-uml) config uml "$up" ;; *) config namespaces "$up" ;; esac
   for i in $(seq "$runs"); do
-    rm -f "$work/bundle/rootfs/tmp/up"
+    rm -f "$marker"
     t0=$(date +%s%N)
-    "$swiftlet" --root "$root" create --bundle "$work/bundle" b$i >/dev/null
-    "$swiftlet" --root "$root" start b$i
-    while [ ! -e "$work/bundle/rootfs/tmp/up" ]; do sleep 0.002; done
+    if [ "$1" = crun ]; then
+      (cd "$work/bundle" && "$crun" --root "$work/crun" create c$i && "$crun" --root "$work/crun" start c$i)
+    else
+      "$swiftlet" --root "$root" create --bundle "$work/bundle" b$i >/dev/null
+      "$swiftlet" --root "$root" start b$i
+    fi
+    wait_marker
     t1=$(date +%s%N)
-    ms "$t0" "$t1"
-    "$swiftlet" --root "$root" delete --force b$i
+    ms "$t0" "$t1"; echo
+    if [ "$1" = crun ]; then "$crun" --root "$work/crun" delete --force c$i; else "$swiftlet" --root "$root" delete --force b$i; fi
   done | p50
 }
 
-# PSS (kB) of every process of the container's cgroup, plus the guest RAM its tmpfs holds.
+# From a warm pool of one member: `pool start` with the process replaced, until its marker.
+pool_startup() { # $1 mode $2 pool name
+  config "$1" 'exec sleep 1000'
+  "$swiftlet" --root "$root" pool fill --bundle "$work/bundle" --size 1 "$2" >/dev/null
+  for i in $(seq "$runs"); do
+    # The background refill of the previous round must have a member created again.
+    for _ in $(seq 3000); do
+      "$swiftlet" --root "$root" list | awk -v p="$2-" 'index($1, p) == 1 && $3 == "created" {f=1} END {exit !f}' && break
+      sleep 0.02
+    done
+    rm -f "$marker"
+    t0=$(date +%s%N)
+    id=$("$swiftlet" --root "$root" pool start --arg sh --arg -c --arg "$up" "$2")
+    wait_marker
+    t1=$(date +%s%N)
+    ms "$t0" "$t1"; echo
+    "$swiftlet" --root "$root" delete --force "$id"
+  done | p50
+  "$swiftlet" --root "$root" pool drain "$2" >/dev/null
+}
+
+# kB: PSS (anonymous + file) of every process of the container's cgroup, and the guest RAM
+# its tmpfs holds (/mem in the supervisor's mount namespace; counted once, not as mapped).
 idle_memory() {
-  config uml 'sleep 1000'
+  config uml 'exec sleep 1000'
   "$swiftlet" --root "$root" create --bundle "$work/bundle" mem >/dev/null
   "$swiftlet" --root "$root" start mem
   sleep 3
   pid=$("$swiftlet" --root "$root" state mem | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
   cg=$(awk -F: '$2=="pids"{print $3}' /proc/$pid/cgroup)
-  pss=0
+  anon=0 file=0 n=0
   for p in $(cat /sys/fs/cgroup/pids$cg/cgroup.procs); do
-    v=$(awk '/^Pss:/{s+=$2} END{print s+0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0)
-    pss=$((pss + v))
+    read -r a f < <(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} END{print a+0, f+0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0 0)
+    anon=$((anon + a)); file=$((file + f)); n=$((n + 1))
   done
-  uml=$(cat /sys/fs/cgroup/pids$cg/cgroup.procs | sed -n 2p)
-  shmem=$(awk '/^RssShmem:/{print $2}' /proc/$uml/status)
-  echo "$pss $shmem"
+  tmpfs=$(stat -f -c '%b %f %S' "/proc/$pid/root/mem" | awk '{print int(($1 - $2) * $3 / 1024)}')
+  echo "$anon $file $tmpfs $n"
   "$swiftlet" --root "$root" delete --force mem
 }
 
-# Seconds (ms) a workload takes in the container, from start to exit (`run`).
-workload() { # $1 mode $2 script
-  config "$1" "$2"
-  t0=$(date +%s%N)
-  "$swiftlet" --root "$root" run --bundle "$work/bundle" w >/dev/null
-  t1=$(date +%s%N)
-  ms "$t0" "$t1"
+# What the probe prints, run in a container ($1: swiftlet-namespaces, swiftlet-uml, crun).
+probe() { # $1 runtime $2 probe args
+  case $1 in swiftlet-uml) config uml "exec probe $2" ;; *) config namespaces "exec probe $2" ;; esac
+  if [ "$1" = crun ]; then
+    (cd "$work/bundle" && "$crun" --root "$work/crun" run p)
+  else
+    "$swiftlet" --root "$root" run --bundle "$work/bundle" p
+  fi
 }
-syscalls='i=0; while [ $i -lt 20000 ]; do i=$((i+1)); : < /dev/null; done'
-cpu='i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'
+ratio() { awk "BEGIN{printf \"%.1f\", $1 / $2}"; }
 
-ns_start=$(startup namespaces)
-uml_start=$(startup uml)
-read -r pss shmem < <(idle_memory)
-sys_ns=$(workload namespaces "$syscalls"); sys_uml=$(workload uml "$syscalls")
-cpu_ns=$(workload namespaces "$cpu"); cpu_uml=$(workload uml "$cpu")
-boot=$(workload uml 'true')
+runtimes=(swiftlet-namespaces swiftlet-uml)
+[ -n "$crun" ] && runtimes+=(crun)
+declare -A cold getpid sys cpu
+for r in "${runtimes[@]}"; do cold[$r]=$(startup "$r"); done
+pool_ns=$(pool_startup namespaces np)
+pool_uml=$(pool_startup uml bp)
+read -r anon file tmpfs nprocs < <(idle_memory)
+native_getpid=$("$work/bundle/rootfs/bin/probe" getpid 20000)
+for r in "${runtimes[@]}"; do
+  getpid[$r]=$(probe "$r" "getpid 20000")
+  sys[$r]=$(probe "$r" "syscalls 5000")
+  cpu[$r]=$(probe "$r" "cpu 100000000")
+done
+boot=$( config uml 'true'; t0=$(date +%s%N); "$swiftlet" --root "$root" run --bundle "$work/bundle" t; t1=$(date +%s%N); ms "$t0" "$t1")
 
-echo "| what | namespace container | UML tier |"
-echo "|---|---|---|"
-echo "| create -> running, p50 of $runs (ms) | $ns_start | $uml_start |"
-echo "| run of \`true\` (boot + exit, ms) | | $boot |"
-echo "| idle container: PSS of the tree + its guest RAM resident in tmpfs (kB) | | $pss (of which shmem $shmem) |"
-echo "| syscall-heavy loop, run (ms) | $sys_ns | $sys_uml ($(awk "BEGIN{printf \"%.1f\", $sys_uml/$sys_ns}")x) |"
-echo "| CPU-bound loop, run (ms) | $cpu_ns | $cpu_uml ($(awk "BEGIN{printf \"%.1f\", $cpu_uml/$cpu_ns}")x) |"
+c=${crun:+crun $("$crun" --version | sed -n 's/^crun version //p')}
+cr() { [ -n "$crun" ] && echo "${1} |" || echo "|"; }
+echo "Machine: $(uname -sr), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(date -u +%Y-%m-%d)."
+echo "Command: \`RUNS=$runs bash bench/uml.sh\`; swiftlet $(stat -c %s "$swiftlet") bytes; kernel $(basename "$kernel") $(stat -c %s "$kernel") bytes; ${c:-no crun}."
+echo
+echo "| what | swiftlet, namespaces | UML tier |${crun:+ crun |}"
+echo "|---|---|---|${crun:+---|}"
+echo "| create -> running, p50 of $runs, cold (ms) | ${cold[swiftlet-namespaces]} | ${cold[swiftlet-uml]} | $(cr "${cold[crun]:-}")"
+echo "| \`pool start\` -> running, p50 of $runs (ms) | $pool_ns | $pool_uml | $(cr "")"
+echo "| \`run\` of \`true\`: boot, create, exit, power off (ms) | | $boot | $(cr "")"
+echo "| idle container: PSS of the tree ($nprocs processes) + guest RAM in tmpfs (kB) | | $((anon + file + tmpfs)) = $anon anon + $file file + $tmpfs tmpfs | $(cr "")"
+echo "| getpid() round trip (ns; native $native_getpid) | ${getpid[swiftlet-namespaces]} | ${getpid[swiftlet-uml]} ($(ratio "${getpid[swiftlet-uml]}" "${getpid[swiftlet-namespaces]}")x) | $(cr "${getpid[crun]:-}")"
+echo "| syscall-heavy: 5000 x open+read+close (ms) | ${sys[swiftlet-namespaces]} | ${sys[swiftlet-uml]} ($(ratio "${sys[swiftlet-uml]}" "${sys[swiftlet-namespaces]}")x) | $(cr "${sys[crun]:-}")"
+echo "| CPU-bound: 10^8 rounds of an integer hash (ms) | ${cpu[swiftlet-namespaces]} | ${cpu[swiftlet-uml]} ($(ratio "${cpu[swiftlet-uml]}" "${cpu[swiftlet-namespaces]}")x) | $(cr "${cpu[crun]:-}")"

@@ -95,6 +95,7 @@ struct UMLSupervisorContext: @unchecked Sendable {
     var fifoWatch: FileDescriptor     // inotify: IN_OPEN of exec.fifo (a `start`)
     var listener: Int32               // uml.sock, bound; the supervisor listens (see UMLExec.swift)
     var consolePeer: Int32 = -1       // process.terminal: the host pty's other side, the supervisor's stdio
+    var replacement: FileDescriptor   // fast start: the process `start` leaves (UMLFastStart.swift)
     var runtimeFDs: [Int32]
     var cgroupJoinFDs: [Int32]
     var signalMask: sigset_t
@@ -147,6 +148,10 @@ extension Runtime {
             let watch = FileDescriptor(watchRaw)
             defer { watch.close() }
             if inotify_add_watch(watch.raw, dir + "/exec.fifo", UInt32(IN_OPEN)) < 0 { throw .system(.state, "watch exec.fifo") }
+            let replacementRaw = memfd_create("swiftlet-replacement", UInt32(MFD_CLOEXEC))
+            if replacementRaw < 0 { throw .system(.state, "memfd_create for the process replacement") }
+            let replacement = FileDescriptor(replacementRaw)
+            defer { replacement.close() }
             let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
             defer { kernelFD.close() }
             let listener = try UnixSocket.bind(path: dir + "/" + umlSocketName, stage: .state)
@@ -174,7 +179,7 @@ extension Runtime {
             defer { if !masterKept { console?.master.close() }; console?.peer.close() }
             var context = UMLSupervisorContext(
                 id: o.id, kernel: kernelFD, kernelName: kernel, fpu: fpu, guestConfig: guestConfig, guestMemory: memory,
-                channel: initEnd, fifo: fifo, fifoWatch: watch, listener: listener.fd.raw,
+                channel: initEnd, fifo: fifo, fifoWatch: watch, listener: listener.fd.raw, replacement: replacement,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                 signalMask: signals.previous,
                 bindReadOnly: bindIndices.map { parseMountOptions(spec.mounts[$0].options).flags & MountFlag.readOnly != 0 })
@@ -235,7 +240,7 @@ extension Runtime {
                 id: o.id, pid: pid, pidStartTime: processStartTime(pid) ?? 0, bundle: bundle, rootfs: rootfs,
                 created: rfc3339(nanoseconds: cl_realtime_ns()), owner: ownerName(),
                 annotations: annotations, cgroupsPath: linux.cgroupsPath, systemdCgroup: systemdCgroup,
-                sharesPidNamespace: false, sharesMountNamespace: false, hasCgroup: true, replacementFD: nil)
+                sharesPidNamespace: false, sharesMountNamespace: false, hasCgroup: true, replacementFD: replacement.raw)
             try writeFileAtomically(dir + "/state.json", record.json.serialized(), stage: .state)
             if let pidFile = o.pidFile {
                 try writeFileAtomically(absolute(pidFile), String(pid), mode: 0o644, stage: .state)
@@ -326,10 +331,7 @@ func umlGuestConfig(_ configText: String, withoutAVX: Bool, bindIndices: [Int] =
             }
             members[i].value = .object(l)
         } else if members[i].key.bytesEqual("process"), withoutAVX, case .object(var p) = members[i].value {
-            var env = p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? []
-            if !env.contains(where: { $0.stringValue?.hasBytePrefix("GLIBC_TUNABLES=") ?? false }) {
-                env.append(.string(UMLHost.glibcTunables))
-            }
+            let env = withGlibcTunables(p.first(where: { $0.key.bytesEqual("env") })?.value.arrayValue ?? [])
             p.removeAll { $0.key.bytesEqual("env") }
             p.append(JSON.Member("env", .array(env)))
             members[i].value = .object(p)
@@ -356,7 +358,7 @@ func umlSupervisor(_ c: UMLSupervisorContext) -> Never {
         _ = cl_set_controlling_terminal(0)
         close(c.consolePeer)
     }
-    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw, c.listener])
+    _ = try? ProcessSetup.closeFileDescriptors(preserve: 0, except: [c.channel.fd.raw, c.fifo.raw, c.fifoWatch.raw, c.kernel.raw, c.listener, c.replacement.raw])
     var ready = false
     do throws(SwiftletError) {
         try supervise(c, ready: &ready)
@@ -467,6 +469,7 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
                              fifo: c.fifo, fifoWatch: c.fifoWatch, libraries: libraries, keep: keep)
     session.streams = UMLStreamHub(listener: c.listener)
     session.terminal = c.consolePeer >= 0
+    session.replacement = c.replacement
     let status = try session.run(channel: c.channel, ready: &ready)
     session.streams.drain()
     _exit(status)
@@ -522,6 +525,7 @@ struct UMLSession {
     /// For sealing the jail once the guest is up, then dropping CAP_SYS_ADMIN.
     let libraries: [String]
     let keep: CapabilitySet
+    var replacement: FileDescriptor? = nil
 
     enum Phase { case booting, created, starting, running, exiting }
     var phase = Phase.booting
@@ -630,6 +634,9 @@ struct UMLSession {
             channel.close()
             ready = true
             phase = .created
+            // From here the supervisor relays frames: what create ran of its code need not
+            // stay mapped (the page cache keeps it; it comes back on use).
+            cl_agent_release_code()
         case .failed:
             if phase == .booting {
                 kill(umlPid, SIGKILL)
@@ -646,6 +653,7 @@ struct UMLSession {
             fifoWatch?.close()
             fifoWatch = nil
             phase = .running
+            cl_agent_release_code()
         case .stdout:
             writeAllBytes(1, payload)
         case .stderr:
@@ -675,8 +683,13 @@ struct UMLSession {
         guard let w = fifoWatch else { return }
         _ = readAvailable(w.raw, limit: 4096)
         guard phase == .created else { return }
+        let process: [UInt8]
+        do throws(SwiftletError) { process = try takeGuestReplacement() } catch {
+            _ = try? fifo?.writeAll("E" + error.encoded)
+            return
+        }
         phase = .starting
-        toGuest.add(UMLFrame.encode(.start, ""))
+        toGuest.add(UMLFrame.encode(.start, process))
         try toGuest.flush(toGuestFD)
     }
 

@@ -638,11 +638,9 @@ struct GuestStreams {
         var process: ProcessSpec
         if let p = n["process"] {
             process = try ProcessSpec.load(text: try p.string(), source: "process.json")
-            // A guest whose kernel saves only the SSE state boots its init with glibc kept off
-            // AVX (umlGuestConfig does the same for the container's process).
-            if let tunables = environment("GLIBC_TUNABLES"),
+            if let tunables = guestGlibcTunables(),
                !process.env.contains(where: { $0.hasBytePrefix("GLIBC_TUNABLES=") }) {
-                process.env.append("GLIBC_TUNABLES=" + tunables)
+                process.env.append(tunables)
             }
         } else {
             var o = ExecProcessOptions()

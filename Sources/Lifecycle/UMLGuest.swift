@@ -33,16 +33,18 @@ private func mountGuestFilesystem(_ type: String, _ target: String, magic: Int64
 }
 
 private func guestInit() throws(SwiftletError) -> Never {
-    // The runtime re-executes itself from a read-only image first; that needs /proc.
     mountGuestFilesystem("proc", "/proc", magic: FilesystemMagic.proc)
-    try RuntimeImage.ensureProtected()
+    // The image is the host's read-only bind; on any other it re-executes from a read-only
+    // image as usual (that needs /proc).
+    if !RuntimeImage.acceptUMLGuestImage() { try RuntimeImage.ensureProtected() }
     mountGuestFilesystem("sysfs", "/sys", magic: FilesystemMagic.sysfs)
+    UMLJail.limitHostfsReadahead(kilobytes: 16)
     // Kernels without CONFIG_DEVTMPFS_MOUNT (the tier's): the guest's devices, nodev off.
     mountGuestFilesystem("devtmpfs", "/dev", magic: 0x1021994, data: "mode=0755", devices: true)
     mountGuestFilesystem("tmpfs", "/run", magic: FilesystemMagic.tmpfs, data: "mode=0755")
     mountGuestFilesystem("tmpfs", "/tmp", magic: FilesystemMagic.tmpfs, data: "mode=1777")
     // The container's cgroup inside the guest (the host's cgroup limits the whole guest).
-    mountGuestFilesystem("cgroup2", "/sys/fs/cgroup", magic: FilesystemMagic.cgroup2)
+    UMLJail.mountGuestCgroups()
 
     let tty = try FileDescriptor.open("/dev/tty1", O_RDWR | O_NOCTTY, stage: .lifecycle)
     var mode = termios()
@@ -206,7 +208,7 @@ private struct GuestSession {
             switch kind {
             case .start:
                 do throws(SwiftletError) {
-                    try runtime.start(StartRequest(id: id))
+                    try runtime.start(try umlGuestStartRequest(id: id, payload: payload))
                     send(.started, "")
                 } catch {
                     send(.failed, error.encoded)

@@ -178,6 +178,32 @@ public enum UMLJail {
         _ = rawMount(type, target, type, MountFlag.noSuid | (devices ? 0 : MountFlag.noDev), data)
     }
 
+    /// In the guest: the cgroups its swiftlet gives the container. The v1 devices controller
+    /// when the guest kernel has it (device rules without bpf(): the tier kernel stays small;
+    /// the host's cgroup limits the whole guest), else cgroup2.
+    public static func mountGuestCgroups() {
+        let root = "/sys/fs/cgroup"
+        if let info = filesystemInfo(path: root), info.type == FilesystemMagic.tmpfs || info.type == FilesystemMagic.cgroup2 { return }
+        if rawMount("tmpfs", root, "tmpfs", MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec, "mode=0755") == 0 {
+            if mkdir(root + "/devices", 0o755) == 0,
+               rawMount("cgroup", root + "/devices", "cgroup", MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec, "devices") == 0 {
+                return
+            }
+            _ = umount2(root, Int32(MNT_DETACH))
+        }
+        _ = rawMount("cgroup2", root, "cgroup2", MountFlag.noSuid | MountFlag.noDev | MountFlag.noExec, nil)
+    }
+
+    /// In the guest: hostfs reads ahead 128 KiB around each page fault, so a binary run in
+    /// a few places ends up whole in guest RAM, which the host holds for as long as the guest
+    /// runs (UML gives no freed page back). Best effort, on every hostfs mount's bdi.
+    public static func limitHostfsReadahead(kilobytes: Int) {
+        guard let names = try? listDirectory("/sys/class/bdi") else { return }
+        for name in names where name.hasBytePrefix("hostfs-") {
+            _ = try? writeFile("/sys/class/bdi/" + name + "/read_ahead_kb", String(kilobytes))
+        }
+    }
+
     static func makeDirectory(_ path: String, in dir: FileDescriptor, mode: UInt32) throws(SwiftletError) {
         if mkdirat(dir.raw, path, mode) != 0 && cl_errno() != EEXIST { throw .system(.mounts, "mkdir " + path) }
     }

@@ -492,4 +492,88 @@ struct UMLTierTests {
             c.expectNothingLeft("after run")
         }
     }
+
+    /// What the replacement left in the rootfs's /out (written through hostfs, synced).
+    private func guestOutput(_ c: TestContainer) -> String? {
+        var text: String?
+        _ = eventually(timeout: 60) {
+            text = try? String(contentsOfFile: c.rootfs + "/out", encoding: .utf8)
+            return text?.hasSuffix("end\n") == true
+        }
+        return text
+    }
+
+    @Test("start --process replaces the waiting process inside the booted guest: args, env, cwd; the exit status is the new process's")
+    func fastStart() throws {
+        try requireUML()
+        try withContainer("uml-fast") { c in
+            c.useUML()
+            c.config["root"] = ["path": "rootfs", "readonly": false]
+            c.process["args"] = ["sleep", "1000"]
+            c.process["env"] = ["PATH=/bin", "KEEP=1"]
+            try c.mustCreate()
+            let process = c.workDir + "/process.json"
+            let json: [String: Any] = [
+                "args": ["sh", "-c", "echo \"$(uname -r) $GREETING $(pwd)\" > /out; echo end >> /out; sync; exit 5"],
+                "env": ["PATH=/bin", "GREETING=hello"], "cwd": "/tmp"]
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: process))
+            let started = c.runtime(["start", "--process", process, c.id], timeout: 60)
+            #expect(started.succeeded, "\(started.summary)")
+            let out = try #require(guestOutput(c), "the replacement wrote nothing")
+            let words = out.split(separator: "\n").first?.split(separator: " ").map(String.init) ?? []
+            #expect(words.count == 3 && words[0].hasPrefix("6.1.") && words[0] != hostRelease(), "kernel: \(out)")
+            #expect(words.dropFirst() == ["hello", "/tmp"], "env and cwd: \(out)")
+            #expect(eventually(timeout: 30) { c.status() == "stopped" }, "still \(c.status() ?? "?")")
+            #expect(c.runtime(["delete", c.id]).succeeded)
+            c.expectNothingLeft("after delete")
+        }
+    }
+
+    @Test("a bad replacement fails start with one line; the guest keeps the container created; a good one then runs")
+    func fastStartBadReplacement() throws {
+        try requireUML()
+        try withContainer("uml-fastbad") { c in
+            c.useUML()
+            c.config["root"] = ["path": "rootfs", "readonly": false]
+            c.process["args"] = ["sleep", "1000"]
+            try c.mustCreate()
+            // A program the guest's rootfs does not have: refused by the guest's init.
+            let bad = c.runtime(["start", "--arg", "/bin/nonexistent", c.id], timeout: 60)
+            #expect(!bad.succeeded && bad.stderr.split(separator: "\n").count == 1, "\(bad.summary)")
+            #expect(c.status() == "created", "after a refused start: \(c.status() ?? "?")")
+            let good = c.runtime(["start", "--arg", "sh", "--arg", "-c", "--arg", "echo end > /out; sync", c.id], timeout: 60)
+            #expect(good.succeeded, "\(good.summary)")
+            #expect(guestOutput(c) == "end\n")
+            #expect(eventually(timeout: 30) { c.status() == "stopped" })
+        }
+    }
+
+    @Test("pool fill keeps booted guests created, pool start hands one out with its process replaced, drain leaves nothing")
+    func pool() throws {
+        try requireUML()
+        try withContainer("uml-pool") { c in
+            c.useUML()
+            c.config["root"] = ["path": "rootfs", "readonly": false]
+            c.process["args"] = ["sleep", "1000"]
+            try c.writeConfig()
+            let name = c.id + "-p"
+            defer { c.runtime(["pool", "drain", name], timeout: 60) }
+            let fill = c.runtime(["pool", "fill", "--bundle", c.bundle, "--size", "1", name], timeout: 120)
+            try #require(fill.succeeded, "\(fill.summary)")
+            #expect(c.status(name + "-0") == "created")
+            let annotations = c.state(name + "-0")?["annotations"] as? [String: String] ?? [:]
+            #expect(annotations["org.swiftlet.isolation"] == "uml", "\(annotations)")
+            let started = c.runtime(["pool", "start", "--arg", "sh", "--arg", "-c", "--arg",
+                                     "uname -r > /out; echo end >> /out; sync", name], timeout: 60)
+            #expect(started.succeeded, "\(started.summary)")
+            #expect(started.stdout == name + "-0\n", "\(started.summary)")
+            let out = try #require(guestOutput(c), "the replacement wrote nothing")
+            #expect(out.hasPrefix("6.1.") && !out.hasPrefix(hostRelease()), "\(out)")
+            // The background refill boots another guest for the member handed out.
+            #expect(eventually(timeout: 120) { c.status(name + "-1") == "created" }, "no refill: \(c.stateEntries())")
+            let drain = c.runtime(["pool", "drain", name], timeout: 60)
+            #expect(drain.succeeded, "\(drain.summary)")
+            c.expectNothingLeft("after drain")
+        }
+    }
 }

@@ -608,6 +608,11 @@ struct UMLSession {
                 if let exitStatus { return exitStatus }
                 let line = guestLostLine(umlStatus: s)
                 if !ready { throw SwiftletError(.lifecycle, line + lastConsoleLine(), errno: EIO) }
+                // The guest had the start frame: its process may well be what ended the
+                // kernel (a panic it triggered before the guest's init reported it started).
+                // `start` succeeds, as for a process that exits at once; the status and the
+                // line below say what happened.
+                if phase == .starting, let f = fifo { _ = try? f.writeAll("0"); f.close(); fifo = nil }
                 writeStderr("swiftlet: " + line + "\n")
                 return UMLHost.guestLostStatus
             }

@@ -259,7 +259,10 @@ struct UMLTierSecurityTests {
             #expect(comms.contains("kthreadd") && comms.contains("sh"), "the guest's own processes are missing: \(comms)")
             let hostMounts = Set(MountInfo.host().map(\.mountPoint))
             let generic: Set<String> = ["/", "/proc", "/sys", "/dev", "/tmp", "/run", "/sys/fs/cgroup", "/dev/pts", "/dev/shm",
-                                        "/dev/mqueue", "/tmp/p", "/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"]
+                                        "/dev/mqueue", "/tmp/p", "/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq",
+                                        // the guest kernel's devices controller (v1), which the guest's init mounts for
+                                        // the container's device rules; the same name as the host's hierarchy
+                                        "/sys/fs/cgroup/devices"]
             let guestMounts = Set(section(result.stdout, "mounts").split(separator: "\n").map(String.init))
             #expect(guestMounts.contains("/"), "\(result.summary)")
             let seen = guestMounts.intersection(hostMounts).subtracting(generic)

@@ -96,7 +96,8 @@ pool_startup() { # $1 mode $2 pool name
 }
 
 # kB: PSS (anonymous + file) of every process of the container's cgroup, and the guest RAM
-# its tmpfs holds (/mem in the supervisor's mount namespace; counted once, not as mapped).
+# its tmpfs holds: the tree's PSS of shared memory (the UML kernel maps the whole RAM file,
+# so every page the guest touched is mapped; the sealed supervisor no longer shows the tmpfs).
 idle_memory() {
   config uml 'exec sleep 1000'
   "$swiftlet" --root "$root" create --bundle "$work/bundle" mem >/dev/null
@@ -104,12 +105,11 @@ idle_memory() {
   sleep 3
   pid=$("$swiftlet" --root "$root" state mem | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
   cg=$(awk -F: '$2=="pids"{print $3}' /proc/$pid/cgroup)
-  anon=0 file=0 n=0
+  anon=0 file=0 tmpfs=0 n=0
   for p in $(cat /sys/fs/cgroup/pids$cg/cgroup.procs); do
-    read -r a f < <(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} END{print a+0, f+0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0 0)
-    anon=$((anon + a)); file=$((file + f)); n=$((n + 1))
+    read -r a f s < <(awk '/^Pss_Anon:/{a=$2} /^Pss_File:/{f=$2} /^Pss_Shmem:/{s=$2} END{print a+0, f+0, s+0}' /proc/$p/smaps_rollup 2>/dev/null || echo 0 0 0)
+    anon=$((anon + a)); file=$((file + f)); tmpfs=$((tmpfs + s)); n=$((n + 1))
   done
-  tmpfs=$(stat -f -c '%b %f %S' "/proc/$pid/root/mem" | awk '{print int(($1 - $2) * $3 / 1024)}')
   echo "$anon $file $tmpfs $n"
   "$swiftlet" --root "$root" delete --force mem
 }
@@ -141,16 +141,16 @@ done
 boot=$( config uml 'true'; t0=$(date +%s%N); "$swiftlet" --root "$root" run --bundle "$work/bundle" t; t1=$(date +%s%N); ms "$t0" "$t1")
 
 c=${crun:+crun $("$crun" --version | sed -n 's/^crun version //p')}
-cr() { [ -n "$crun" ] && echo "${1} |" || echo "|"; }
+cr() { [ -n "$crun" ] && echo " ${1} |" || true; }
 echo "Machine: $(uname -sr), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(date -u +%Y-%m-%d)."
 echo "Command: \`RUNS=$runs bash bench/uml.sh\`; swiftlet $(stat -c %s "$swiftlet") bytes; kernel $(basename "$kernel") $(stat -c %s "$kernel") bytes; ${c:-no crun}."
 echo
 echo "| what | swiftlet, namespaces | UML tier |${crun:+ crun |}"
 echo "|---|---|---|${crun:+---|}"
-echo "| create -> running, p50 of $runs, cold (ms) | ${cold[swiftlet-namespaces]} | ${cold[swiftlet-uml]} | $(cr "${cold[crun]:-}")"
-echo "| \`pool start\` -> running, p50 of $runs (ms) | $pool_ns | $pool_uml | $(cr "")"
-echo "| \`run\` of \`true\`: boot, create, exit, power off (ms) | | $boot | $(cr "")"
-echo "| idle container: PSS of the tree ($nprocs processes) + guest RAM in tmpfs (kB) | | $((anon + file + tmpfs)) = $anon anon + $file file + $tmpfs tmpfs | $(cr "")"
-echo "| getpid() round trip (ns; native $native_getpid) | ${getpid[swiftlet-namespaces]} | ${getpid[swiftlet-uml]} ($(ratio "${getpid[swiftlet-uml]}" "${getpid[swiftlet-namespaces]}")x) | $(cr "${getpid[crun]:-}")"
-echo "| syscall-heavy: 5000 x open+read+close (ms) | ${sys[swiftlet-namespaces]} | ${sys[swiftlet-uml]} ($(ratio "${sys[swiftlet-uml]}" "${sys[swiftlet-namespaces]}")x) | $(cr "${sys[crun]:-}")"
-echo "| CPU-bound: 10^8 rounds of an integer hash (ms) | ${cpu[swiftlet-namespaces]} | ${cpu[swiftlet-uml]} ($(ratio "${cpu[swiftlet-uml]}" "${cpu[swiftlet-namespaces]}")x) | $(cr "${cpu[crun]:-}")"
+echo "| create -> running, p50 of $runs, cold (ms) | ${cold[swiftlet-namespaces]} | ${cold[swiftlet-uml]} |$(cr "${cold[crun]:-}")"
+echo "| \`pool start\` -> running, p50 of $runs (ms) | $pool_ns | $pool_uml |$(cr "")"
+echo "| \`run\` of \`true\`: boot, create, exit, power off (ms) | | $boot |$(cr "")"
+echo "| idle container: PSS of the tree ($nprocs processes) + guest RAM in tmpfs (kB) | | $((anon + file + tmpfs)) = $anon anon + $file file + $tmpfs tmpfs |$(cr "")"
+echo "| getpid() round trip (ns; native $native_getpid) | ${getpid[swiftlet-namespaces]} | ${getpid[swiftlet-uml]} ($(ratio "${getpid[swiftlet-uml]}" "${getpid[swiftlet-namespaces]}")x) |$(cr "${getpid[crun]:-}")"
+echo "| syscall-heavy: 5000 x open+read+close (ms) | ${sys[swiftlet-namespaces]} | ${sys[swiftlet-uml]} ($(ratio "${sys[swiftlet-uml]}" "${sys[swiftlet-namespaces]}")x) |$(cr "${sys[crun]:-}")"
+echo "| CPU-bound: 10^8 rounds of an integer hash (ms) | ${cpu[swiftlet-namespaces]} | ${cpu[swiftlet-uml]} ($(ratio "${cpu[swiftlet-uml]}" "${cpu[swiftlet-namespaces]}")x) |$(cr "${cpu[crun]:-}")"

@@ -57,15 +57,16 @@ public enum UMLHost {
     /// no longer saved. A kernel built with uml/patches/xstate.patch (it carries
     /// xstateSizedMarker) sizes the transfer from the host and restores the whole area on
     /// sigreturn; only an area larger than its buffer (AMX) leaves it with the SSE state.
-    static func fpu(kernel: String) -> UMLFPU {
+    /// `kernel`: the image the supervisor will run (a file that cannot be read counts as
+    /// unpatched). Hosts with an area of at most 1 KiB need nothing from either kind, so the
+    /// image is searched only on the others.
+    static func fpu(kernel: FileDescriptor) -> UMLFPU {
         let size = xsaveSize
-        var sized = false
-        if let fd = try? FileDescriptor.open(kernel, O_RDONLY) {
-            sized = cl_file_contains(fd.raw, xstateSizedMarker) == 1
-            fd.close()
+        guard size > 1024 else { return UMLFPU(refuseXstate: false, guestWithoutAVX: false) }
+        if cl_file_contains(kernel.raw, xstateSizedMarker) == 1 {
+            return UMLFPU(refuseXstate: false, guestWithoutAVX: size > fpBuffer)
         }
-        if sized { return UMLFPU(refuseXstate: false, guestWithoutAVX: size > fpBuffer) }
-        return UMLFPU(refuseXstate: size > 1024, guestWithoutAVX: size > 1024)
+        return UMLFPU(refuseXstate: true, guestWithoutAVX: true)
     }
     /// The host's XSAVE area in bytes (CPUID leaf 0xD), 0 without XSAVE.
     static var xsaveSize: UInt32 { cl_xsave_size() }
@@ -116,10 +117,18 @@ extension Runtime {
         let memory = try UMLHost.guestMemory(limit: linux.resources?.memory?.limit)
         // Bind mounts name host paths the guest cannot reach: each source is cloned (id-mapped
         // as the rootfs is) into the jail as binds/N, and the guest's config binds from there.
-        let bindIndices = spec.mounts.indices.filter {
-            parseMountOptions(spec.mounts[$0].options).isBind || (spec.mounts[$0].type ?? "").bytesEqual("bind")
+        var bindIndices: [Int] = []
+        var bindReadOnly: [Bool] = []
+        for (i, mount) in spec.mounts.enumerated() {
+            let options = parseMountOptions(mount.options)
+            guard options.isBind || (mount.type ?? "").bytesEqual("bind") else { continue }
+            bindIndices.append(i)
+            bindReadOnly.append(options.flags & MountFlag.readOnly != 0)
         }
-        let fpu = UMLHost.fpu(kernel: kernel)
+        // Opened once: the image whose FPU handling is decided here is the one the supervisor runs.
+        let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
+        defer { kernelFD.close() }
+        let fpu = UMLHost.fpu(kernel: kernelFD)
         let guestConfig = try umlGuestConfig(configText, withoutAVX: fpu.guestWithoutAVX, bindIndices: bindIndices)
 
         try store.ensureRoot()
@@ -152,8 +161,6 @@ extension Runtime {
             if replacementRaw < 0 { throw .system(.state, "memfd_create for the process replacement") }
             let replacement = FileDescriptor(replacementRaw)
             defer { replacement.close() }
-            let kernelFD = try FileDescriptor.open(kernel, O_RDONLY, stage: .config)
-            defer { kernelFD.close() }
             let listener = try UnixSocket.bind(path: dir + "/" + umlSocketName, stage: .state)
             defer { listener.close() }
             if chmod(dir + "/" + umlSocketName, 0o600) != 0 { throw .system(.state, "chmod " + umlSocketName) }
@@ -182,7 +189,7 @@ extension Runtime {
                 channel: initEnd, fifo: fifo, fifoWatch: watch, listener: listener.fd.raw, replacement: replacement,
                 runtimeFDs: [lock.fd.raw, signals.fd.raw], cgroupJoinFDs: cgroupJoinFiles.map { $0.raw },
                 signalMask: signals.previous,
-                bindReadOnly: bindIndices.map { parseMountOptions(spec.mounts[$0].options).flags & MountFlag.readOnly != 0 })
+                bindReadOnly: bindReadOnly)
             context.consolePeer = console?.peer.raw ?? -1
             let flags = UInt64(CLONE_NEWUSER) | UInt64(CLONE_NEWNS) | UInt64(CLONE_NEWPID) | UInt64(CLONE_NEWIPC)
                 | UInt64(CLONE_NEWNET) | UInt64(CLONE_NEWUTS)
@@ -445,15 +452,16 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
             try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
             if let filter { _ = try filter.load() }
         } catch { _exit(126) }
-        // Copies above 4 first: the pipes' ends may sit at 3 or 4 themselves.
+        // Copies above 4 first: the pipes' ends and the kernel's fd may sit at 0 to 4 themselves.
         let guestIn = cl_fcntl_int(toGuest[0], F_DUPFD, 10), guestOut = cl_fcntl_int(fromGuest[1], F_DUPFD, 10)
-        if guestIn < 0 || guestOut < 0 || !moveFD(guestIn, to: 3) || !moveFD(guestOut, to: 4)
+        let kernel = cl_fcntl_int(c.kernel.raw, F_DUPFD_CLOEXEC, 10)
+        if guestIn < 0 || guestOut < 0 || kernel < 0 || !moveFD(guestIn, to: 3) || !moveFD(guestOut, to: 4)
             || !moveFD(console[1], to: 1) || !moveFD(console[1], to: 2) { _exit(126) }
         close(guestIn)
         close(guestOut)
         // fd 0 must stay taken (UML's memory file must not become fd 0): an empty pipe.
         if !moveFD(emptyInput[0], to: 0) { _exit(126) }
-        _ = execveat(c.kernel.raw, "", cArgv.pointer, cEnv.pointer, AT_EMPTY_PATH)
+        _ = execveat(kernel, "", cArgv.pointer, cEnv.pointer, AT_EMPTY_PATH)
         // The supervisor reads this from the console pipe and names it in its one line.
         writeStderr("exec " + c.kernelName + ": " + SwiftletError(.lifecycle, "", errno: cl_errno()).description + "\n")
         _exit(127)

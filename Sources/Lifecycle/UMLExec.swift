@@ -527,14 +527,8 @@ struct GuestStreams {
         let stream: UInt32
         var request: [UInt8] = []
         var pid: Int32 = 0
-        var stdinPipe: Int32 = -1
-        var stdoutPipe: Int32 = -1
-        var stderrPipe: Int32 = -1
-        var stdinQueue = OutputQueue()
-        var stdinEnded = false
+        var io = GuestProcessIO()
         var status: Int32? = nil
-        /// The master of the process's terminal (its stdout and, dup'd, stdin), if it has one.
-        var master: Int32 = -1
     }
 
     var execs: [Exec] = []
@@ -544,11 +538,7 @@ struct GuestStreams {
 
     func pollFDs() -> [pollfd] {
         var fds: [pollfd] = []
-        for e in execs {
-            fds.append(pollfd(fd: e.stdoutPipe, events: Int16(POLLIN), revents: 0))
-            fds.append(pollfd(fd: e.stderrPipe, events: Int16(POLLIN), revents: 0))
-            fds.append(pollfd(fd: e.stdinQueue.isEmpty ? -1 : e.stdinPipe, events: Int16(POLLOUT), revents: 0))
-        }
+        for e in execs { fds += e.io.pollFDs() }
         return fds
     }
 
@@ -605,26 +595,19 @@ struct GuestStreams {
             }
             closeStream(i)
         case .stdin:
-            if execs[i].stdinPipe >= 0 && !execs[i].stdinEnded {
-                execs[i].stdinQueue.add(inner)
-                flushStdin(i, tty: tty)
-            } else {
-                send(tty, stream, .stdinAck, String(inner.count))
-            }
+            if execs[i].io.queueStdin(inner) { flushStdin(i, tty: tty) } else { send(tty, stream, .stdinAck, String(inner.count)) }
         case .stdinEnd:
             // A terminal's end of input is its end-of-file character (a shell reading it exits).
-            if execs[i].master >= 0, !execs[i].stdinEnded, let eof = Terminal.endOfFileCharacter(FileDescriptor(execs[i].master)) {
-                execs[i].stdinQueue.add([eof])
+            if execs[i].io.master >= 0, !execs[i].io.stdinEnded,
+               let eof = Terminal.endOfFileCharacter(FileDescriptor(execs[i].io.master)) {
+                execs[i].io.stdinQueue.add([eof])
             }
-            execs[i].stdinEnded = true
+            execs[i].io.stdinEnded = true
             flushStdin(i, tty: tty)
         case .signal:
             if execs[i].pid > 0, let n = parseInt(String(decoding: inner, as: UTF8.self)) { kill(execs[i].pid, Int32(n)) }
         case .resize:
-            let parts = String(decoding: inner, as: UTF8.self).split(byte: 32).compactMap { parseInt($0) }
-            if execs[i].master >= 0, parts.count == 2, parts[0] >= 0, parts[0] <= 0xffff, parts[1] >= 0, parts[1] <= 0xffff {
-                _ = cl_set_window_size(execs[i].master, UInt16(parts[0]), UInt16(parts[1]))
-            }
+            execs[i].io.resize(String(decoding: inner, as: UTF8.self))
         default:
             break
         }
@@ -665,29 +648,18 @@ struct GuestStreams {
             if console != nil { unlink(consolePath) }
         }
         if process.terminal { console = try UnixSocket.listen(path: consolePath, backlog: 1, stage: .terminal) }
-        var pipes: [[Int32]] = []
-        defer { for p in pipes { for fd in p where fd >= 0 { close(fd) } } }
-        for _ in 0..<3 {
-            var p: [Int32] = [-1, -1]
-            if pipe2(&p, O_CLOEXEC) != 0 { throw .system(.exec, "pipe for the exec'd process's stdio") }
-            pipes.append(p)
-        }
         // The process inherits 0, 1 and 2 (this init's are /dev/null otherwise).
+        var io = try GuestProcessIO.onStandardDescriptors(stage: .exec)
+        var kept = false
+        defer { if !kept { io.closeAll() } }
         let pidFile = "/run/swiftlet-exec-" + String(execs[i].stream) + ".pid"
-        if dup2(pipes[0][0], 0) < 0 || dup2(pipes[1][1], 1) < 0 || dup2(pipes[2][1], 2) < 0 {
-            throw .system(.exec, "dup2 the exec'd process's stdio")
-        }
         var r = ExecRequest(id: id, process: process)
         r.detach = true
         r.pidFile = pidFile
         if console != nil { r.consoleSocket = consolePath }
         let result: SwiftletError?
         do throws(SwiftletError) { _ = try runtime.exec(r); result = nil } catch { result = error }
-        let null = cl_open("/dev/null", O_RDWR, 0)
-        if null >= 0 {
-            dup2(null, 0); dup2(null, 1); dup2(null, 2)
-            if null > 2 { close(null) }
-        }
+        GuestProcessIO.detachStandardDescriptors()
         if let result { throw result }
         let pid = Int32(parseInt((try? readTextFile(pidFile)) ?? "") ?? 0)
         unlink(pidFile)
@@ -697,22 +669,10 @@ struct GuestStreams {
             // Sent before the process ran: waiting in the socket's queue.
             let connection = try console.accept(stage: .terminal)
             defer { connection.close() }
-            let master = try Terminal.receiveMaster(from: connection).master
-            let input = cl_fcntl_int(master.raw, F_DUPFD_CLOEXEC, 3)
-            if input < 0 { master.close(); throw .system(.terminal, "dup the pty master") }
-            execs[i].master = master.raw
-            execs[i].stdoutPipe = master.raw
-            execs[i].stdinPipe = input
-            setNonBlocking(master.raw)
-            return
+            try io.adoptTerminal(try Terminal.receiveMaster(from: connection).master)
         }
-        execs[i].stdinPipe = pipes[0][1]
-        execs[i].stdoutPipe = pipes[1][0]
-        execs[i].stderrPipe = pipes[2][0]
-        pipes[0][1] = -1
-        pipes[1][0] = -1
-        pipes[2][0] = -1
-        for fd in [execs[i].stdinPipe, execs[i].stdoutPipe, execs[i].stderrPipe] { setNonBlocking(fd) }
+        execs[i].io = io
+        kept = true
     }
 
     /// A reaped child: true if it was an exec'd process (its stream then ends).
@@ -722,8 +682,8 @@ struct GuestStreams {
         // asynchronously: read it until it is gone or quiet for a moment.
         while relay(i, stdout: true, tty: tty) {}
         while relay(i, stdout: false, tty: tty) {}
-        while execs[i].master >= 0 && execs[i].stdoutPipe >= 0 {
-            var p = pollfd(fd: execs[i].stdoutPipe, events: Int16(POLLIN), revents: 0)
+        while execs[i].io.master >= 0 && execs[i].io.stdout >= 0 {
+            var p = pollfd(fd: execs[i].io.stdout, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, 100) <= 0 || !relay(i, stdout: true, tty: tty) { break }
         }
         send(tty, execs[i].stream, .exited, String(status))
@@ -734,37 +694,20 @@ struct GuestStreams {
     /// Passes what the pipe holds on; false when it is empty or at its end.
     @discardableResult
     mutating func relay(_ i: Int, stdout: Bool, tty: Int32) -> Bool {
-        let fd = stdout ? execs[i].stdoutPipe : execs[i].stderrPipe
-        guard fd >= 0, let bytes = readAvailable(fd, limit: UMLFrame.maxStreamPayload - 5) else { return false }
-        if bytes.isEmpty {
-            close(fd)
-            if execs[i].master == fd { execs[i].master = -1 }
-            if stdout { execs[i].stdoutPipe = -1 } else { execs[i].stderrPipe = -1 }
-            return false
-        }
+        guard let bytes = execs[i].io.read(stdout: stdout, limit: UMLFrame.maxStreamPayload - 5) else { return false }
         send(tty, execs[i].stream, stdout ? .stdout : .stderr, bytes)
         return true
     }
 
     mutating func flushStdin(_ i: Int, tty: Int32) {
-        guard execs[i].stdinPipe >= 0 else { return }
-        let n = (try? execs[i].stdinQueue.flush(execs[i].stdinPipe)) ?? -1
-        if n < 0 {
-            // The process closed its stdin: what is left is acknowledged and dropped.
-            let dropped = execs[i].stdinQueue.count
-            if dropped > 0 { send(tty, execs[i].stream, .stdinAck, String(dropped)) }
-            execs[i].stdinQueue = OutputQueue()
-            execs[i].stdinEnded = true
-        }
-        if n > 0 { send(tty, execs[i].stream, .stdinAck, String(n)) }
-        if execs[i].stdinEnded && execs[i].stdinQueue.isEmpty {
-            close(execs[i].stdinPipe)
-            execs[i].stdinPipe = -1
-        }
+        // What the process no longer reads is acknowledged and dropped.
+        let (written, dropped) = execs[i].io.flushStdin()
+        if dropped > 0 { send(tty, execs[i].stream, .stdinAck, String(dropped)) }
+        if written > 0 { send(tty, execs[i].stream, .stdinAck, String(written)) }
     }
 
     mutating func closeStream(_ i: Int) {
-        for fd in [execs[i].stdinPipe, execs[i].stdoutPipe, execs[i].stderrPipe] where fd >= 0 { close(fd) }
+        execs[i].io.closeAll()
         execs.remove(at: i)
     }
 

@@ -3,6 +3,7 @@ import CLinux
 import Mounts
 import OCISpec
 import Syscalls
+import Terminal
 
 /// `swiftlet guest-init`: the init of a UML guest (init=/swiftlet on the guest kernel's
 /// command line). It mounts what a runtime needs, creates the container from
@@ -71,15 +72,9 @@ private struct GuestSession {
     var id = ""
     var runtime = Runtime(root: "/run/swiftlet", logger: Logger(path: nil, format: .text, debug: false), systemdCgroup: false)
     var initPid: Int32 = 0
-    var stdinPipe: Int32 = -1
-    var stdoutPipe: Int32 = -1
-    var stderrPipe: Int32 = -1
-    var stdinQueue = OutputQueue()
-    var stdinEnded = false
+    var io = GuestProcessIO()
     var signalFD: Int32 = -1
     var streams = GuestStreams()
-    /// process.terminal: the master of the container's pty (its stdout; dup'd, its stdin).
-    var master: Int32 = -1
 
     init(tty: Int32) { self.tty = tty }
 
@@ -87,48 +82,19 @@ private struct GuestSession {
 
     mutating func createContainer() throws(SwiftletError) {
         id = try readTextFile("/id", stage: .config)
-        var pipes: [[Int32]] = []
-        for _ in 0..<3 {
-            var p: [Int32] = [-1, -1]
-            if pipe2(&p, O_CLOEXEC) != 0 { throw .system(.lifecycle, "pipe for the container's stdio") }
-            pipes.append(p)
-        }
         // The container's init inherits 0, 1 and 2: the pipes' far ends.
-        if dup2(pipes[0][0], 0) < 0 || dup2(pipes[1][1], 1) < 0 || dup2(pipes[2][1], 2) < 0 {
-            throw .system(.lifecycle, "dup2 the container's stdio")
-        }
-        close(pipes[0][0])
-        close(pipes[1][1])
-        close(pipes[2][1])
-        stdinPipe = pipes[0][1]
-        stdoutPipe = pipes[1][0]
-        stderrPipe = pipes[2][0]
-        for fd in [stdinPipe, stdoutPipe, stderrPipe] { setNonBlocking(fd) }
+        io = try GuestProcessIO.onStandardDescriptors(stage: .lifecycle)
 
         // Created as for a foreground run: with process.terminal, the pty's master comes back.
         var request = CreateRequest(id: id, bundle: "/bundle")
         request.foreground = true
         let created = try runtime.create(request)
-        if let pty = created.consoleMaster {
-            let input = cl_fcntl_int(pty.raw, F_DUPFD_CLOEXEC, 3)
-            if input < 0 { throw .system(.lifecycle, "dup the pty master") }
-            for fd in [stdinPipe, stdoutPipe, stderrPipe] { close(fd) }
-            master = pty.raw
-            stdoutPipe = pty.raw
-            stdinPipe = input
-            stderrPipe = -1
-            setNonBlocking(pty.raw)
-            setNonBlocking(input)
-        }
+        if let pty = created.consoleMaster { try io.adoptTerminal(pty) }
         created.signals.restore()
         created.pidfd.close()
         initPid = created.record.pid
         // Our own stdio goes nowhere now: the pipes' far ends belong to the container.
-        let null = cl_open("/dev/null", O_RDWR, 0)
-        if null >= 0 {
-            dup2(null, 0); dup2(null, 1); dup2(null, 2)
-            if null > 2 { close(null) }
-        }
+        GuestProcessIO.detachStandardDescriptors()
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGCHLD)
@@ -140,23 +106,19 @@ private struct GuestSession {
 
     mutating func serve() {
         var status: Int32? = nil
-        var outOpen = true, errOpen = stderrPipe >= 0
-        while status == nil || outOpen || errOpen || streams.busy {
-            var fds = [pollfd(fd: tty, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: outOpen ? stdoutPipe : -1, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: errOpen ? stderrPipe : -1, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: stdinQueue.isEmpty ? -1 : stdinPipe, events: Int16(POLLOUT), revents: 0),
-                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        while status == nil || io.stdout >= 0 || io.stderr >= 0 || streams.busy {
+            var fds = [pollfd(fd: tty, events: Int16(POLLIN), revents: 0), pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            fds += io.pollFDs()
             fds += streams.pollFDs()
             // Once the process is gone, what is left in the pipes is read without waiting long.
             if poll(&fds, nfds_t(fds.count), status == nil ? -1 : 500) == 0 && status != nil { break }
-            if fds[1].revents != 0 { outOpen = relay(stdoutPipe, as: .stdout) }
-            if fds[2].revents != 0 { errOpen = relay(stderrPipe, as: .stderr) }
-            if fds[3].revents != 0 { flushStdin() }
+            if fds[2].revents != 0 { relay(stdout: true) }
+            if fds[3].revents != 0 { relay(stdout: false) }
+            if fds[4].revents != 0 { flushStdin() }
             // Before the frames, which may start or end streams (the fds follow the streams).
             streams.handle(fds[5...], tty: tty)
             if fds[0].revents != 0 { readFrames() }
-            if fds[4].revents != 0 {
+            if fds[1].revents != 0 {
                 var info = signalfd_siginfo()
                 while read(signalFD, &info, MemoryLayout<signalfd_siginfo>.size) > 0 {}
                 var raw: Int32 = 0
@@ -177,26 +139,17 @@ private struct GuestSession {
         return UMLHost.guestLostStatus
     }
 
-    /// Passes what the pipe has on; false at end of file.
-    func relay(_ fd: Int32, as kind: UMLFrame) -> Bool {
-        guard let bytes = readAvailable(fd) else { return true }
-        if bytes.isEmpty { return false }
-        writeAllBytes(tty, UMLFrame.encode(kind, bytes))
-        return true
+    /// Passes what the process wrote on.
+    mutating func relay(stdout: Bool) {
+        if let bytes = io.read(stdout: stdout, limit: UMLFrame.maxPayload) {
+            writeAllBytes(tty, UMLFrame.encode(stdout ? .stdout : .stderr, bytes))
+        }
     }
 
     mutating func flushStdin() {
-        let n = (try? stdinQueue.flush(stdinPipe)) ?? -1
-        if n < 0 {
-            // The process closed its stdin: what is left is dropped, as a pipe would.
-            stdinQueue = OutputQueue()
-            stdinEnded = true
-        }
-        if n > 0 { send(.stdinAck, String(n)) }
-        if stdinEnded && stdinQueue.isEmpty && stdinPipe >= 0 {
-            close(stdinPipe)
-            stdinPipe = -1
-        }
+        // What the process no longer reads is dropped, as a pipe would, and not acknowledged.
+        let written = io.flushStdin().written
+        if written > 0 { send(.stdinAck, String(written)) }
     }
 
     mutating func readFrames() {
@@ -214,24 +167,16 @@ private struct GuestSession {
                     send(.failed, error.encoded)
                 }
             case .stdin:
-                if stdinPipe >= 0 && !stdinEnded {
-                    stdinQueue.add(payload)
-                    flushStdin()
-                } else {
-                    send(.stdinAck, String(payload.count))
-                }
+                if io.queueStdin(payload) { flushStdin() } else { send(.stdinAck, String(payload.count)) }
             case .stdinEnd:
-                stdinEnded = true
+                io.stdinEnded = true
                 flushStdin()
             case .signal:
                 if let n = parseInt(text) { try? runtime.kill(id, signal: Int32(n), all: false) }
             case .stream:
                 streams.frame(payload, runtime: runtime, id: id, tty: tty)
             case .resize:
-                let parts = text.split(byte: 32).compactMap { parseInt($0) }
-                if master >= 0, parts.count == 2, parts[0] >= 0, parts[0] <= 0xffff, parts[1] >= 0, parts[1] <= 0xffff {
-                    _ = cl_set_window_size(master, UInt16(parts[0]), UInt16(parts[1]))
-                }
+                io.resize(text)
             case .quit:
                 powerOff()
             default:
@@ -252,5 +197,116 @@ private struct GuestSession {
                 }
             }
         }
+    }
+}
+
+/// In the guest: the relayed stdio of one process, the container's or an exec'd one. Pipes
+/// whose far ends the process inherits as 0, 1 and 2; with a terminal, the pty's master is
+/// its stdout and a dup of it its stdin (no stderr).
+struct GuestProcessIO {
+    var stdin: Int32 = -1
+    var stdout: Int32 = -1
+    var stderr: Int32 = -1
+    /// The pty's master, if the process has a terminal.
+    var master: Int32 = -1
+    var stdinQueue = OutputQueue()
+    var stdinEnded = false
+
+    /// Three pipes whose far ends are now this process's 0, 1 and 2, for a child to inherit;
+    /// the near ends non-blocking.
+    static func onStandardDescriptors(stage: Stage) throws(SwiftletError) -> GuestProcessIO {
+        var pipes: [[Int32]] = []
+        defer { for p in pipes { for fd in p { close(fd) } } }
+        for _ in 0..<3 {
+            var p: [Int32] = [-1, -1]
+            if pipe2(&p, O_CLOEXEC) != 0 { throw .system(stage, "pipe for a process's stdio") }
+            pipes.append(p)
+        }
+        if dup2(pipes[0][0], 0) < 0 || dup2(pipes[1][1], 1) < 0 || dup2(pipes[2][1], 2) < 0 {
+            throw .system(stage, "dup2 a process's stdio")
+        }
+        var io = GuestProcessIO()
+        io.stdin = pipes[0][1]
+        io.stdout = pipes[1][0]
+        io.stderr = pipes[2][0]
+        pipes = [[pipes[0][0], pipes[1][1], pipes[2][1]]]
+        for fd in [io.stdin, io.stdout, io.stderr] { setNonBlocking(fd) }
+        return io
+    }
+
+    /// This init's 0, 1 and 2 back to /dev/null once the child has them.
+    static func detachStandardDescriptors() {
+        let null = cl_open("/dev/null", O_RDWR, 0)
+        if null >= 0 {
+            dup2(null, 0); dup2(null, 1); dup2(null, 2)
+            if null > 2 { close(null) }
+        }
+    }
+
+    /// The process got a terminal: its pty's master replaces the pipes.
+    mutating func adoptTerminal(_ pty: FileDescriptor) throws(SwiftletError) {
+        let input = cl_fcntl_int(pty.raw, F_DUPFD_CLOEXEC, 3)
+        if input < 0 { pty.close(); throw .system(.terminal, "dup the pty master") }
+        closeAll()
+        master = pty.raw
+        stdout = pty.raw
+        stdin = input
+        setNonBlocking(pty.raw)
+        setNonBlocking(input)
+    }
+
+    func pollFDs() -> [pollfd] {
+        [pollfd(fd: stdout, events: Int16(POLLIN), revents: 0),
+         pollfd(fd: stderr, events: Int16(POLLIN), revents: 0),
+         pollfd(fd: stdinQueue.isEmpty ? -1 : stdin, events: Int16(POLLOUT), revents: 0)]
+    }
+
+    /// What the process wrote, if anything now; at its end the fd is closed.
+    mutating func read(stdout fromStdout: Bool, limit: Int) -> [UInt8]? {
+        let fd = fromStdout ? stdout : stderr
+        guard fd >= 0, let bytes = readAvailable(fd, limit: limit) else { return nil }
+        if !bytes.isEmpty { return bytes }
+        close(fd)
+        if master == fd { master = -1 }
+        if fromStdout { stdout = -1 } else { stderr = -1 }
+        return nil
+    }
+
+    /// Queues input for the process; false when it takes no more (the caller acknowledges it).
+    mutating func queueStdin(_ bytes: [UInt8]) -> Bool {
+        guard stdin >= 0 && !stdinEnded else { return false }
+        stdinQueue.add(bytes)
+        return true
+    }
+
+    /// Writes what is queued: the bytes written, and those dropped because the process
+    /// closed its stdin. Closes stdin once it has ended and all is written.
+    mutating func flushStdin() -> (written: Int, dropped: Int) {
+        guard stdin >= 0 else { return (0, 0) }
+        var dropped = 0
+        let n = (try? stdinQueue.flush(stdin)) ?? -1
+        if n < 0 {
+            dropped = stdinQueue.count
+            stdinQueue = OutputQueue()
+            stdinEnded = true
+        }
+        if stdinEnded && stdinQueue.isEmpty {
+            close(stdin)
+            stdin = -1
+        }
+        return (max(n, 0), dropped)
+    }
+
+    /// A resize frame's "ROWS COLUMNS" applied to the terminal, if there is one.
+    func resize(_ text: String) {
+        let parts = text.split(byte: 32).compactMap { parseInt($0) }
+        if master >= 0, parts.count == 2, parts[0] >= 0, parts[0] <= 0xffff, parts[1] >= 0, parts[1] <= 0xffff {
+            _ = cl_set_window_size(master, UInt16(parts[0]), UInt16(parts[1]))
+        }
+    }
+
+    mutating func closeAll() {
+        for fd in [stdin, stdout, stderr] where fd >= 0 { close(fd) }
+        stdin = -1; stdout = -1; stderr = -1; master = -1
     }
 }

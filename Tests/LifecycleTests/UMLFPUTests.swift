@@ -1,4 +1,5 @@
 import Foundation
+import Syscalls
 import Testing
 @testable import Lifecycle
 
@@ -13,11 +14,17 @@ struct UMLFPUTests {
         return path
     }
 
+    func fpuOf(_ path: String) -> UMLFPU {
+        let file = FileDescriptor(open(path, O_RDONLY | O_CLOEXEC))
+        defer { if file.raw >= 0 { file.close() } }
+        return UMLHost.fpu(kernel: file)
+    }
+
     @Test("a kernel carrying the marker is not refused NT_X86_XSTATE, and keeps AVX up to its buffer")
     func patchedKernel() throws {
         let path = try kernelImage(UMLHost.xstateSizedMarker)
         defer { unlink(path) }
-        let fpu = UMLHost.fpu(kernel: path)
+        let fpu = fpuOf(path)
         #expect(!fpu.refuseXstate)
         #expect(fpu.guestWithoutAVX == (UMLHost.xsaveSize > UMLHost.fpBuffer))
     }
@@ -26,7 +33,7 @@ struct UMLFPUTests {
     func otherKernel() throws {
         let path = try kernelImage("UML_XSTATE_SIZED")   // a prefix of the marker is not the marker
         defer { unlink(path) }
-        let fpu = UMLHost.fpu(kernel: path)
+        let fpu = fpuOf(path)
         let large = UMLHost.xsaveSize > 1024
         #expect(fpu.refuseXstate == large)
         #expect(fpu.guestWithoutAVX == large)
@@ -34,7 +41,7 @@ struct UMLFPUTests {
 
     @Test("a kernel that cannot be read is treated as unpatched")
     func missingKernel() {
-        let fpu = UMLHost.fpu(kernel: "/nonexistent/swiftlet-kernel")
+        let fpu = fpuOf("/nonexistent/swiftlet-kernel")
         #expect(fpu.refuseXstate == (UMLHost.xsaveSize > 1024))
     }
 }

@@ -87,7 +87,9 @@ swift_stage() {
          "swift-testing's verdict: $(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'Test run with [0-9]+ tests?' | tail -n 1 | sed 's/^[^ ]* //')"
   fi
   echo "$name: $passed passed, $failed failed, $skipped skipped" | tee -a "$run_dir/summary"
-  [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]
+  [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ] && return 0
+  grep -E '(\)|"|cases?) failed after ' "$log.tests" | head -n 5 | cut -c1-220 | sed "s/^/$name: /" >> "$run_dir/failures"
+  return 1
 }
 
 # A shell stage: its script ends with "STAGE: N passed, M failed[, K skipped]", or (clients)
@@ -108,7 +110,14 @@ shell_stage() {
   fi
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
   echo "$name: $passed passed, $failed failed, $skipped skipped" | tee -a "$run_dir/summary"
+  [ "$rc" -eq 0 ] || note_failures "$name" "$log"
   [ "$rc" -eq 0 ]
+}
+
+# The first failing checks of a stage, repeated in the summary: CI keeps only the log's tail.
+note_failures() {
+  grep -E '^ *(FAIL|CHECK FAIL|not ok)[ :]|FAILED' "$2" | grep -v '^ *not ok [0-9]' | head -n 5 | cut -c1-220 \
+    | sed "s/^ */$1: /" >> "$run_dir/failures"
 }
 
 stage_unit() { swift_stage unit --skip "$integration_suites"; }
@@ -177,5 +186,6 @@ done
 echo "== summary"
 [ -f "$run_dir/summary" ] && sed 's/^/  /' "$run_dir/summary"
 printf '  %s\n' "${timings[@]}"
+[ -f "$run_dir/failures" ] && { echo "== first failures"; sed 's/^/  /' "$run_dir/failures"; }
 [ ${#failed[@]} -eq 0 ] || { echo "== FAILED: ${failed[*]}"; exit 1; }
 echo "== all stages passed"

@@ -16,9 +16,11 @@ uml_setup hybrid
 uml_jail_static "$swiftlet" swiftlet
 mkdir -p "$UML_JAIL"/{bundle,rootfs/bin,rootfs/dev,rootfs/proc,rootfs/sys,rootfs/tmp}
 cp /bin/busybox "$UML_JAIL/rootfs/bin/busybox"
-for applet in sh sleep cat head tr echo; do ln -sf busybox "$UML_JAIL/rootfs/bin/$applet"; done
-# The container's process: sleeps, or (with "hog") first fills 64 MiB of memory.
-printf '#!/bin/sh\n[ "$1" = hog ] && x=$(head -c 67108864 /dev/zero | tr "\\0" a)\nexec sleep 1000\n' > "$UML_JAIL/rootfs/bin/work"
+for applet in sh sleep cat dd echo; do ln -sf busybox "$UML_JAIL/rootfs/bin/$applet"; done
+# The container's process: sleeps, or (with "hog") first has dd fill a 64 MiB buffer in one
+# read: a hog that grows a shell string through a pipe takes thousands of guest system calls
+# and thrashes busybox's pages near the limit, which outlasted the wait on a loaded machine.
+printf '#!/bin/sh\n[ "$1" = hog ] && dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null\nexec sleep 1000\n' > "$UML_JAIL/rootfs/bin/work"
 chmod +x "$UML_JAIL/rootfs/bin/work"
 cat > "$UML_JAIL/bundle/config.json" <<JSON
 {
@@ -67,8 +69,9 @@ $S resume hyb; r resume "$? $($B cat $C/freezer/hyb/freezer.state)"
 $S kill hyb KILL; $B sleep 1; $S delete hyb; r delete $?
 r left "$($B ls -d $C/unified/hyb $C/cpu/hyb $C/freezer/hyb $C/devices/hyb 2>/dev/null | $B wc -l)"
 $B sed -i 's/"work"\]/"work", "hog"]/' /bundle/config.json
-$S create --bundle /bundle hog > /tmp/out 2>&1 && $S start hog
-i=0; while [ $i -lt 60 ] && ! $B grep -q 'oom_kill [1-9]' $C/unified/hyb/memory.events; do $B sleep 0.5; i=$((i + 1)); done
+$S create --bundle /bundle hog > /tmp/out 2>&1; r hogcreate "$? $($B head -n1 /tmp/out)"
+$S start hog; r hogstart $?
+i=0; while [ $i -lt 240 ] && ! $B grep -q 'oom_kill [1-9]' $C/unified/hyb/memory.events; do $B sleep 0.5; i=$((i + 1)); done
 r oom "$($B grep -o 'oom_kill [0-9]*' $C/unified/hyb/memory.events)"
 $S delete -f hog >/dev/null 2>&1
 r done 1
@@ -91,5 +94,7 @@ uml_check pause "pause freezes through v1" uml_is pause "0 FROZEN"
 uml_check resume "resume thaws" uml_is resume "0 THAWED"
 uml_check delete "delete" uml_is delete 0
 uml_check left "delete removes the cgroup from every hierarchy" uml_is left 0
+uml_check hogcreate "create again with the same cgroupsPath" uml_is hogcreate "0 "
+uml_check hogstart "start the hog" uml_is hogstart 0
 uml_check oom "a 64 MiB hog under the 32 MiB limit meets the OOM killer (memory.events)" bash -c '[ "${0#oom_kill }" -ge 1 ]' "$(uml_result oom)"
 uml_summary hybrid

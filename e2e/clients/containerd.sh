@@ -48,7 +48,9 @@ expect_eq "exec" "inside" "$(c tasks exec --exec-id e1 web echo inside 2>&1)"
 expect_exit "exec exit code" 5 c tasks exec --exec-id e2 web sh -c 'exit 5'
 expect_eq "exec with a user and cwd" "1000 /tmp" "$(c tasks exec --exec-id e3 --user 1000 --cwd /tmp web sh -c 'echo $(id -u) $(pwd)' 2>&1)"
 out=$(script -qec "ctr --address $work/containerd.sock -n $ns tasks exec -t --exec-id e4 web tty" /dev/null </dev/null 2>&1 | tr -d '\r\0')
-expect_match "exec -t: a pty" "^/dev/pts/[0-9]+" "$out"
+# The client side may feed the container's pty a NUL (its echo reads "^@") before or after
+# tty's answer; swiftlet writes nothing to the pty's master.
+expect_match "exec -t: a pty" "^(\^@)*/dev/pts/[0-9]+" "$out"
 out=$(printf 'echo $((6 * 7))\nexit 4\n' |
   script -qec "ctr --address $work/containerd.sock -n $ns tasks exec -t --exec-id e5 web sh" /dev/null 2>&1)
 status=$?

@@ -21,13 +21,14 @@ skip() { skipped=$((skipped + 1)); echo "skip $1: $2"; }
 expect_eq() {
   if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $(printf %q "$2")"$'\n'"actual:   $(printf %q "$3")"; fi
 }
-# expect_match NAME REGEX ACTUAL (extended regex, anywhere in ACTUAL)
+# expect_match NAME REGEX ACTUAL (extended regex, anywhere in ACTUAL). A here-string, not a
+# pipe: under pipefail, grep -q leaving early would fail a long ACTUAL's writer with SIGPIPE.
 expect_match() {
-  if printf '%s' "$3" | grep -qE -- "$2"; then pass "$1"; else fail "$1" "expected to match: $2"$'\n'"actual: $3"; fi
+  if grep -qE -- "$2" <<<"$3"; then pass "$1"; else fail "$1" "expected to match: $2"$'\n'"actual: $3"; fi
 }
 # expect_no_match NAME REGEX ACTUAL
 expect_no_match() {
-  if printf '%s' "$3" | grep -qE -- "$2"; then fail "$1" "must not match: $2"$'\n'"actual: $3"; else pass "$1"; fi
+  if grep -qE -- "$2" <<<"$3"; then fail "$1" "must not match: $2"$'\n'"actual: $3"; else pass "$1"; fi
 }
 # expect_exit NAME CODE COMMAND...: runs COMMAND, compares its exit status.
 expect_exit() {

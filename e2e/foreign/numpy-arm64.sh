@@ -117,15 +117,15 @@ for variant in "full:0:" "full-userns:1:" "primitive:0:org.swiftlet.isolation=ch
   config "$bundle" "$userns" "$annotation" apt-get --version
   out=$(run "$name-apt" "$bundle" 2>&1) || { echo "$out"; echo "FAILED: $name apt-get"; status=1; }
   echo "$out" | head -3
-  echo "$out" | grep -q '^apt ' || { echo "FAILED: $name: no apt version"; status=1; }
+  grep -q '^apt ' <<<"$out" || { echo "FAILED: $name: no apt version"; status=1; }
   echo "== $name: LeNet forward pass"
   config "$bundle" "$userns" "$annotation" python3 /opt/lenet.py 10
   start=$(date +%s)
   out=$(run "$name-lenet" "$bundle" 2>&1) || { echo "$out"; echo "FAILED: $name lenet"; status=1; }
   echo "$out"
   echo "(container run: $(( $(date +%s) - start )) s)"
-  echo "$out" | grep -q '^machine: aarch64' || { echo "FAILED: $name: not run as aarch64"; status=1; }
-  echo "$out" | grep -q '^time per inference: ' || { echo "FAILED: $name: no timing"; status=1; }
+  grep -q '^machine: aarch64' <<<"$out" || { echo "FAILED: $name: not run as aarch64"; status=1; }
+  grep -q '^time per inference: ' <<<"$out" || { echo "FAILED: $name: no timing"; status=1; }
   rm -rf --one-file-system "$bundle"
 done
 [ $status = 0 ] && echo "numpy-arm64.sh: passed" || echo "numpy-arm64.sh: FAILED"

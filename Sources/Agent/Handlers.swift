@@ -361,13 +361,13 @@ extension AgentLoop {
             case .allowed(let rule):
                 // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
                 let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
-                let groups = join(creds.groups.map { String($0) }, " ")
-                if groups.utf8.count >= 4096 {
-                    return Decision(answer: .error(EPERM), decision: "deny", reason: "too many supplementary groups", path: path)
-                }
                 if let made = mknodInAgent(call, task: task, path: path, mode: finalMode,
                                            dev: cl_makedev(devMajor, devMinor), creds: creds, rule: rule) {
                     return made
+                }
+                let groups = join(creds.groups.map { String($0) }, " ")
+                if groups.utf8.count >= 4096 {
+                    return Decision(answer: .error(EPERM), decision: "deny", reason: "too many supplementary groups", path: path)
                 }
                 return perform(call, task: task, helper: host, rule: rule, path: path) {
                     cl_agent_mknod(&host.raw, task.root, path, finalMode, cl_makedev(devMajor, devMinor),

@@ -611,14 +611,14 @@ static int load_own_credentials(void) {
 
 /* Back to the agent's credentials; an agent that cannot get back stops rather than go on
  * with a caller's identity. */
-static void restore_own_credentials(uid_t fsuid, gid_t fsgid, mode_t mask) {
+static void restore_own_credentials(uid_t fsuid, gid_t fsgid, mode_t mask, int groups_changed) {
     struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     struct __user_cap_data_struct caps[2] = { own.caps[0], own.caps[1] };
     if (syscall(SYS_capset, &header, caps) < 0) abort();
     setfsuid(fsuid);
     setfsgid(fsgid);
     if ((uid_t)setfsuid((uid_t)-1) != fsuid || (gid_t)setfsgid((gid_t)-1) != fsgid) abort();
-    if (setgroups((size_t)own.ngroups, own.groups) < 0) abort();
+    if (groups_changed && setgroups((size_t)own.ngroups, own.groups) < 0) abort();
     umask(mask);
 }
 
@@ -637,11 +637,15 @@ int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned in
     parent[n] = 0;
     const char *name = slash + 1;
 
-    /* As the caller, as the helper would act (see run_op, OP_MKNOD). */
+    /* As the caller, as the helper would act (see run_op, OP_MKNOD). Each credential change
+     * costs a few microseconds (new creds, freed after RCU): groups equal to the agent's own
+     * (both none, typically) are left as they are. */
     static gid_t list[NGROUPS_MAX];
     for (size_t k = 0; k < ngroups; k++) list[k] = (gid_t)groups[k];
+    int same_groups = ngroups == (size_t)own.ngroups;
+    for (size_t k = 0; same_groups && k < ngroups; k++) same_groups = list[k] == own.groups[k];
     mode_t mask = umask(0);
-    if (setgroups(ngroups, list) < 0) { umask(mask); return -1; }
+    if (!same_groups && setgroups(ngroups, list) < 0) { umask(mask); return -1; }
     gid_t own_fsgid = (gid_t)setfsgid(gid);
     uid_t own_fsuid = (uid_t)setfsuid(uid);
     int result = -1;
@@ -673,12 +677,12 @@ int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned in
     if (memory) result = mknodat(dir, name, mode, (dev_t)dev) < 0 ? errno : 0;
     close(dir);
     if (!memory && mount) {
-        restore_own_credentials(own_fsuid, own_fsgid, mask);
+        restore_own_credentials(own_fsuid, own_fsgid, mask, !same_groups);
         if (memory_fs_mount(mntns_fd, mount)) *learned = mount;
         return -1;
     }
 out:
-    restore_own_credentials(own_fsuid, own_fsgid, mask);
+    restore_own_credentials(own_fsuid, own_fsgid, mask, !same_groups);
     if (result > 4095) result = EIO;
     return result;
 }

@@ -7,13 +7,18 @@
 #      given BASELINE=/path/to/an-older-swiftlet, the same for root's containers beside it
 #      (the older one answering as before; see SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP in
 #      docs/rootless.md).
-#   usage: bench/rootless.sh [SWIFTLET]      env: RUNS (default 50), CALLS (default 10000)
+#      SYNC_WAKE="on off" runs the round trips once per word, the second time with
+#      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP cleared on the agent's notify fd (bench/agent/syncwake.c).
+#      AGENT_PREFIX="strace -c -f -o FILE" runs the agent under that command (a profile).
+#   usage: bench/rootless.sh [SWIFTLET]      env: RUNS (default 50), CALLS (default 10000),
+#                                                 SYNC_WAKE (default "on": as the agent sets it)
 set -euo pipefail
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(dirname "$bench")
 swiftlet=$(realpath "${1:-$top/dist/swiftlet}")
 runs=${RUNS:-50}
 calls=${CALLS:-10000}
+AGENT_PREFIX=${AGENT_PREFIX:-}
 [ "$(id -u)" = 0 ] || { echo "bench/rootless.sh: run as root (it creates the test user)" >&2; exit 1; }
 
 # As bench/run.sh: crun 1.8 refuses every container on a hybrid layout whose cgroup2 holds
@@ -75,14 +80,16 @@ mkdir -p "$work/agent" && chmod 755 "$work/agent"
 cat > "$work/agent/policy.json" <<JSON
 {"containers": [{"match": {"users": [$RL_UID]}, "mknod": [{"type": "p", "path": "/tmp"}]}]}
 JSON
-"$swiftlet" agent --socket "$work/agent/root.sock" --user-socket "$work/agent/user.sock" \
+$AGENT_PREFIX "$swiftlet" agent --socket "$work/agent/root.sock" --user-socket "$work/agent/user.sock" \
   --policy "$work/agent/policy.json" --log /dev/null &
 agent_pid=$!
 for _ in $(seq 100); do [ -S "$work/agent/user.sock" ] && break; sleep 0.02; done
+cc -O2 -o "$work/syncwake" "$bench/agent/syncwake.c"
 python3 - "$work/agent/user.sock" "$calls" <<'PY'
 import json, sys
 c = json.load(open("config.json"))
-c["process"]["args"] = ["/notify-helper", "bench", sys.argv[2], "/tmp/node"]
+# A pause first: time for syncwake to change the flag once the container is attached.
+c["process"]["args"] = ["/bin/sh", "-c", "sleep 0.5; exec /notify-helper bench " + sys.argv[2] + " /tmp/node"]
 c["root"]["readonly"] = False
 # /tmp on a tmpfs of the container's own, as in bench/agent/run.sh for root's containers.
 c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})
@@ -90,7 +97,14 @@ c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sys.
                          "syscalls": [{"names": ["mknod", "mknodat"], "action": "SCMP_ACT_NOTIFY"}]}
 json.dump(c, open("config.json", "w"))
 PY
-as_user "$work/swiftlet" run agent-$$ 2>/dev/null
+for mode in ${SYNC_WAKE:-on}; do
+  echo "-- SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP $mode"
+  # The previous container's fd must be gone first (detached), or syncwake would take it.
+  for _ in $(seq 100); do ls -l /proc/$agent_pid/fd | grep -q 'seccomp notify' || break; sleep 0.02; done
+  "$work/syncwake" "$agent_pid" "$mode" 5000 >/dev/null &
+  as_user "$work/swiftlet" run agent-$$ 2>/dev/null
+  wait $! || echo "syncwake found no notify fd"
+done
 if [ -n "${BASELINE:-}" ]; then
   echo "== root's containers (bench/agent/run.sh): $BASELINE, then $swiftlet"
   CALLS=$calls bash "$bench/agent/run.sh" "$BASELINE" "$work/bundle/rootfs" | grep -E '^(denied|performed)'

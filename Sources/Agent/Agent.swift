@@ -47,6 +47,9 @@ final class AttachedContainer {
     let gpio = GPIOState()
     /// The uid of the rootless runtime that attached it through the user socket; nil: root.
     var peerUID: UInt32? = nil
+    /// Unique ids (STATX_MNT_ID_UNIQUE: never reused) of mounts found to be tmpfs or ramfs,
+    /// where the agent makes nodes itself (mknodInAgent).
+    var memoryMounts: [UInt64] = []
     /// For a rootless runtime's container: namespaces already found to be its user's.
     let verifiedNamespaces = VerifiedNamespaces()
 
@@ -148,13 +151,16 @@ final class AgentLoop {
         // Start-up code (argument parsing, policy loading, libseccomp's tables) is not
         // needed again; what the loop uses comes back on first use.
         cl_agent_release_code()
+        // One clock read per turn of the loop serves the log budget of all its decisions.
+        var now = cl_monotonic_ns()
         while true {
-            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, summaryTimeoutMS())
+            let n = cl_agent_epoll_wait(epoll, &tokens, &events, 64, summaryTimeoutMS(now: now))
             if n < 0 {
                 if cl_errno() == EINTR { continue }
                 logError("epoll_wait", errno: cl_errno())
                 return 1
             }
+            now = cl_monotonic_ns()
             for k in 0..<Int(n) {
                 let token = tokens[k]
                 let kind = token >> 32
@@ -173,14 +179,14 @@ final class AgentLoop {
                 } else if kind == AgentLoop.containerKind {
                     guard slot < containers.count, let c = containers[slot] else { continue }
                     if events[k] & UInt32(EPOLLIN.rawValue) != 0 {
-                        serve(c)
+                        serve(c, now: now)
                     } else if events[k] & UInt32(EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
                         // Every task using the filter has exited.
                         detach(slot, reason: "exited")
                     }
                 }
             }
-            summarizeEndedWindows()
+            summarizeEndedWindows(now: now)
         }
     }
 
@@ -410,7 +416,7 @@ final class AgentLoop {
 
     // MARK: Answering notifications
 
-    func serve(_ c: AttachedContainer) {
+    func serve(_ c: AttachedContainer, now: Int64) {
         var id: UInt64 = 0, pid: UInt32 = 0, nr: Int32 = 0, arch: UInt32 = 0
         var args = [UInt64](repeating: 0, count: 6)
         if cl_agent_notif_recv(c.notifyFD, &id, &pid, &nr, &arch, &args) != 0 {
@@ -471,14 +477,13 @@ final class AgentLoop {
         case .gone:
             record.add("result", "gone")
         }
-        logDecision(c, record)
+        logDecision(c, record, now: now)
     }
 
     // MARK: Log budget
 
     /// Logs a decision within the container's budget (DecisionThrottle), or counts it.
-    func logDecision(_ c: AttachedContainer, _ record: JSONObjectBuilder) {
-        let now = cl_monotonic_ns()
+    func logDecision(_ c: AttachedContainer, _ record: JSONObjectBuilder, now: Int64) {
         if c.throttle.windowEnded(at: now) { summarize(c) }
         if c.throttle.admit(record, at: now) { log.write(record) }
     }
@@ -488,8 +493,7 @@ final class AgentLoop {
         for line in c.throttle.close(container: c.id) { log.write(line) }
     }
 
-    func summarizeEndedWindows() {
-        let now = cl_monotonic_ns()
+    func summarizeEndedWindows(now: Int64) {
         for c in containers {
             if let c, c.throttle.hasSummary, c.throttle.windowEnded(at: now) { summarize(c) }
         }
@@ -497,7 +501,7 @@ final class AgentLoop {
 
     /// How long epoll may wait: until the first window with counted decisions ends, so that
     /// a container that went quiet still gets its summary; -1 without any.
-    func summaryTimeoutMS() -> Int32 {
+    func summaryTimeoutMS(now: Int64) -> Int32 {
         var first: Int64? = nil
         for c in containers {
             guard let c, c.throttle.hasSummary else { continue }
@@ -505,7 +509,7 @@ final class AgentLoop {
             if first == nil || end < first! { first = end }
         }
         guard let first else { return -1 }
-        let ms = (first - cl_monotonic_ns()) / 1_000_000 + 1
+        let ms = (first - now) / 1_000_000 + 1
         return Int32(clamping: max(ms, 0))
     }
 

@@ -15,6 +15,39 @@ struct GPIOLineRecord {
 final class GPIOState {
     var registry: Int32 = -1
     var records: [GPIOLineRecord] = []
+    /// Chips its requests were made on (GPIOKnownChip), at most 8, the oldest dropped first.
+    var chips: [GPIOKnownChip] = []
+    /// pidfds of its tasks that made GPIO calls, at most 8. Which task a pidfd is needs no
+    /// key beyond the pid: a pidfd whose task still holds its pid (pidfd_getfd does not fail
+    /// with ESRCH) while the notification is valid is the notifying task's, as two tasks
+    /// never hold one pid at once (see openGPIOTask).
+    var pidfds: [(pid: UInt32, fd: Int32)] = []
+
+    func chip(device: UInt64) -> GPIOKnownChip? {
+        for c in chips where c.device == device { return c }
+        return nil
+    }
+
+    func remember(_ chip: GPIOKnownChip) {
+        if chips.count >= 8 { chips.removeFirst() }
+        chips.append(chip)
+    }
+
+    func pidfd(of pid: UInt32) -> Int32? {
+        for p in pidfds where p.pid == pid { return p.fd }
+        return nil
+    }
+
+    func keep(pidfd: Int32, of pid: UInt32) {
+        forget(pid: pid)
+        if pidfds.count >= 8 { _ = close(pidfds.removeFirst().fd) }
+        pidfds.append((pid, pidfd))
+    }
+
+    func forget(pid: UInt32) {
+        guard let k = pidfds.firstIndex(where: { $0.pid == pid }) else { return }
+        _ = close(pidfds.remove(at: k).fd)
+    }
 
     /// A free slot, after dropping records whose files were closed; nil when the
     /// container holds 64 registered requests (the most the registry tells apart).
@@ -40,17 +73,40 @@ final class GPIOState {
         return nil
     }
 
-    deinit { if registry >= 0 { _ = close(registry) } }
+    deinit {
+        if registry >= 0 { _ = close(registry) }
+        for p in pidfds { _ = close(p.fd) }
+    }
 }
 
-/// The notifying task as the GPIO handler needs it: a pidfd (to take the fd the ioctl is
-/// made on) and its memory, read and written.
+/// A GPIO chip as the agent found it, with a file of it held open. While a file of a chip
+/// is open, its device number cannot pass to another chip (the file holds the chip's
+/// device, whose minor is released only with it, and gpiolib's character device numbers are
+/// its own): so the number names this chip, and what was read of it (that it is a GPIO
+/// chip, its label, its line names, all fixed when a chip is added) holds while this lives.
+final class GPIOKnownChip {
+    let device: UInt64
+    let fd: Int32
+    let label: String
+    var lineNames: [(UInt32, String)] = []
+
+    init(device: UInt64, fd: Int32, label: String) {
+        self.device = device
+        self.fd = fd
+        self.label = label
+    }
+
+    deinit { _ = close(fd) }
+}
+
+/// The notifying task as the GPIO handler needs it: a copy of the fd the ioctl is made on
+/// (-1 when it has none by that number) and its memory, read and written.
 struct GPIOTask {
-    let pidfd: Int32
+    let target: Int32
     let mem: Int32
 
     func close() {
-        if pidfd >= 0 { _ = CLinux.close(pidfd) }
+        if target >= 0 { _ = CLinux.close(target) }
         if mem >= 0 { _ = CLinux.close(mem) }
     }
 
@@ -106,31 +162,32 @@ extension AgentLoop {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "v1 handle reconfiguration is not mediated; use GPIO_V2_LINE_SET_CONFIG")
         }
         let task: GPIOTask
-        switch openGPIOTask(c, pid: call.pid, id: id) {
+        switch openGPIOTask(c, pid: call.pid, id: id, fd: fd) {
         case .success(let t): task = t
         case .failure(let e):
             return e.value == ENOENT ? Decision(answer: .gone, decision: "none", reason: "task gone")
                 : Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e.value))
         }
         defer { task.close() }
+        // As the kernel, which looks the fd up before it reads the struct.
+        let target = task.target
+        if target < 0 { return Decision(answer: .error(EBADF), decision: "deny", reason: "no such fd") }
         guard var copy = task.copy(at: args[2], count: op.size) else {
             return Decision(answer: .error(EFAULT), decision: "deny", reason: "argument unreadable")
         }
-        let target = cl_pidfd_getfd(task.pidfd, fd)
-        if target < 0 { return Decision(answer: .error(EBADF), decision: "deny", reason: "no such fd") }
-        defer { _ = close(target) }
         if op == .v2SetConfig { return gpioSetConfig(c, id: id, target: target, copy: copy, entry: entry, logArgs: &logArgs) }
 
-        guard let chip = gpioChip(target, rules: entry.gpio) else {
+        guard let known = gpioChip(target, state: c.gpio) else {
             return Decision(answer: .error(ENOTTY), decision: "deny", reason: "fd is not a GPIO chip")
         }
+        let chip = GPIOChipFacts(label: known.label, paths: gpioChipPaths(known.device, rules: entry.gpio))
         logArgs.add("chip", chip.label)
         switch op {
         case .lineInfo, .v2LineInfo, .lineInfoWatch, .v2LineInfoWatch:
             let v2 = op == .v2LineInfo || op == .v2LineInfoWatch
             let offset = StructBytes(copy).u32(v2 ? 64 : 0)
             logArgs.add("lines", .array([.int(Int64(offset))]))
-            let facts = withLineNames(chip, target, [offset], rules: entry.gpio)
+            let facts = withLineNames(chip, known, [offset], rules: entry.gpio)
             let granted = gpioGrant(offset: offset, chip: facts, rules: entry.gpio) != nil
             let watch = op == .lineInfoWatch || op == .v2LineInfoWatch
             if watch && !granted {
@@ -157,7 +214,7 @@ extension AgentLoop {
         case .failure(let e): return Decision(answer: .error(EINVAL), decision: "deny", reason: e.reason)
         }
         logArgs.add("lines", .array(r.offsets.map { .int(Int64($0)) }))
-        let facts = withLineNames(chip, target, r.offsets, rules: entry.gpio)
+        let facts = withLineNames(chip, known, r.offsets, rules: entry.gpio)
         switch checkGPIO(r, chip: facts, rules: entry.gpio) {
         case .denied(let reason):
             return Decision(answer: .error(EPERM), decision: "deny", reason: reason)
@@ -223,55 +280,91 @@ extension AgentLoop {
         }
     }
 
-    /// The task's pidfd and memory, opened before the notification is checked, so that a
-    /// reused pid is never acted upon; ENOENT when the task is gone.
-    func openGPIOTask(_ c: AttachedContainer, pid: UInt32, id: UInt64) -> Result<GPIOTask, AgentErrno> {
-        let pidfd = cl_pidfd_open(Int32(bitPattern: pid))
-        let pidfdError = cl_errno()
+    /// The task's memory and its fd `fd`, taken before the notification is checked, so that
+    /// a reused pid is never acted upon; ENOENT when the task is gone. The fd is taken
+    /// through the container's pidfd of the task, kept across calls: a pidfd whose task
+    /// still holds the pid (pidfd_getfd succeeds, or fails for the fd, not with ESRCH)
+    /// before the notification is found valid is the notifying task's, since that task held
+    /// the pid all along and no two tasks hold one pid at once.
+    func openGPIOTask(_ c: AttachedContainer, pid: UInt32, id: UInt64, fd: Int32) -> Result<GPIOTask, AgentErrno> {
         let mem = cl_open("/proc/" + String(pid) + "/mem", O_RDWR | O_CLOEXEC, 0)
         let memError = cl_errno()
-        let task = GPIOTask(pidfd: pidfd, mem: mem)
+        var target: Int32 = -1, failure: Int32 = 0
+        if let pidfd = c.gpio.pidfd(of: pid) {
+            target = cl_pidfd_getfd(pidfd, fd)
+            if target < 0 && cl_errno() == ESRCH { c.gpio.forget(pid: pid) }
+        }
+        if target < 0 && c.gpio.pidfd(of: pid) == nil {
+            let pidfd = cl_pidfd_open(Int32(bitPattern: pid))
+            if pidfd < 0 {
+                failure = cl_errno()
+            } else {
+                c.gpio.keep(pidfd: pidfd, of: pid)
+                target = cl_pidfd_getfd(pidfd, fd)
+                if target < 0 && cl_errno() == ESRCH { failure = ESRCH }
+            }
+        }
+        let task = GPIOTask(target: target, mem: mem)
         if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
             task.close()
             return .failure(AgentErrno(ENOENT))
         }
-        if pidfd < 0 || mem < 0 {
+        if failure != 0 || mem < 0 {
             task.close()
-            return .failure(AgentErrno(pidfd < 0 ? pidfdError : memError))
+            return .failure(AgentErrno(failure != 0 ? failure : memError))
         }
         return .success(task)
     }
 
-    /// The chip `fd` is (its label, and the policy paths that name its device), nil if it
-    /// is no GPIO chip. Which device it is comes from sysfs before any ioctl: the agent runs
-    /// as root, and another driver's ioctl with the same number must not be made for the caller.
-    func gpioChip(_ fd: Int32, rules: [GPIORule]) -> GPIOChipFacts? {
+    /// The chip `fd` is, nil if it is no GPIO chip: one the container used before (by its
+    /// device number, see GPIOKnownChip), else found now. Which device it is comes from
+    /// sysfs before any ioctl: the agent runs as root, and another driver's ioctl with the
+    /// same number must not be made for the caller.
+    func gpioChip(_ fd: Int32, state: GPIOState) -> GPIOKnownChip? {
         var device: UInt64 = 0
-        guard cl_gpio_char_device(fd, nil, &device) == 0, cl_gpio_is_chip(device) == 1 else { return nil }
+        guard cl_gpio_char_device(fd, nil, &device) == 0 else { return nil }
+        if let known = state.chip(device: device) { return known }
+        guard cl_gpio_is_chip(device) == 1 else { return nil }
         var label = [CChar](repeating: 0, count: 32)
         var lines: UInt32 = 0
         guard cl_gpio_chip_info(fd, &label, &lines) == 0 else { return nil }
+        let held = cl_fcntl_int(fd, F_DUPFD_CLOEXEC, 0)
+        if held < 0 { return nil }
+        let text = label.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let chip = GPIOKnownChip(device: device, fd: held, label: text)
+        state.remember(chip)
+        return chip
+    }
+
+    /// The policy paths that name `device` now (a path may be pointed elsewhere any time).
+    func gpioChipPaths(_ device: UInt64, rules: [GPIORule]) -> [String] {
         var paths: [String] = []
         for rule in rules {
             guard case .path(let p) = rule.chip else { continue }
             var other: UInt64 = 0
             if cl_gpio_char_device(-1, p, &other) == 0 && other == device { paths.append(p) }
         }
-        let text = label.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        return GPIOChipFacts(label: text, paths: paths)
+        return paths
     }
 
-    /// `chip` with the names of `offsets`, read from the chip when a rule grants by name.
-    func withLineNames(_ chip: GPIOChipFacts, _ fd: Int32, _ offsets: [UInt32], rules: [GPIORule]) -> GPIOChipFacts {
+    /// `chip` with the names of `offsets`, read from the chip once (`known` keeps them) when
+    /// a rule grants by name.
+    func withLineNames(_ chip: GPIOChipFacts, _ known: GPIOKnownChip, _ offsets: [UInt32], rules: [GPIORule]) -> GPIOChipFacts {
         guard rules.contains(where: { $0.matches(chip) && $0.lines.contains { !$0.lineNames.isEmpty } }) else { return chip }
         var out = chip
         for offset in offsets {
+            if let name = known.lineNames.first(where: { $0.0 == offset }) {
+                out.lineNames.append(name)
+                continue
+            }
             var info = [UInt8](repeating: 0, count: GPIOABI.v2LineInfoSize)
             store(&info, at: 64, offset)
-            let rc = info.withUnsafeMutableBytes { cl_gpio_ioctl(fd, UInt32(GPIOIoctl.v2LineInfo.rawValue), $0.baseAddress) }
+            let rc = info.withUnsafeMutableBytes { cl_gpio_ioctl(known.fd, UInt32(GPIOIoctl.v2LineInfo.rawValue), $0.baseAddress) }
             if rc < 0 { continue }
             let end = info[0..<32].firstIndex(of: 0) ?? 32
-            out.lineNames.append((offset, String(decoding: info[0..<end], as: UTF8.self)))
+            let name = (offset, String(decoding: info[0..<end], as: UTF8.self))
+            if known.lineNames.count < 4096 { known.lineNames.append(name) }
+            out.lineNames.append(name)
         }
         return out
     }

@@ -361,6 +361,10 @@ extension AgentLoop {
             case .allowed(let rule):
                 // Permission bits only (no set-id or sticky bits on nodes made for a container), less the umask.
                 let finalMode = kind.modeBits | (mode & 0o777 & ~creds.umask)
+                if let made = mknodInAgent(call, task: task, path: path, mode: finalMode,
+                                           dev: cl_makedev(devMajor, devMinor), creds: creds, rule: rule) {
+                    return made
+                }
                 let groups = join(creds.groups.map { String($0) }, " ")
                 if groups.utf8.count >= 4096 {
                     return Decision(answer: .error(EPERM), decision: "deny", reason: "too many supplementary groups", path: path)
@@ -382,6 +386,30 @@ extension AgentLoop {
             return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
         }
         let e = ready != 0 ? ready : action()
+        return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
+    }
+
+    /// An allowed mknod whose parent directory is on a tmpfs or ramfs (/dev, /tmp), made by the
+    /// agent itself as the caller (cl_agent_mknod_here): the helper's round trip is most of a
+    /// performed call's time. nil: not such a place, the helper makes it.
+    func mknodInAgent(_ call: NotifiedCall, task: Task, path: String, mode: UInt32, dev: UInt64,
+                      creds: TaskCredentials, rule: String) -> Decision? {
+        let c = call.container
+        if cl_agent_notif_id_valid(c.notifyFD, call.id) != 0 {
+            return Decision(answer: .gone, decision: "allow", rule: rule, reason: "task gone", path: path)
+        }
+        var learned: UInt64 = 0
+        let e = creds.groups.withUnsafeBufferPointer { groups in
+            c.memoryMounts.withUnsafeBufferPointer { known in
+                cl_agent_mknod_here(task.root, task.mountNamespace, path, mode, dev, creds.fsuid, creds.fsgid,
+                                    groups.baseAddress, groups.count, known.baseAddress, known.count, &learned)
+            }
+        }
+        if learned != 0 {
+            if c.memoryMounts.count >= 16 { c.memoryMounts.removeFirst() }
+            c.memoryMounts.append(learned)
+        }
+        if e < 0 { return nil }
         return Decision(answer: e == 0 ? .value(0) : .error(e), decision: "allow", rule: rule, path: path)
     }
 

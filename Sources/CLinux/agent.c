@@ -561,6 +561,132 @@ int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *o
     return request(h, &req, strings, root_fd, dir_fd, -1, out, len, timeout_ms);
 }
 
+/* ---- mknod made by the agent itself, where nothing can block it ---- */
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif
+#define NS_GET_MNTNS_ID_REQUEST _IOR(0xb7, 0x5, uint64_t)
+#define STATMOUNT_SB_BASIC_REQUEST 0x1U
+#ifndef RAMFS_MAGIC
+#define RAMFS_MAGIC 0x858458f6
+#endif
+
+/* struct mnt_id_req, version 1 (with the mount namespace's id, Linux 6.11+). */
+struct agent_mnt_id_req { uint32_t size, spare; uint64_t mnt_id, param, mnt_ns_id; };
+
+/* Whether the mount with unique id `id` in the namespace `mntns_fd` holds a tmpfs or ramfs:
+ * asked of the mount table (statmount), never of the file system itself. */
+static int memory_fs_mount(int mntns_fd, uint64_t id) {
+    uint64_t ns = 0;
+    if (ioctl(mntns_fd, NS_GET_MNTNS_ID_REQUEST, &ns) < 0) return 0;
+    struct agent_mnt_id_req req = { .size = sizeof req, .mnt_id = id, .param = STATMOUNT_SB_BASIC_REQUEST, .mnt_ns_id = ns };
+    /* struct statmount: size, spare, mask, sb_dev_major/minor, sb_magic, ... */
+    static uint64_t buf[128];
+    if (syscall(SYS_statmount, &req, buf, sizeof buf, 0) < 0) return 0;
+    if (!(buf[1] & STATMOUNT_SB_BASIC_REQUEST)) return 0;
+    return buf[3] == TMPFS_MAGIC || buf[3] == RAMFS_MAGIC;
+}
+
+/* The agent's own credentials, to return to after acting as a caller. */
+static struct {
+    int loaded, ngroups;
+    gid_t groups[NGROUPS_MAX];
+    struct __user_cap_data_struct caps[2];
+} own;
+
+static int load_own_credentials(void) {
+    if (own.loaded) return 0;
+    int n = getgroups(NGROUPS_MAX, own.groups);
+    if (n < 0) return -1;
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    if (syscall(SYS_capget, &header, own.caps) < 0) return -1;
+    own.ngroups = n;
+    own.loaded = 1;
+    return 0;
+}
+
+/* Back to the agent's credentials; an agent that cannot get back stops rather than go on
+ * with a caller's identity. */
+static void restore_own_credentials(uid_t fsuid, gid_t fsgid, mode_t mask, int groups_changed) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct caps[2] = { own.caps[0], own.caps[1] };
+    if (syscall(SYS_capset, &header, caps) < 0) abort();
+    setfsuid(fsuid);
+    setfsgid(fsgid);
+    if ((uid_t)setfsuid((uid_t)-1) != fsuid || (gid_t)setfsgid((gid_t)-1) != fsgid) abort();
+    if (groups_changed && setgroups((size_t)own.ngroups, own.groups) < 0) abort();
+    umask(mask);
+}
+
+int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned int mode, uint64_t dev,
+                        uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups,
+                        const uint64_t *known, size_t known_count, uint64_t *learned) {
+    *learned = 0;
+    if (ngroups > NGROUPS_MAX || load_own_credentials() < 0) return -1;
+    if (!(own.caps[0].permitted & (1U << CAP_MKNOD))) return -1;
+    const char *slash = strrchr(path, '/');
+    if (path[0] != '/' || !slash || !slash[1]) return -1;
+    char parent[MAX_STRING];
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof parent) return -1;
+    memcpy(parent, path, n);
+    parent[n] = 0;
+    const char *name = slash + 1;
+
+    /* As the caller, as the helper would act (see run_op, OP_MKNOD). Each credential change
+     * costs a few microseconds (new creds, freed after RCU): groups equal to the agent's own
+     * (both none, typically) are left as they are. */
+    static gid_t list[NGROUPS_MAX];
+    for (size_t k = 0; k < ngroups; k++) list[k] = (gid_t)groups[k];
+    int same_groups = ngroups == (size_t)own.ngroups;
+    for (size_t k = 0; same_groups && k < ngroups; k++) same_groups = list[k] == own.groups[k];
+    mode_t mask = umask(0);
+    if (!same_groups && setgroups(ngroups, list) < 0) { umask(mask); return -1; }
+    gid_t own_fsgid = (gid_t)setfsgid(gid);
+    uid_t own_fsuid = (uid_t)setfsuid(uid);
+    int result = -1;
+    if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) goto out;
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct caps[2] = { own.caps[0], own.caps[1] };
+    caps[0].effective = 1U << CAP_MKNOD;
+    caps[1].effective = 0;
+    if (syscall(SYS_capset, &header, caps) < 0) goto out;
+    /* Only what the dentry cache holds (RESOLVE_CACHED): a lookup that would ask the file
+     * system (a FUSE server in the container could make it wait forever) fails instead. */
+    const char *relative = parent;
+    while (*relative == '/') relative++;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED;
+    int dir = (int)syscall(SYS_openat2, root_fd, *relative ? relative : ".", &how, sizeof how);
+    if (dir < 0) goto out;
+    /* The mount's unique id from the VFS (AT_STATX_DONT_SYNC: a FUSE server is not asked). */
+    struct statx sx;
+    uint64_t mount = 0;
+    if (statx(dir, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+        (sx.stx_mask & STATX_MNT_ID_UNIQUE))
+        mount = sx.stx_mnt_id;
+    int memory = 0;
+    for (size_t k = 0; mount && k < known_count; k++) if (known[k] == mount) memory = 1;
+    /* tmpfs and ramfs never wait for anyone; anything else is the helper's. */
+    if (memory) result = mknodat(dir, name, mode, (dev_t)dev) < 0 ? errno : 0;
+    close(dir);
+    if (!memory && mount) {
+        restore_own_credentials(own_fsuid, own_fsgid, mask, !same_groups);
+        if (memory_fs_mount(mntns_fd, mount)) *learned = mount;
+        return -1;
+    }
+out:
+    restore_own_credentials(own_fsuid, own_fsgid, mask, !same_groups);
+    if (result > 4095) result = EIO;
+    return result;
+}
+
 int cl_agent_open_beneath(int dirfd, const char *path, int flags) {
     /* An absolute path names the same place below dirfd; "/" is dirfd itself. */
     while (*path == '/') path++;

@@ -21,7 +21,10 @@ public struct BPFInstruction: Equatable, Sendable {
     static let loadWord: UInt16 = 0x20      // BPF_LD | BPF_W | BPF_ABS
     static let jumpEqual: UInt16 = 0x15     // BPF_JMP | BPF_JEQ | BPF_K
     static let jumpAlways: UInt16 = 0x05    // BPF_JMP | BPF_JA
+    static let jumpGreater: UInt16 = 0x25   // BPF_JMP | BPF_JGT | BPF_K
+    static let jumpGreaterEqual: UInt16 = 0x35  // BPF_JMP | BPF_JGE | BPF_K
     static let andConstant: UInt16 = 0x54   // BPF_ALU | BPF_AND | BPF_K
+    static let subtractConstant: UInt16 = 0x14  // BPF_ALU | BPF_SUB | BPF_K
     static let returnConstant: UInt16 = 0x06  // BPF_RET | BPF_K
     static let returnAccumulator: UInt16 = 0x16  // BPF_RET | BPF_A
 }
@@ -71,16 +74,28 @@ public func notifyingGPIO(_ program: [BPFInstruction], sites: [IoctlSite],
 }
 
 /// The appended check: NOTIFY for a mediated GPIO ioctl of one of `sites`, else `otherwise`.
+/// Every ioctl the profile allows runs it, so the request is tested by ranges, not number by
+/// number: the value reads and writes above the mediated numbers leave after one comparison.
 func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool) throws(SwiftletError) -> [BPFInstruction] {
     let notify = SeccompAction.notify.raw
     let archOffset: UInt32 = 4, nrOffset: UInt32 = 0
     // seccomp_data.args[1] is a u64 in the kernel's byte order; ioctl's request is its low word.
     let requestOffset: UInt32 = 16 + 8 + (bigEndian ? 4 : 0)
-    let numbers = gpioMediatedIoctlNumbers.map { 0xB400 | UInt32($0) }
+    // The mediated numbers as runs of consecutive ones, relative to the lowest.
+    let sorted = gpioMediatedIoctlNumbers.map { UInt32($0) }.sorted()
+    let base = 0xB400 | sorted[0]
+    var runs: [(low: UInt32, high: UInt32)] = []
+    for n in sorted.map({ $0 - sorted[0] }) {
+        if let last = runs.last, n == last.high + 1 { runs[runs.count - 1].high = n } else { runs.append((n, n)) }
+    }
+    let span = runs[runs.count - 1].high
+    // Per run: `jge low` (all but the first: below it, between runs, is no mediated number),
+    // then `jgt high` (not above: mediated).
+    let rangeSize = 2 * runs.count - 1
     // Layout: the architecture dispatch, the per-site blocks, then RET otherwise, RET NOTIFY.
     let dispatch = 1 + sites.count
     var blockSizes: [Int] = []
-    for site in sites { blockSizes.append(1 + site.numbers.count + 2 + numbers.count + 1) }
+    for site in sites { blockSizes.append(1 + site.numbers.count + 4 + rangeSize) }
     let total = dispatch + 1 + blockSizes.reduce(0, +) + 2
     let returnOtherwise = total - 2, returnNotify = total - 1
     var code: [BPFInstruction] = [BPFInstruction(BPFInstruction.loadWord, 0, 0, archOffset)]
@@ -107,10 +122,18 @@ func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool) throws(Sw
         }
         code.append(BPFInstruction(BPFInstruction.loadWord, 0, 0, requestOffset))
         code.append(BPFInstruction(BPFInstruction.andConstant, 0, 0, 0xffff))
-        for n in numbers {
-            code.append(BPFInstruction(BPFInstruction.jumpEqual, try offset(returnNotify, from: code.count), 0, n))
+        // Below the lowest mediated number the subtraction wraps to a large value.
+        code.append(BPFInstruction(BPFInstruction.subtractConstant, 0, 0, base))
+        code.append(BPFInstruction(BPFInstruction.jumpGreater, try offset(returnOtherwise, from: code.count), 0, span))
+        for (k, run) in runs.enumerated() {
+            if k > 0 {
+                code.append(BPFInstruction(BPFInstruction.jumpGreaterEqual, 0, try offset(returnOtherwise, from: code.count), run.low))
+            }
+            // The last run's high is the span, already tested: its `jgt` never jumps.
+            let next = k == runs.count - 1 ? returnOtherwise : code.count + 1
+            code.append(BPFInstruction(BPFInstruction.jumpGreater, try offset(next, from: code.count),
+                                       try offset(returnNotify, from: code.count), run.high))
         }
-        code.append(BPFInstruction(BPFInstruction.jumpAlways, 0, 0, UInt32(returnOtherwise - code.count - 1)))
     }
     code.append(BPFInstruction(BPFInstruction.returnConstant, 0, 0, otherwise))
     code.append(BPFInstruction(BPFInstruction.returnConstant, 0, 0, notify))

@@ -6,8 +6,15 @@ import Testing
 
 private let pid = getpid()
 
-private func fifoPolicy(_ id: String) -> String {
-    #"{"containers": [{"match": {"id": "\#(id)"}, "mknod": [{"type": "p", "path": "/dev"}]}]}"#
+private func fifoPolicy(_ id: String, path: String = "/foo") -> String {
+    #"{"containers": [{"match": {"id": "\#(id)"}, "mknod": [{"type": "p", "path": "\#(path)"}]}]}"#
+}
+
+/// The container's root (host uid 100000 in the harness's user namespace) owns `dir` of the
+/// rootfs: a directory on the host's disk file system, where the helper makes nodes (below
+/// a tmpfs the agent makes them itself).
+private func giveToContainerRoot(_ rootfs: String, _ dir: String) -> Bool {
+    chown(rootfs + "/" + dir, 100000, 100000) == 0
 }
 
 /// The agent's child processes (its helpers).
@@ -35,12 +42,13 @@ struct AgentHelperTests {
             try w.startAgent()
             let agent = w.agent!.process.processIdentifier
             let wait = { (file: String) in "while [ ! -e /\(file) ]; do sleep 0.05; done; " }
-            // The fifos go to /dev, the container's own tmpfs (its root may write there).
-            let script = "mknod /dev/p1 p; echo one=$?; mknod /dev/p2 p; echo two=$?; " + wait("go1")
-                + "mknod /dev/p3 p; echo three=$?; " + wait("go2")
-                + "mknod /dev/p4 p; echo four=$?; mknod /dev/p5 p; echo five=$?; ls /dev"
+            // The fifos go to /foo, on the host's disk file system, given to the container's root.
+            let script = "mknod /foo/p1 p; echo one=$?; mknod /foo/p2 p; echo two=$?; " + wait("go1")
+                + "mknod /foo/p3 p; echo three=$?; " + wait("go2")
+                + "mknod /foo/p4 p; echo four=$?; mknod /foo/p5 p; echo five=$?; ls /foo"
             let bundle = try w.bundle(a, script: script)
             let rootfs = bundle + "/rootfs"
+            try #require(giveToContainerRoot(rootfs, "foo"))
             let container = w.startContainer(a, bundle: bundle)
             guard eventually(timeout: 60, { w.decisions(a).count == 2 }) else {
                 let ran = container.wait(timeout: 5)
@@ -61,7 +69,7 @@ struct AgentHelperTests {
             kill(first[0], SIGKILL)
             FileManager.default.createFile(atPath: rootfs + "/go1", contents: nil)
             #expect(eventually { w.decisions(a).count == 3 }, "\(w.log)")
-            #expect(FileManager.default.fileExists(atPath: "/proc/\(initPid)/root/dev/p3"))
+            #expect(FileManager.default.fileExists(atPath: "/proc/\(initPid)/root/foo/p3"))
             let second = children(of: agent)
             #expect(second.count == 1 && second.first != first[0], "helpers: \(second)")
 
@@ -89,7 +97,8 @@ struct AgentHelperTests {
         try withWorld("helperkill", policy: fifoPolicy(a)) { w in
             try w.startAgent()
             let agent = w.agent!.process.processIdentifier
-            let bundle = try w.bundle(a, script: "mknod /dev/p1 p; sleep 30")
+            let bundle = try w.bundle(a, script: "mknod /foo/p1 p; sleep 30")
+            try #require(giveToContainerRoot(bundle + "/rootfs", "foo"))
             let container = w.startContainer(a, bundle: bundle)
             defer { run(AgentEnvironment.runtime, ["--root", w.stateRoot, "kill", a, "KILL"]); _ = container.wait(timeout: 30) }
             #expect(eventually(timeout: 60) { w.decisions(a).count == 1 }, "\(w.log)")
@@ -99,6 +108,40 @@ struct AgentHelperTests {
             #expect(eventually { !FileManager.default.fileExists(atPath: "/proc/\(helpers[0])/status")
                                  || ((try? String(contentsOfFile: "/proc/\(helpers[0])/status", encoding: .utf8)) ?? "").contains("zombie") },
                     "helper \(helpers[0]) outlived the agent")
+        }
+    }
+
+    /// Below a tmpfs (the container's /dev) the agent makes the node itself, as the caller:
+    /// once the mount is known to be a tmpfs (the first call there goes through the helper),
+    /// no helper is involved, and the node belongs to the caller's fsuid, not to the agent's.
+    @Test func nodesBelowATmpfsAreMadeByTheAgentAsTheCaller() throws {
+        let a = "agent-ht-\(pid)"
+        try withWorld("helpertmpfs", policy: fifoPolicy(a, path: "/dev")) { w in
+            try w.startAgent()
+            let agent = w.agent!.process.processIdentifier
+            let script = "mknod /dev/p1 p; echo one=$?; while [ ! -e /go ]; do sleep 0.05; done; "
+                + "mknod /dev/p2 p; echo two=$?; mknod /dev/p3 p; echo three=$?; ls -ln /dev"
+            let bundle = try w.bundle(a, script: script)
+            let container = w.startContainer(a, bundle: bundle)
+            defer { run(AgentEnvironment.runtime, ["--root", w.stateRoot, "kill", a, "KILL"]); _ = container.wait(timeout: 30) }
+            try #require(eventually(timeout: 60) { w.decisions(a).count == 1 }, "\(w.log)")
+            // The helper of the first call is stopped: had it to act for the next two, the
+            // calls would time out (as in the test above).
+            let first = children(of: agent)
+            try #require(first.count == 1, "helpers: \(first)")
+            kill(first[0], SIGSTOP)
+            defer { kill(first[0], SIGCONT) }
+            FileManager.default.createFile(atPath: bundle + "/rootfs/go", contents: nil)
+            let ran = container.wait(timeout: 30)
+            #expect(ran.stdout.contains("one=0") && ran.stdout.contains("two=0") && ran.stdout.contains("three=0"), "\(ran.stdout) \(ran.stderr)")
+            let results = w.decisions(a).compactMap { $0["result"] as? String }
+            #expect(results == ["ok", "ok", "ok"], "\(w.log)")
+            // Made with the caller's fsuid and fsgid (the container's root: host 100000), as
+            // `ls -ln` in the container shows them (0 0); the agent's own would be unmapped.
+            let lines = ran.stdout.split(separator: "\n").filter { $0.hasSuffix(" p2") || $0.hasSuffix(" p3") }
+            #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("prw") && $0.split(separator: " ", omittingEmptySubsequences: true)[2] == "0"
+                                                           && $0.split(separator: " ", omittingEmptySubsequences: true)[3] == "0" },
+                    "\(ran.stdout)")
         }
     }
 }

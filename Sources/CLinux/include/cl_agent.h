@@ -82,6 +82,18 @@ int cl_agent_umount(struct cl_agent_helper *h, int root_fd, const char *target, 
  * kernel's own permission checks on the path and the parent directory apply. */
 int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, unsigned int mode, uint64_t dev,
                    uint32_t uid, uint32_t gid, const char *groups, int timeout_ms);
+/* The same, made by the agent itself (no helper round trip) when the parent directory is
+ * in the dentry cache (RESOLVE_CACHED) on a tmpfs or ramfs mount, where neither the lookup
+ * nor the mknod can wait for anyone (a FUSE server of the container could make a helper
+ * hang, which its timeout handles; the agent has none). The caller checks the notification
+ * right before. `path` is absolute and normalized; groups are host gids. The agent's own
+ * credentials are restored after (it aborts if it cannot). Returns 0 or a positive errno
+ * (the call's answer), or -1: not made, ask the helper. known: unique mount ids
+ * (STATX_MNT_ID_UNIQUE, never reused) found to be tmpfs/ramfs before; *learned: one found
+ * now (asked of the mount table by statmount, never of the file system), else 0. */
+int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned int mode, uint64_t dev,
+                        uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups,
+                        const uint64_t *known, size_t known_count, uint64_t *learned);
 /* The path of dir_fd as seen from root_fd (the container's view of a cwd or dirfd),
  * into out (NUL-terminated). */
 int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms);

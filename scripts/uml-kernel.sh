@@ -82,14 +82,27 @@ make -s -C "$src" O="$gen" ARCH=um SUBARCH=x86_64 tinyconfig >/dev/null
 (cd "$gen" && "$src/scripts/kconfig/merge_config.sh" -m -O "$gen" "$gen/.config" "${fragments[@]/#/$top/}" >/dev/null)
 make -s -C "$src" O="$gen" ARCH=um SUBARCH=x86_64 olddefconfig >/dev/null
 
-missing=()
+# A later fragment overrides an earlier one (test.config turns IPv4 back on): the last line
+# naming an option is the one that must hold.
+declare -A wanted=()
+order=()
 while IFS= read -r line; do
   case "$line" in
-    CONFIG_*=*) grep -qxF "$line" "$gen/.config" || missing+=("$line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$gen/.config" || echo absent))") ;;
-    "# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *}
-      ! grep -q "^$sym=" "$gen/.config" || missing+=("$line (got: $(grep "^$sym=" "$gen/.config"))") ;;
+    CONFIG_*=*) sym=${line%%=*} ;;
+    "# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
+    *) continue ;;
   esac
+  [ -n "${wanted[$sym]+set}" ] || order+=("$sym")
+  wanted[$sym]=$line
 done < <(cat "${fragments[@]}")
+missing=()
+for sym in "${order[@]}"; do
+  line=${wanted[$sym]}
+  case "$line" in
+    CONFIG_*=*) grep -qxF "$line" "$gen/.config" || missing+=("$line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$gen/.config" || echo absent))") ;;
+    *) ! grep -q "^$sym=" "$gen/.config" || missing+=("$line (got: $(grep "^$sym=" "$gen/.config"))") ;;
+  esac
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "uml-kernel: $name: these options did not end up in the kernel config (a dependency is missing):" >&2
   printf '  %s\n' "${missing[@]}" >&2

@@ -28,8 +28,9 @@ public enum UMLHost {
     /// its ids 0..65535 appear as this range.
     public static let uid: UInt32 = 0x7000_0000
     public static let idCount: UInt32 = 65536
-    /// mem= without linux.resources.memory.limit.
-    public static let defaultGuestMemory: UInt64 = 64 << 20
+    /// mem= without linux.resources.memory.limit. Untouched guest RAM costs the host nothing,
+    /// but the guest kernel's page structures (1/64 of it) are written at boot: 0.5 MiB here.
+    public static let defaultGuestMemory: UInt64 = 32 << 20
     /// What the UML process itself needs beside the guest's RAM, out of the memory limit.
     public static let hostOverhead: UInt64 = 32 << 20
     public static let minimumGuestMemory: UInt64 = 16 << 20

@@ -3,6 +3,8 @@
 
 int cl_loopback_up(void) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    /* A kernel without IPv4 (the UML tier's) still has lo: interface ioctls work on any socket. */
+    if (sock < 0 && errno == EAFNOSUPPORT) sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) return -1;
     struct ifreq request;
     memset(&request, 0, sizeof request);

@@ -28,8 +28,9 @@ public enum UMLHost {
     /// its ids 0..65535 appear as this range.
     public static let uid: UInt32 = 0x7000_0000
     public static let idCount: UInt32 = 65536
-    /// mem= without linux.resources.memory.limit.
-    public static let defaultGuestMemory: UInt64 = 64 << 20
+    /// mem= without linux.resources.memory.limit. Untouched guest RAM costs the host nothing,
+    /// but the guest kernel's page structures (1/64 of it) are written at boot: 0.5 MiB here.
+    public static let defaultGuestMemory: UInt64 = 32 << 20
     /// What the UML process itself needs beside the guest's RAM, out of the memory limit.
     public static let hostOverhead: UInt64 = 32 << 20
     public static let minimumGuestMemory: UInt64 = 16 << 20
@@ -547,6 +548,11 @@ struct UMLSession {
     var stdinOpen = true
     var exitStatus: Int32? = nil
     var umlStatus: Int32? = nil
+    /// Set once create or start is done: the code is dropped when the supervisor has been
+    /// idle for idleMilliseconds, so that an idle container (or pool member) keeps only what
+    /// it runs next (each fault maps 64 KiB around it) and not the burst of frames after start.
+    var releaseCodeWhenIdle = false
+    static let idleMilliseconds: Int32 = 1000
     /// Callers of exec and ps, each a stream beside the process's.
     var streams = UMLStreamHub(listener: -1)
     /// The process has a terminal: SIGWINCH on ours (the host pty) resizes the guest's.
@@ -582,7 +588,16 @@ struct UMLSession {
             var timeout: Int32 = -1
             if phase == .booting { timeout = 1000 }
             if phase == .exiting { timeout = 200 }
-            if poll(&fds, nfds_t(fds.count), timeout) < 0 && cl_errno() != EINTR { throw .system(.lifecycle, "poll") }
+            // Once nothing has happened for a while, the code goes: what comes back is only
+            // what the next event runs.
+            let releaseWhenIdle = releaseCodeWhenIdle && timeout < 0
+            var events = poll(&fds, nfds_t(fds.count), releaseWhenIdle ? UMLSession.idleMilliseconds : timeout)
+            if events == 0 && releaseWhenIdle {
+                releaseCodeWhenIdle = false
+                cl_agent_release_code()
+                events = poll(&fds, nfds_t(fds.count), timeout)
+            }
+            if events < 0 && cl_errno() != EINTR { throw .system(.lifecycle, "poll") }
             let now = cl_monotonic_ns()
             if phase == .booting && now > bootDeadline {
                 kill(umlPid, SIGKILL)
@@ -649,7 +664,7 @@ struct UMLSession {
             phase = .created
             // From here the supervisor relays frames: what create ran of its code need not
             // stay mapped (the page cache keeps it; it comes back on use).
-            cl_agent_release_code()
+            releaseCodeWhenIdle = true
         case .failed:
             if phase == .booting {
                 kill(umlPid, SIGKILL)
@@ -666,7 +681,7 @@ struct UMLSession {
             fifoWatch?.close()
             fifoWatch = nil
             phase = .running
-            cl_agent_release_code()
+            releaseCodeWhenIdle = true
         case .stdout:
             writeAllBytes(1, payload)
         case .stderr:

@@ -39,7 +39,9 @@ private func guestInit() throws(SwiftletError) -> Never {
     // image as usual (that needs /proc).
     if !RuntimeImage.acceptUMLGuestImage() { try RuntimeImage.ensureProtected() }
     mountGuestFilesystem("sysfs", "/sys", magic: FilesystemMagic.sysfs)
-    UMLJail.limitHostfsReadahead(kilobytes: 16)
+    // Read just the page a fault needs: every page cached in the guest stays in the host's
+    // RAM (0.45 MB less at idle than with 16 KiB of read-ahead).
+    UMLJail.limitHostfsReadahead(kilobytes: 4)
     // Kernels without CONFIG_DEVTMPFS_MOUNT (the tier's): the guest's devices, nodev off.
     mountGuestFilesystem("devtmpfs", "/dev", magic: 0x1021994, data: "mode=0755", devices: true)
     mountGuestFilesystem("tmpfs", "/run", magic: FilesystemMagic.tmpfs, data: "mode=0755")

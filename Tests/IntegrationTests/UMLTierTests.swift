@@ -221,6 +221,40 @@ struct UMLTierTests {
         }
     }
 
+    @Test("without a memory limit the guest gets the documented default RAM (mem=32M)")
+    func defaultMemory() throws {
+        try requireUML()
+        try withContainer("uml-mem-default") { c in
+            c.useUML()
+            c.shell("grep MemTotal /proc/meminfo")
+            let result = try c.run(timeout: 120)
+            #expect(result.succeeded, "\(result.summary)")
+            let kb = Int(result.stdout.split(separator: " ").compactMap { Int($0) }.first ?? 0)
+            #expect(kb > 16 << 10 && kb <= 32 << 10, "MemTotal \(kb) kB for mem=32M")
+        }
+    }
+
+    @Test("a network namespace in the guest gets lo up (the tier kernel has no IPv4: brought up through an AF_UNIX socket)")
+    func loopbackUp() throws {
+        try requireUML()
+        try withContainer("uml-lo") { c in
+            c.useUML()
+            var linux = c.linux
+            var namespaces = (linux["namespaces"] as? [[String: Any]]) ?? []
+            if !namespaces.contains(where: { $0["type"] as? String == "network" }) { namespaces.append(["type": "network"]) }
+            linux["namespaces"] = namespaces
+            c.linux = linux
+            c.shell("cat /sys/class/net/lo/flags; ls /sys/class/net")
+            let result = try c.run(timeout: 120)
+            #expect(result.succeeded, "\(result.summary)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            // IFF_UP (0x1) set; lo is the only interface.
+            let flags = lines.first.flatMap { Int($0.dropFirst(2), radix: 16) } ?? 0
+            #expect(flags & 1 == 1, "lo flags: \(result.summary)")
+            #expect(Array(lines.dropFirst()) == ["lo"], "\(result.summary)")
+        }
+    }
+
     @Test("a guest kernel panic: documented status 255, one line naming it, the container stopped, the host untouched")
     func guestPanic() throws {
         try requireUML()

@@ -102,6 +102,24 @@ final class HostileRoot {
         #expect(inside == "/etc/passwd")
     }
 
+    @Test func plainPathsResolveAsTheWalkDoes() throws {
+        // Paths without symlinks open in one step; the result is the walk's: path, file, type.
+        let r = HostileRoot()
+        for (path, expected, directory) in [("/etc/passwd", "/etc/passwd", false), ("//etc/./passwd", "/etc/passwd", false),
+                                            ("/sub/deeper", "/sub/deeper", true), ("sub/x/../deeper", "/sub/deeper", true)] {
+            let opened = try openInRoot(r.root, path)
+            defer { opened.close() }
+            #expect(opened.path == expected, "\(path)")
+            #expect(r.realPath(opened) == r.path + expected, "\(path)")
+            #expect(opened.isDirectory == directory, "\(path)")
+        }
+        // A final symlink not followed is still the symlink itself.
+        let link = try openInRoot(r.root, "/passwdlink", followFinalSymlink: false)
+        defer { link.close() }
+        #expect(link.isSymlink)
+        #expect(link.path == "/passwdlink")
+    }
+
     @Test func creationStaysInsideTheRoot() throws {
         let r = HostileRoot()
         let m = r.marker

@@ -50,6 +50,7 @@ public func openInRoot(_ root: FileDescriptor, _ path: String, missing: MissingC
     if path.utf8.contains(0) { throw SwiftletError(stage, "path " + jsonQuoted(path) + " contains a NUL byte", errno: EINVAL) }
     let components = lexicalComponents(path)
     if let plain = openPlainPath(root, components) { return plain }
+    if let made = makePlainLastComponent(root, components, missing: missing) { return made }
     var walker = Walker(root: root, stage: stage)
     defer { walker.closeAll() }
     return try walker.resolve(components.reversed(), missing: missing,
@@ -73,6 +74,33 @@ private func openPlainPath(_ root: FileDescriptor, _ components: [String]) -> Ro
         return nil
     }
     return RootedPath(fd: FileDescriptor(fd), path: "/" + relative, mode: st.st_mode)
+}
+
+/// The other common case (/dev/pts, /dev/shm, a cgroup directory): only the last component
+/// is missing and is to be made, below a parent that opens as a plain path. It is made
+/// through the parent's fd (O_EXCL/O_NOFOLLOW for a file, as the walk does) and the whole
+/// path opened as a plain path again; anything else: nil, the walk.
+private func makePlainLastComponent(_ root: FileDescriptor, _ components: [String],
+                                    missing: MissingComponents) -> RootedPath? {
+    guard let name = components.last else { return nil }
+    if case .fail = missing { return nil }
+    var parent = root.raw
+    if components.count > 1 {
+        guard let opened = openPlainPath(root, Array(components.dropLast())) else { return nil }
+        guard opened.isDirectory else { opened.close(); return nil }
+        parent = opened.fd.raw
+    }
+    defer { if parent != root.raw { CLinux.close(parent) } }
+    switch missing {
+    case .fail:
+        return nil
+    case .makeDirectories:
+        if mkdirat(parent, name, 0o755) != 0 && cl_errno() != EEXIST { return nil }
+    case .makeFile(let mode):
+        let created = cl_openat(parent, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, mode)
+        if created >= 0 { CLinux.close(created) } else if cl_errno() != EEXIST { return nil }
+    }
+    return openPlainPath(root, components)
 }
 
 /// Opens the parent directory of `path` inside `root` (creating it if asked) and returns

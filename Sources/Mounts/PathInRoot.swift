@@ -49,7 +49,13 @@ public func openInRoot(_ root: FileDescriptor, _ path: String, missing: MissingC
                        stage: Stage = .mounts) throws(SwiftletError) -> RootedPath {
     if path.utf8.contains(0) { throw SwiftletError(stage, "path " + jsonQuoted(path) + " contains a NUL byte", errno: EINVAL) }
     let components = lexicalComponents(path)
-    if let plain = openPlainPath(root, components) { return plain }
+    let plain = openPlainPath(root, components)
+    if let opened = plain.path { return opened }
+    if case .fail = missing, plain.failure == ENOENT {
+        // Every component up to the missing one is a directory, not a symlink: the walk would
+        // stop at the same one.
+        throw SwiftletError(stage, "open " + path + " in rootfs", errno: ENOENT)
+    }
     if let made = makePlainLastComponent(root, components, missing: missing) { return made }
     var walker = Walker(root: root, stage: stage)
     defer { walker.closeAll() }
@@ -60,20 +66,21 @@ public func openInRoot(_ root: FileDescriptor, _ path: String, missing: MissingC
 /// The common case in one step: every component exists and none is a symlink (/proc,
 /// /dev/pts, the masked paths), opened by one openat2 confined below the root that refuses
 /// every symlink and magic link, so the walk would find the same file. Anything else (a
-/// component to create, a symlink to expand, an error to name, a kernel without openat2)
-/// takes the walk: nil. The walk costs three system calls per component, each a round trip
-/// to the guest kernel in the UML tier.
-private func openPlainPath(_ root: FileDescriptor, _ components: [String]) -> RootedPath? {
-    guard !components.isEmpty else { return nil }
+/// component to create, a symlink to expand, another error to name, a kernel without
+/// openat2) takes the walk: nil, and `failure` is openat2's errno if it failed (else 0).
+/// The walk costs three system calls per component, each a round trip to the guest kernel
+/// in the UML tier.
+private func openPlainPath(_ root: FileDescriptor, _ components: [String]) -> (path: RootedPath?, failure: Int32) {
+    guard !components.isEmpty else { return (nil, 0) }
     let relative = join(components, "/")
     let fd = cl_openat2_beneath(root.raw, relative, O_PATH | O_NOFOLLOW | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
+    guard fd >= 0 else { return (nil, cl_errno()) }
     var st = stat()
     guard fstat(fd, &st) == 0, cl_s_islnk(st.st_mode) == 0 else {
         CLinux.close(fd)
-        return nil
+        return (nil, 0)
     }
-    return RootedPath(fd: FileDescriptor(fd), path: "/" + relative, mode: st.st_mode)
+    return (RootedPath(fd: FileDescriptor(fd), path: "/" + relative, mode: st.st_mode), 0)
 }
 
 /// The other common case (/dev/pts, /dev/shm, a cgroup directory): only the last component
@@ -86,7 +93,7 @@ private func makePlainLastComponent(_ root: FileDescriptor, _ components: [Strin
     if case .fail = missing { return nil }
     var parent = root.raw
     if components.count > 1 {
-        guard let opened = openPlainPath(root, Array(components.dropLast())) else { return nil }
+        guard let opened = openPlainPath(root, Array(components.dropLast())).path else { return nil }
         guard opened.isDirectory else { opened.close(); return nil }
         parent = opened.fd.raw
     }
@@ -100,7 +107,7 @@ private func makePlainLastComponent(_ root: FileDescriptor, _ components: [Strin
         let created = cl_openat(parent, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, mode)
         if created >= 0 { CLinux.close(created) } else if cl_errno() != EEXIST { return nil }
     }
-    return openPlainPath(root, components)
+    return openPlainPath(root, components).path
 }
 
 /// Opens the parent directory of `path` inside `root` (creating it if asked) and returns

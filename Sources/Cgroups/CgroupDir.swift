@@ -14,16 +14,30 @@ struct CgroupDir: Sendable {
     func child(_ name: String) -> CgroupDir { CgroupDir(path + "/" + name) }
 
     func write(_ name: String, _ value: String) throws(SwiftletError) {
-        let target = file(name)
-        let fd = cl_open(target, O_WRONLY | O_TRUNC | O_CLOEXEC, 0)
-        if fd < 0 { throw .system(.cgroups, "open " + target) }
-        defer { _ = close(fd) }
-        let bytes = Array(value.utf8)
-        while true {
-            let n = bytes.withUnsafeBytes { CLinux.write(fd, $0.baseAddress, $0.count) }
-            if n >= 0 { return }
-            if cl_errno() == EINTR { continue }
-            throw .system(.cgroups, "write \"" + value + "\" to " + target)
+        try writeInOrder([(name, value)])
+    }
+
+    /// Values written in order, each its own write(2) (a v1 control file takes one rule per
+    /// write), through one open of each run of writes to the same file.
+    func writeInOrder(_ writes: [(file: String, line: String)]) throws(SwiftletError) {
+        var fd: Int32 = -1
+        var opened = ""
+        defer { if fd >= 0 { _ = close(fd) } }
+        for w in writes {
+            let target = file(w.file)
+            if fd < 0 || !opened.bytesEqual(target) {
+                if fd >= 0 { _ = close(fd) }
+                fd = cl_open(target, O_WRONLY | O_TRUNC | O_CLOEXEC, 0)
+                if fd < 0 { throw .system(.cgroups, "open " + target) }
+                opened = target
+            }
+            let bytes = Array(w.line.utf8)
+            while true {
+                let n = bytes.withUnsafeBytes { CLinux.write(fd, $0.baseAddress, $0.count) }
+                if n >= 0 { break }
+                if cl_errno() == EINTR { continue }
+                throw .system(.cgroups, "write \"" + w.line + "\" to " + target)
+            }
         }
     }
 

@@ -48,9 +48,7 @@ extension CgroupManager {
         let policy = try DevicePolicy(rules: rules)
         if let m = v1Dirs.first(where: { $0.hierarchy.has("devices") }) {
             let current = DevicePolicy.parseV1List(try m.dir.read("devices.list"))
-            for w in policy.v1Writes(from: current) {
-                try m.dir.write(w.file, w.line)
-            }
+            try m.dir.writeInOrder(policy.v1Writes(from: current))
             return
         }
         if let u = unifiedDir {

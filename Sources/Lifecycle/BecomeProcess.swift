@@ -24,6 +24,8 @@ struct ProcessTail {
     var preserveFDs: Int
     /// Fds that stay open through execve (close-on-exec: their closing tells the runtime).
     var keep: [Int32]
+    /// The init limited the bounding set before it waited for `start`.
+    var boundingSetLimited = false
 }
 
 /// Enters the working directory and verifies it (CVE-2024-21626: no fd or cwd of the host
@@ -49,7 +51,8 @@ func become(_ t: ProcessTail, executable: String, env: [String], inCwd: Bool,
     if let seccomp = t.seccomp, !process.noNewPrivileges { try loadSeccomp(seccomp, t) }
     // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
     // dropped silently, as runc does: the container's stderr belongs to the container.
-    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: t.caps, setgroupsDenied: t.setgroupsDenied)
+    _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: t.caps, setgroupsDenied: t.setgroupsDenied,
+                                                    boundingSetLimited: t.boundingSetLimited)
     if !inCwd {
         try ProcessSetup.changeDirectory(process.cwd)
         try ProcessSetup.verifyWorkingDirectory()

@@ -279,9 +279,12 @@ private func trimmed(_ s: String?) -> String? { s?.trimmingCharacters(in: .white
         #expect(tree.read(g + "hugetlb/swiftlet/c1/hugetlb.2MB.rsvd.limit_in_bytes") == "4194304")
         #expect(tree.read(g + "net_cls,net_prio/swiftlet/c1/net_cls.classid") == "1048577")
         #expect(tree.read(g + "net_cls,net_prio/swiftlet/c1/net_prio.ifpriomap") == "eth0 5")
-        // From allow-all: reset to deny-all, then one allow per exception (the last one stays in the fake file).
+        // From allow-all: reset to deny-all, then one allow per exception, in order, each its
+        // own write through one open of the file (the fake file keeps them all, one after another).
         #expect(tree.read(g + "devices/swiftlet/c1/devices.deny") == "a")
-        #expect(tree.read(g + "devices/swiftlet/c1/devices.allow") == "c 10:200 rwm")
+        let allows = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
+                      "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm"]
+        #expect(tree.read(g + "devices/swiftlet/c1/devices.allow") == allows.joined())
     }
 
     @Test func swapShrinksAfterTheLimit() throws {

@@ -102,6 +102,33 @@ final class HostileRoot {
         #expect(inside == "/etc/passwd")
     }
 
+    @Test func plainPathsResolveAsTheWalkDoes() throws {
+        // Paths without symlinks open in one step; the result is the walk's: path, file, type.
+        let r = HostileRoot()
+        for (path, expected, directory) in [("/etc/passwd", "/etc/passwd", false), ("//etc/./passwd", "/etc/passwd", false),
+                                            ("/sub/deeper", "/sub/deeper", true), ("sub/x/../deeper", "/sub/deeper", true)] {
+            let opened = try openInRoot(r.root, path)
+            defer { opened.close() }
+            #expect(opened.path == expected, "\(path)")
+            #expect(r.realPath(opened) == r.path + expected, "\(path)")
+            #expect(opened.isDirectory == directory, "\(path)")
+        }
+        // A missing last component below a plain parent is made there, as the walk makes it.
+        let dir = try openInRoot(r.root, "/sub/made", missing: .makeDirectories)
+        defer { dir.close() }
+        #expect(dir.path == "/sub/made" && dir.isDirectory && r.realPath(dir) == r.path + "/sub/made")
+        let file = try openInRoot(r.root, "/etc/made", missing: .makeFile(mode: 0o600))
+        defer { file.close() }
+        var st = stat()
+        #expect(file.path == "/etc/made" && lstat(r.path + "/etc/made", &st) == 0 && cl_s_isreg(st.st_mode) != 0)
+        #expect(r.errno("/sub/missing/x", missing: .fail) == ENOENT)
+        // A final symlink not followed is still the symlink itself.
+        let link = try openInRoot(r.root, "/passwdlink", followFinalSymlink: false)
+        defer { link.close() }
+        #expect(link.isSymlink)
+        #expect(link.path == "/passwdlink")
+    }
+
     @Test func creationStaysInsideTheRoot() throws {
         let r = HostileRoot()
         let m = r.marker

@@ -51,9 +51,15 @@ public struct IoctlSite: Equatable, Sendable {
 /// The check matches `(args[1] & 0xffff) == 0xB4NN` on ioctl's request: type and number,
 /// never the size and direction bits, which differ between ABIs (32-bit structs, MIPS,
 /// PowerPC and SPARC encodings), so one rule serves every architecture of the filter.
+///
+/// Where the profile's verdict on ioctl is a constant ALLOW (or LOG) whatever the arguments,
+/// as in podman's default profile, the same check also goes in front of the program for
+/// those architectures and numbers, answering ioctl without walking the profile: the
+/// kernel's action cache cannot skip a filter that reads arguments, and the profile is most
+/// of the cost of an untrapped ioctl. Its answer is the one the full program gives.
 /// Pure: `program` is libseccomp's output, `sites` where ioctl is for each architecture.
-public func notifyingGPIO(_ program: [BPFInstruction], sites: [IoctlSite],
-                          bigEndian: Bool) throws(SwiftletError) -> [BPFInstruction] {
+public func notifyingGPIO(_ program: [BPFInstruction], sites: [IoctlSite], bigEndian: Bool,
+                          shortcut: Bool = true) throws(SwiftletError) -> [BPFInstruction] {
     let allow = SeccompAction.allow.raw, log = SeccompAction.log.raw
     var out = program
     var allowJumps: [Int] = [], logJumps: [Int] = []
@@ -70,13 +76,82 @@ public func notifyingGPIO(_ program: [BPFInstruction], sites: [IoctlSite],
         for i in jumps { out[i] = BPFInstruction(BPFInstruction.jumpAlways, 0, 0, UInt32(start - i - 1)) }
         out += try gpioCheck(sites: sites, otherwise: action, bigEndian: bigEndian)
     }
-    return out
+    guard shortcut, let (front, action) = constantIoctlSites(program, sites: sites) else { return out }
+    return try gpioCheck(sites: front, otherwise: action, bigEndian: bigEndian, fallThrough: true) + out
+}
+
+/// The ioctl sites whose verdict in `program` is one permissive action for any arguments,
+/// with that action (ALLOW where any is allowed, else LOG); nil when there are none.
+func constantIoctlSites(_ program: [BPFInstruction], sites: [IoctlSite]) -> ([IoctlSite], UInt32)? {
+    let allow = SeccompAction.allow.raw, log = SeccompAction.log.raw
+    var found: [(site: IoctlSite, action: UInt32)] = []
+    for site in sites {
+        for nr in site.numbers {
+            guard let verdict = constantVerdict(program, arch: site.auditArch, nr: nr),
+                  verdict == allow || verdict == log else { continue }
+            found.append((IoctlSite(auditArch: site.auditArch, numbers: [nr]), verdict))
+        }
+    }
+    let action = found.contains(where: { $0.action == allow }) ? allow : log
+    var chosen: [IoctlSite] = []
+    for f in found where f.action == action {
+        if let i = chosen.firstIndex(where: { $0.auditArch == f.site.auditArch }) {
+            chosen[i].numbers += f.site.numbers
+        } else {
+            chosen.append(f.site)
+        }
+    }
+    return chosen.isEmpty ? nil : (chosen, action)
+}
+
+/// The action `program` returns for system call `nr` of `arch` whatever its arguments and
+/// instruction pointer: nil when the path reads anything but the number and architecture,
+/// or runs an instruction this evaluation does not know. Classic BPF only jumps forward,
+/// so the walk ends.
+func constantVerdict(_ program: [BPFInstruction], arch: UInt32, nr: UInt32) -> UInt32? {
+    var a: UInt32 = 0, x: UInt32 = 0, mem = [UInt32](repeating: 0, count: 16), pc = 0
+    while pc < program.count {
+        let i = program[pc]
+        pc += 1
+        switch i.code {
+        case 0x20:  // BPF_LD | BPF_W | BPF_ABS: seccomp_data.nr and .arch only
+            if i.k == 0 { a = nr } else if i.k == 4 { a = arch } else { return nil }
+        case 0x00: a = i.k
+        case 0x01: x = i.k
+        case 0x60: guard i.k < 16 else { return nil }; a = mem[Int(i.k)]
+        case 0x61: guard i.k < 16 else { return nil }; x = mem[Int(i.k)]
+        case 0x02: guard i.k < 16 else { return nil }; mem[Int(i.k)] = a
+        case 0x03: guard i.k < 16 else { return nil }; mem[Int(i.k)] = x
+        case 0x07: x = a
+        case 0x87: a = x
+        case 0x04: a = a &+ i.k
+        case 0x14: a = a &- i.k
+        case 0x44: a |= i.k
+        case 0x54: a &= i.k
+        case 0xa4: a ^= i.k
+        case 0x05: pc += Int(i.k)
+        case 0x15: pc += Int(a == i.k ? i.jt : i.jf)
+        case 0x25: pc += Int(a > i.k ? i.jt : i.jf)
+        case 0x35: pc += Int(a >= i.k ? i.jt : i.jf)
+        case 0x45: pc += Int(a & i.k != 0 ? i.jt : i.jf)
+        case 0x1d: pc += Int(a == x ? i.jt : i.jf)
+        case 0x2d: pc += Int(a > x ? i.jt : i.jf)
+        case 0x3d: pc += Int(a >= x ? i.jt : i.jf)
+        case 0x4d: pc += Int(a & x != 0 ? i.jt : i.jf)
+        case BPFInstruction.returnConstant: return i.k
+        default: return nil
+        }
+    }
+    return nil
 }
 
 /// The appended check: NOTIFY for a mediated GPIO ioctl of one of `sites`, else `otherwise`.
 /// Every ioctl the profile allows runs it, so the request is tested by ranges, not number by
 /// number: the value reads and writes above the mediated numbers leave after one comparison.
-func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool) throws(SwiftletError) -> [BPFInstruction] {
+/// With `fallThrough` (the check in front of the program) a system call that is not one of
+/// the sites' ioctls goes on to the instruction after the check instead.
+func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool,
+               fallThrough: Bool = false) throws(SwiftletError) -> [BPFInstruction] {
     let notify = SeccompAction.notify.raw
     let archOffset: UInt32 = 4, nrOffset: UInt32 = 0
     // seccomp_data.args[1] is a u64 in the kernel's byte order; ioctl's request is its low word.
@@ -98,6 +173,7 @@ func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool) throws(Sw
     for site in sites { blockSizes.append(1 + site.numbers.count + 4 + rangeSize) }
     let total = dispatch + 1 + blockSizes.reduce(0, +) + 2
     let returnOtherwise = total - 2, returnNotify = total - 1
+    let miss = fallThrough ? total : returnOtherwise
     var code: [BPFInstruction] = [BPFInstruction(BPFInstruction.loadWord, 0, 0, archOffset)]
     func offset(_ to: Int, from: Int) throws(SwiftletError) -> UInt8 {
         let d = to - from - 1
@@ -111,14 +187,15 @@ func gpioCheck(sites: [IoctlSite], otherwise: UInt32, bigEndian: Bool) throws(Sw
         code.append(BPFInstruction(BPFInstruction.jumpEqual, try offset(blockStart, from: code.count), 0, site.auditArch))
         blockStart += blockSizes[i]
     }
-    code.append(BPFInstruction(BPFInstruction.returnConstant, 0, 0, otherwise))
+    code.append(fallThrough ? BPFInstruction(BPFInstruction.jumpAlways, 0, 0, UInt32(miss - code.count - 1))
+                            : BPFInstruction(BPFInstruction.returnConstant, 0, 0, otherwise))
     for site in sites {
         code.append(BPFInstruction(BPFInstruction.loadWord, 0, 0, nrOffset))
         let requestLoad = code.count + site.numbers.count
         for (j, nr) in site.numbers.enumerated() {
             let last = j == site.numbers.count - 1
             code.append(BPFInstruction(BPFInstruction.jumpEqual, try offset(requestLoad, from: code.count),
-                                       last ? try offset(returnOtherwise, from: code.count) : 0, nr))
+                                       last ? try offset(miss, from: code.count) : 0, nr))
         }
         code.append(BPFInstruction(BPFInstruction.loadWord, 0, 0, requestOffset))
         code.append(BPFInstruction(BPFInstruction.andConstant, 0, 0, 0xffff))

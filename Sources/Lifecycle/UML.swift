@@ -29,8 +29,9 @@ public enum UMLHost {
     public static let uid: UInt32 = 0x7000_0000
     public static let idCount: UInt32 = 65536
     /// mem= without linux.resources.memory.limit. Untouched guest RAM costs the host nothing,
-    /// but the guest kernel's page structures (1/64 of it) are written at boot: 0.5 MiB here.
-    public static let defaultGuestMemory: UInt64 = 32 << 20
+    /// but the guest kernel's page structures (1/64 of it) are written at boot: 1 MiB here.
+    /// (At 32 MiB a guest booting beside a loaded test run once panicked out of memory.)
+    public static let defaultGuestMemory: UInt64 = 64 << 20
     /// What the UML process itself needs beside the guest's RAM, out of the memory limit.
     public static let hostOverhead: UInt64 = 32 << 20
     public static let minimumGuestMemory: UInt64 = 16 << 20

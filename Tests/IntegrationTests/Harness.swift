@@ -131,13 +131,13 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: Double = 3
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass (generous: the
+/// Polls `condition` every `interval` µs (50 ms) until it holds or `timeout` seconds pass (generous: the
 /// machine may be loaded; a condition that holds returns at once).
-func eventually(timeout: Double = 30, _ condition: () -> Bool) -> Bool {
+func eventually(timeout: Double = 30, every interval: useconds_t = 50_000, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     repeat {
         if condition() { return true }
-        usleep(50_000)
+        usleep(interval)
     } while Date() < deadline
     return condition()
 }

@@ -108,9 +108,7 @@ private func comm(_ pid: Int32) -> String {
 struct UMLTierSecurityTests {
     @Test("guest root with every capability cannot reach a host file through hostfs: not by path, .., a symlink, nor write the jail")
     func hostfsEscapes() throws {
-        try requireUML()
-        try withContainer("uml-sec-hostfs") { c in
-            c.useUML()
+        try withUMLContainer("uml-sec-hostfs") { c in
             c.makeGuestRootAllPowerful()
             c.config["root"] = ["path": "rootfs", "readonly": false]
             let marker = c.workDir + "/host-secret"
@@ -232,9 +230,7 @@ struct UMLTierSecurityTests {
 
     @Test("the container sees no host pid, mount or network interface (guest's pid and network namespaces shared)")
     func noHostView() throws {
-        try requireUML()
-        try withContainer("uml-sec-view") { c in
-            c.useUML()
+        try withUMLContainer("uml-sec-view") { c in
             c.makeGuestRootAllPowerful()
             // Even without namespaces of its own inside the guest, all it sees is the guest's.
             var l = c.linux
@@ -277,9 +273,7 @@ struct UMLTierSecurityTests {
 
     @Test("a guest OOM: the guest kernel kills the hog (137), one line says so, the host's cgroup saw no OOM kill, the container is stopped")
     func guestOOM() throws {
-        try requireUML()
-        try withContainer("uml-sec-oom") { c in
-            c.useUML()
+        try withUMLContainer("uml-sec-oom") { c in
             var l = c.linux
             l["resources"] = ["memory": ["limit": 64 << 20]]
             c.linux = l
@@ -314,9 +308,7 @@ struct UMLTierSecurityTests {
 
     @Test("a fork bomb in the guest: the host's pids limit holds for the whole UML tree, the host stays responsive, kill KILL ends it, nothing left")
     func forkBomb() throws {
-        try requireUML()
-        try withContainer("uml-sec-bomb") { c in
-            c.useUML()
+        try withUMLContainer("uml-sec-bomb") { c in
             let limit = 48
             var l = c.linux
             l["resources"] = ["pids": ["limit": limit]]
@@ -387,7 +379,9 @@ struct UMLTierSecurityTests {
                 try c.writeConfig()
                 let spawned = try c.spawnRuntime(["create", "--bundle", c.bundle, c.id])
                 var chain: [Int32] = []
-                let found = eventually(timeout: 30) {
+                // Polled every millisecond: the guest boots in tens of milliseconds, and a kill
+                // that lands after `ready` tests the running case instead.
+                let found = eventually(timeout: 30, every: 1_000) {
                     var next = spawned.pid
                     chain = []
                     for _ in 0..<depth {
@@ -418,9 +412,7 @@ struct UMLTierSecurityTests {
 
     @Test("bind mounts reach the guest through the jail: a read-only one stays read-only on the host even for guest root remounting it")
     func bindMounts() throws {
-        try requireUML()
-        try withContainer("uml-sec-binds") { c in
-            c.useUML()
+        try withUMLContainer("uml-sec-binds") { c in
             c.makeGuestRootAllPowerful()
             let shared = c.workDir + "/shared", readOnly = c.workDir + "/readonly"
             for dir in [shared, readOnly] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }

@@ -22,6 +22,23 @@ func requireUML() throws {
     if let reason = umlUnavailableReason() { try skip("this host cannot run the UML tier: \(reason)") }
 }
 
+/// MemTotal (kB) the container's guest reports, 0 if the run failed (recorded).
+func guestMemTotalKB(_ c: TestContainer) throws -> Int {
+    c.shell("grep MemTotal /proc/meminfo")
+    let result = try c.run(timeout: 120)
+    #expect(result.succeeded, "\(result.summary)")
+    return Int(result.stdout.split(separator: " ").compactMap { Int($0) }.first ?? 0)
+}
+
+/// A test container in the UML tier, skipped where this host cannot run one.
+func withUMLContainer(_ name: String, _ body: (TestContainer) throws -> Void) throws {
+    try requireUML()
+    try withContainer(name) { c in
+        c.useUML()
+        try body(c)
+    }
+}
+
 private func hostRelease() -> String {
     var u = utsname()
     uname(&u)
@@ -66,9 +83,7 @@ extension TestContainer {
 struct UMLTierTests {
     @Test("run: the process sees its own kernel; stdout and stderr apart and byte-exact; its exit status")
     func runOwnKernel() throws {
-        try requireUML()
-        try withContainer("uml-run") { c in
-            c.useUML()
+        try withUMLContainer("uml-run") { c in
             c.shell("uname -r; echo to-stderr >&2; printf 'a\\tb\\r\\n'; exit 7")
             let result = try c.run(timeout: 120)
             #expect(result.status == 7, "\(result.summary)")
@@ -82,9 +97,7 @@ struct UMLTierTests {
 
     @Test("stdin: 1 MiB of every byte value through the guest and back, byte-exact")
     func stdinMegabyte() throws {
-        try requireUML()
-        try withContainer("uml-stdin") { c in
-            c.useUML()
+        try withUMLContainer("uml-stdin") { c in
             c.process["args"] = ["cat"]
             try c.writeConfig()
             var bytes = [UInt8](repeating: 0, count: 1 << 20)
@@ -103,9 +116,7 @@ struct UMLTierTests {
 
     @Test("create leaves the process waiting; state pid is the host supervisor, locked down; start; kill forwards; delete leaves nothing")
     func lifecycle() throws {
-        try requireUML()
-        try withContainer("uml-life") { c in
-            c.useUML()
+        try withUMLContainer("uml-life") { c in
             // Written through the guest's hostfs, so synced to reach the host's disk at once.
             c.config["root"] = ["path": "rootfs", "readonly": false]
             c.shell("trap 'echo term > /tmp/got-term; sync; exit 3' TERM; echo started > /tmp/started; sync; while :; do sleep 0.1; done")
@@ -155,9 +166,7 @@ struct UMLTierTests {
 
     @Test("kill KILL ends the whole UML tree; the container is stopped")
     func killTree() throws {
-        try requireUML()
-        try withContainer("uml-kill") { c in
-            c.useUML()
+        try withUMLContainer("uml-kill") { c in
             c.shell("sleep 1000")
             try c.mustCreate()
             let pid = try #require(c.state()?["pid"] as? Int).map(Int32.init)!
@@ -173,9 +182,7 @@ struct UMLTierTests {
 
     @Test("hostfs is jailed: guest root mounting hostfs sees the jail, never the host's files")
     func hostfsJail() throws {
-        try requireUML()
-        try withContainer("uml-jail") { c in
-            c.useUML()
+        try withUMLContainer("uml-jail") { c in
             let marker = c.workDir + "/host-secret"
             try "host-only\n".write(toFile: marker, atomically: true, encoding: .utf8)
             var caps = c.process["capabilities"] as? [String: Any] ?? [:]
@@ -194,9 +201,7 @@ struct UMLTierTests {
 
     @Test("root.path as an absolute host path (as podman writes it): the guest finds the rootfs")
     func absoluteRootPath() throws {
-        try requireUML()
-        try withContainer("uml-abspath") { c in
-            c.useUML()
+        try withUMLContainer("uml-abspath") { c in
             c.config["root"] = ["path": c.rootfs, "readonly": true]
             c.shell("echo in-guest; uname -r")
             let result = try c.run(timeout: 120)
@@ -207,38 +212,26 @@ struct UMLTierTests {
 
     @Test("the memory limit sizes the guest's RAM (mem= limit - 32 MiB)")
     func memoryLimit() throws {
-        try requireUML()
-        try withContainer("uml-mem") { c in
-            c.useUML()
+        try withUMLContainer("uml-mem") { c in
             var linux = c.linux
             linux["resources"] = ["memory": ["limit": 96 << 20]]
             c.linux = linux
-            c.shell("grep MemTotal /proc/meminfo")
-            let result = try c.run(timeout: 120)
-            #expect(result.succeeded, "\(result.summary)")
-            let kb = Int(result.stdout.split(separator: " ").compactMap { Int($0) }.first ?? 0)
+            let kb = try guestMemTotalKB(c)
             #expect(kb > 32 << 10 && kb <= 64 << 10, "MemTotal \(kb) kB for mem=64M")
         }
     }
 
-    @Test("without a memory limit the guest gets the documented default RAM (mem=32M)")
+    @Test("without a memory limit the guest gets the documented default RAM (mem=64M)")
     func defaultMemory() throws {
-        try requireUML()
-        try withContainer("uml-mem-default") { c in
-            c.useUML()
-            c.shell("grep MemTotal /proc/meminfo")
-            let result = try c.run(timeout: 120)
-            #expect(result.succeeded, "\(result.summary)")
-            let kb = Int(result.stdout.split(separator: " ").compactMap { Int($0) }.first ?? 0)
-            #expect(kb > 16 << 10 && kb <= 32 << 10, "MemTotal \(kb) kB for mem=32M")
+        try withUMLContainer("uml-mem-default") { c in
+            let kb = try guestMemTotalKB(c)
+            #expect(kb > 32 << 10 && kb <= 64 << 10, "MemTotal \(kb) kB for mem=64M")
         }
     }
 
     @Test("a network namespace in the guest gets lo up (the tier kernel has no IPv4: brought up through an AF_UNIX socket)")
     func loopbackUp() throws {
-        try requireUML()
-        try withContainer("uml-lo") { c in
-            c.useUML()
+        try withUMLContainer("uml-lo") { c in
             var linux = c.linux
             var namespaces = (linux["namespaces"] as? [[String: Any]]) ?? []
             if !namespaces.contains(where: { $0["type"] as? String == "network" }) { namespaces.append(["type": "network"]) }
@@ -257,9 +250,7 @@ struct UMLTierTests {
 
     @Test("a guest kernel panic: documented status 255, one line naming it, the container stopped, the host untouched")
     func guestPanic() throws {
-        try requireUML()
-        try withContainer("uml-panic") { c in
-            c.useUML()
+        try withUMLContainer("uml-panic") { c in
             var linux = c.linux
             linux["readonlyPaths"] = []
             linux["maskedPaths"] = []
@@ -278,9 +269,7 @@ struct UMLTierTests {
 
     @Test("kill -9 of swiftlet during create: delete --force leaves nothing")
     func killedCreate() throws {
-        try requireUML()
-        try withContainer("uml-killcreate") { c in
-            c.useUML()
+        try withUMLContainer("uml-killcreate") { c in
             c.shell("true")
             try c.writeConfig()
             for delay in [0.05, 0.3, 1.0] {
@@ -445,9 +434,7 @@ struct UMLTierTests {
 
     @Test("run -t: the container's process has a terminal in the guest (consoleSize), relayed to the caller's; its exit status")
     func runTerminal() throws {
-        try requireUML()
-        try withContainer("uml-run-tty") { c in
-            c.useUML()
+        try withUMLContainer("uml-run-tty") { c in
             c.process["terminal"] = true
             c.process["consoleSize"] = ["height": 30, "width": 100]
             c.shell("tty; test -t 0 && test -t 1 && echo is$((1+1))tty; stty size; exit 6")
@@ -463,9 +450,7 @@ struct UMLTierTests {
 
     @Test("create --console-socket: the caller's pty master drives the container's terminal in the guest, which echoes")
     func createConsoleSocket() throws {
-        try requireUML()
-        try withContainer("uml-console") { c in
-            c.useUML()
+        try withUMLContainer("uml-console") { c in
             c.process["terminal"] = true
             c.process["args"] = ["sh"]
             try c.writeConfig()
@@ -492,9 +477,7 @@ struct UMLTierTests {
 
     @Test("exec into a stopped UML container fails in one line and leaves nothing")
     func execStopped() throws {
-        try requireUML()
-        try withContainer("uml-exec-stopped") { c in
-            c.useUML()
+        try withUMLContainer("uml-exec-stopped") { c in
             c.shell("true")
             try c.mustCreate()
             #expect(c.runtime(["start", c.id], timeout: 60).succeeded)
@@ -539,9 +522,7 @@ struct UMLTierTests {
 
     @Test("start --process replaces the waiting process inside the booted guest: args, env, cwd; the exit status is the new process's")
     func fastStart() throws {
-        try requireUML()
-        try withContainer("uml-fast") { c in
-            c.useUML()
+        try withUMLContainer("uml-fast") { c in
             c.config["root"] = ["path": "rootfs", "readonly": false]
             c.process["args"] = ["sleep", "1000"]
             c.process["env"] = ["PATH=/bin", "KEEP=1"]
@@ -565,9 +546,7 @@ struct UMLTierTests {
 
     @Test("a bad replacement fails start with one line; the guest keeps the container created; a good one then runs")
     func fastStartBadReplacement() throws {
-        try requireUML()
-        try withContainer("uml-fastbad") { c in
-            c.useUML()
+        try withUMLContainer("uml-fastbad") { c in
             c.config["root"] = ["path": "rootfs", "readonly": false]
             c.process["args"] = ["sleep", "1000"]
             try c.mustCreate()
@@ -584,9 +563,7 @@ struct UMLTierTests {
 
     @Test("pool fill keeps booted guests created, pool start hands one out with its process replaced, drain leaves nothing")
     func pool() throws {
-        try requireUML()
-        try withContainer("uml-pool") { c in
-            c.useUML()
+        try withUMLContainer("uml-pool") { c in
             c.config["root"] = ["path": "rootfs", "readonly": false]
             c.process["args"] = ["sleep", "1000"]
             try c.writeConfig()

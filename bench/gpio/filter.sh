@@ -27,34 +27,24 @@ echo '{"containers": []}' > "$work/policy.json"
 agent_pid=$!
 for _ in $(seq 100); do [ -S "$work/agent.sock" ] && break; sleep 0.02; done
 # The same profile for both (as e2e/gpio/run.sh builds it); the mediated one with the annotation.
-python3 - "$profile" "$work" <<'PY'
+python3 "$top/e2e/gpio/podman-profile.py" "$profile" > "$work/seccomp.json"
+python3 - "$work" <<'PY'
 import json, sys
-docker = json.load(open(sys.argv[1]))
-arches = [a for m in docker["archMap"] if m["architecture"] == "SCMP_ARCH_X86_64"
-          for a in [m["architecture"]] + m["subArchitectures"]]
-rules = []
-for r in docker["syscalls"]:
-    inc, exc = r.get("includes") or {}, r.get("excludes") or {}
-    if inc.get("caps") or inc.get("minKernel") or (inc.get("arches") and "amd64" not in inc["arches"]):
-        continue
-    if exc.get("arches") and "amd64" in exc["arches"]:
-        continue
-    rules.append({k: v for k, v in r.items() if k in ("names", "action", "args", "errnoRet")})
-base = json.load(open(sys.argv[2] + "/bundle/config.json"))
+profile = json.load(open(sys.argv[1] + "/seccomp.json"))
+base = json.load(open(sys.argv[1] + "/bundle/config.json"))
 for name, mediated in (("mediated", True), ("direct", False)):
     c = json.loads(json.dumps(base))
     c["process"]["args"] = ["sleep", "600"]
     c["process"]["terminal"] = False
-    seccomp = {"defaultAction": docker["defaultAction"], "defaultErrnoRet": docker.get("defaultErrnoRet", 1),
-               "architectures": arches, "syscalls": rules}
+    seccomp = dict(profile)
     if mediated:
-        seccomp["listenerPath"] = sys.argv[2] + "/agent.sock"
+        seccomp["listenerPath"] = sys.argv[1] + "/agent.sock"
         c["annotations"] = {"org.swiftlet.gpio": "mediated"}
     c["linux"]["seccomp"] = seccomp
-    c["root"]["path"] = sys.argv[2] + "/bundle/rootfs"
+    c["root"]["path"] = sys.argv[1] + "/bundle/rootfs"
     import os
-    os.makedirs(sys.argv[2] + "/" + name, exist_ok=True)
-    json.dump(c, open(sys.argv[2] + "/" + name + "/config.json", "w"))
+    os.makedirs(sys.argv[1] + "/" + name, exist_ok=True)
+    json.dump(c, open(sys.argv[1] + "/" + name + "/config.json", "w"))
 PY
 "$swiftlet" --root "$state" run --detach --bundle "$work/mediated" gf-m-$$ >/dev/null
 "$swiftlet" --root "$state" run --detach --bundle "$work/direct" gf-d-$$ >/dev/null

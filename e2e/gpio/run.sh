@@ -68,22 +68,7 @@ JSON
 # with listenerPath. swiftlet adds the GPIO ioctls itself (annotation org.swiftlet.gpio).
 profile=/usr/share/containers/seccomp.json
 [ -f "$profile" ] || { echo "gpio: $profile is missing (golang-github-containers-common)" >&2; exit 1; }
-python3 - "$profile" > "$jail/seccomp.json" <<'PY'
-import json, sys
-docker = json.load(open(sys.argv[1]))
-arches = [a for m in docker["archMap"] if m["architecture"] == "SCMP_ARCH_X86_64"
-          for a in [m["architecture"]] + m["subArchitectures"]]
-rules = []
-for r in docker["syscalls"]:
-    inc, exc = r.get("includes") or {}, r.get("excludes") or {}
-    if inc.get("caps") or inc.get("minKernel") or (inc.get("arches") and "amd64" not in inc["arches"]):
-        continue
-    if exc.get("arches") and "amd64" in exc["arches"]:
-        continue
-    rules.append({k: v for k, v in r.items() if k in ("names", "action", "args", "errnoRet")})
-print(json.dumps({"defaultAction": docker["defaultAction"], "defaultErrnoRet": docker.get("defaultErrnoRet", 1),
-                  "architectures": arches, "listenerPath": "/run/agent.sock", "syscalls": rules}))
-PY
+python3 "$top/e2e/gpio/podman-profile.py" "$profile" /run/agent.sock > "$jail/seccomp.json"
 grep -q '"names": \["[^]]*"ioctl"[^]]*\], "action": "SCMP_ACT_ALLOW", "args": \[\]' "$jail/seccomp.json" \
   || { echo "gpio: the profile has no unconditional ioctl allow to check against" >&2; exit 1; }
 # $1: file; $2: seccomp member; $3: annotations member.

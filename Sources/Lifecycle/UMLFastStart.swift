@@ -44,7 +44,7 @@ func guestGlibcTunables() -> String? {
 
 /// In the guest: the start request for the container, from the start frame's payload (the
 /// host's replacement document; empty: the configured process). The process object goes
-/// through the guest runtime's own checks again, as a process.json file in the guest's /run.
+/// through the guest runtime's own checks again, as a process.json would.
 func umlGuestStartRequest(id: String, payload: [UInt8]) throws(SwiftletError) -> StartRequest {
     var r = StartRequest(id: id)
     if payload.isEmpty { return r }
@@ -57,9 +57,7 @@ func umlGuestStartRequest(id: String, payload: [UInt8]) throws(SwiftletError) ->
         process.removeAll { $0.key.bytesEqual("env") }
         process.append(JSON.Member("env", .array(env)))
     }
-    let file = "/run/swiftlet-process.json"
-    try writeFileAtomically(file, JSON.object(process).serialized(), stage: .lifecycle)
-    r.processFile = file
+    r.processText = JSON.object(process).serialized()
     r.cpus = doc["cpus"]?.stringValue
     return r
 }

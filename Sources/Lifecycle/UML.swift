@@ -608,8 +608,7 @@ struct UMLSession {
             var events = poll(&fds, nfds_t(fds.count), releaseWhenIdle ? UMLSession.idleMilliseconds : timeout)
             if events == 0 && releaseWhenIdle {
                 releaseCodeWhenIdle = false
-                cl_agent_release_code()
-                events = poll(&fds, nfds_t(fds.count), timeout)
+                events = cl_release_code_and_poll(&fds, nfds_t(fds.count), timeout)
             }
             if events < 0 && cl_errno() != EINTR { throw .system(.lifecycle, "poll") }
             let now = cl_monotonic_ns()

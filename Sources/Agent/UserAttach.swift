@@ -203,19 +203,22 @@ extension AgentLoop {
     /// reused pid is never judged in its place). A pair of namespaces found to be the user's
     /// is remembered (VerifiedNamespaces): the task's user namespace, seen by Task.open
     /// before it checked the notification, and the mount namespace it opened.
-    func userTaskRefusal(_ task: Task, uid: UInt32, container: AttachedContainer, id: UInt64) -> Decision? {
+    /// `mountNamespace` and `userNamespaceIdentity` are the task's, opened (stat'ed) before
+    /// the notification was last found valid.
+    func userTaskRefusal(pid: UInt32, mountNamespace: Int32, userNamespaceIdentity: (UInt64, UInt64)?, uid: UInt32,
+                         container: AttachedContainer, id: UInt64) -> Decision? {
         let notifyFD = container.notifyFD
-        guard let mount = fileIdentity(task.mountNamespace) else {
+        guard let mount = fileIdentity(mountNamespace) else {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot identify the task's mount namespace")
         }
-        if let user = task.userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }
-        let userNamespace = cl_open("/proc/" + String(task.pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
+        if let user = userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }
+        let userNamespace = cl_open("/proc/" + String(pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
         if userNamespace < 0 {
             if cl_agent_notif_id_valid(notifyFD, id) != 0 { return Decision(answer: .gone, decision: "none", reason: "task gone") }
             return Decision(answer: .error(EPERM), decision: "deny",
                             reason: "cannot open the task's user namespace: " + errnoText(cl_errno()))
         }
-        let refusal = foreignNamespaceRefusal(userNamespace: userNamespace, mountNamespace: task.mountNamespace, uid: uid,
+        let refusal = foreignNamespaceRefusal(userNamespace: userNamespace, mountNamespace: mountNamespace, uid: uid,
                                               agentUserNamespace: ownUserNamespace)
         if cl_agent_notif_id_valid(notifyFD, id) != 0 {
             _ = close(userNamespace)
@@ -225,7 +228,7 @@ extension AgentLoop {
             _ = close(userNamespace)
             return Decision(answer: .error(EPERM), decision: "deny", reason: refusal)
         }
-        let mountCopy = cl_fcntl_int(task.mountNamespace, F_DUPFD_CLOEXEC, 0)
+        let mountCopy = cl_fcntl_int(mountNamespace, F_DUPFD_CLOEXEC, 0)
         if mountCopy < 0 { _ = close(userNamespace) } else { container.verifiedNamespaces.add(userFD: userNamespace, mountFD: mountCopy) }
         return nil
     }

@@ -158,8 +158,19 @@ func topUserNamespace(_ fd: Int32, below agent: (UInt64, UInt64)) -> (identity: 
 }
 
 extension AgentLoop {
+    /// Containers (attached, or connections not yet attached) one user may have at once. Each
+    /// holds agent fds (its notify fd; for GPIO up to 8 pidfds and 8 chips; up to 8 verified
+    /// namespace pairs): without a bound one user could take all of the agent's fds, and root's
+    /// containers could then no longer attach.
+    static let userContainerLimit = 32
+
     /// Serves rootless runtimes on `path` as well.
     func serveUsers(on path: String) throws(SwiftletError) {
+        // Room for every user's bounded share: the soft fd limit up to the hard one.
+        var soft: UInt64 = 0, hard: UInt64 = 0
+        if cl_getrlimit_pid(0, 7 /* RLIMIT_NOFILE */, &soft, &hard) == 0 && soft < hard {
+            _ = cl_prlimit(0, 7, hard, hard)
+        }
         let socket = try listenUserSocket(path)
         if cl_agent_epoll_add(epoll, socket.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.userListenerToken) != 0 {
             socket.close()
@@ -185,6 +196,14 @@ extension AgentLoop {
         case .failure(let e):
             logError(e.value == EPERM ? "refused root on the user socket (root uses --socket)" : "cannot read peer credentials",
                      errno: e.value)
+            conn.close()
+            return
+        }
+        let held = connections.reduce(0) { $0 + ($1?.peerUID == uid ? 1 : 0) }
+            + containers.reduce(0) { $0 + ($1?.peerUID == uid ? 1 : 0) }
+        if held >= AgentLoop.userContainerLimit {
+            logError("refused uid " + String(uid) + ": it has " + String(AgentLoop.userContainerLimit)
+                     + " containers attached or attaching", errno: EMFILE)
             conn.close()
             return
         }

@@ -19,6 +19,8 @@
  *                                         outside any container: a filter notifying GPIO ioctls on this
  *                                         task, attached on the agent's user socket SOCK claiming pid PID
  *                                         (a container's init) and id ID; then an input request of OFFSET
+ *   client CHIP hostflood SOCK PID N SEC  N processes attach as hostattach does and stay SEC seconds;
+ *                                         "forked N sent M" once all have sent
  *   client --seed FILE                    credits FILE's bytes to the kernel's entropy pool (the
  *                                         guest has no entropy source: getrandom would block) */
 #define _GNU_SOURCE
@@ -41,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -225,6 +228,31 @@ int main(int argc, char **argv) {
         int fd = request(chip, "in", &o, 1);
         report("request", fd);
         return fd >= 0 ? 0 : 1;
+    }
+    if (!strcmp(cmd, "hostflood") && argc == 7) {
+        int n = (int)num(argv[5]), forked = 0, sent = 0, done[2];
+        if (pipe(done) < 0) return 1;
+        for (int i = 0; i < n; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "flood%d", i);
+            pid_t child = fork();
+            if (child == 0) {
+                close(done[0]);
+                char ok = host_attach(argv[3], argv[4], id) == 0;
+                if (write(done[1], &ok, 1) != 1) _exit(1);
+                close(done[1]);
+                sleep((unsigned)num(argv[6]));
+                _exit(0);
+            }
+            if (child > 0) forked++;
+        }
+        close(done[1]);
+        char ok;
+        while (read(done[0], &ok, 1) == 1) sent += ok;
+        printf("forked %d sent %d\n", forked, sent);
+        fflush(stdout);
+        while (wait(NULL) > 0) {}
+        return 0;
     }
     if (!strcmp(cmd, "setconfig") && argc == 6) {
         unsigned o = (unsigned)num(argv[3]);

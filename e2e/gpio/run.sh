@@ -235,8 +235,10 @@ rootless_checks() {
   as_rl() { $B timeout 60 su -s /bin/sh -c "export XDG_RUNTIME_DIR=/run/user/$RL PATH=/bin; $1" rl; }
   RS=/swiftlet
   RX="$RS exec rgp"
-  /swiftlet --root /run/swiftlet agent --socket /run/agent2.sock --user-socket /run/agent-user.sock \
-    --policy /policy-user.json --log /tmp/agent-user.log 2>/tmp/agent-user.err &
+  # A small fd limit (as for any agent: room for so many containers), so that one user's
+  # flood of attaches would reach it here.
+  (ulimit -n 128 && exec /swiftlet --root /run/swiftlet agent --socket /run/agent2.sock --user-socket /run/agent-user.sock \
+    --policy /policy-user.json --log /tmp/agent-user.log 2>/tmp/agent-user.err) &
   AGENT=$!
   i=0; while [ ! -S /run/agent-user.sock ] && [ $i -lt 100 ]; do $B sleep 0.05; i=$((i+1)); done
   $B echo "== rootless: agent $AGENT up: $($B ls -l /run/agent-user.sock) $($B id rl)"
@@ -245,9 +247,11 @@ rootless_checks() {
   as_rl "$B timeout 30 $RS run --detach --bundle /run/rl-mine rgp" >/tmp/rl-run.out 2>&1; rc=$?; r rl-run "$rc $($B cat /tmp/rl-run.out)"
   chk "rootless: a user's container with the GPIO filter starts" [ $rc = 0 ]
   chk "... the agent attached it for the user, by rl's entry" $B grep -q '"event":"attach","container":"rgp".*"user":1000,"entry":"containers\[2\]"' /tmp/agent-user.log
-  as_rl "$RX gpioset --mode=time --sec=2 $CHIP 0=1" >/tmp/rl-set.out 2>&1 &
+  # (polled: su, exec and the request take a while in a loaded guest)
+  as_rl "$RX gpioset --mode=time --sec=4 $CHIP 0=1" >/tmp/rl-set.out 2>&1 &
   SET=$!
-  $B sleep 1; v=$(sim 0); wait $SET; rc=$?
+  i=0; while [ "$(sim 0)" != 1 ] && [ $i -lt 35 ]; do $B sleep 0.1; i=$((i+1)); done
+  v=$(sim 0); wait $SET; rc=$?
   r rl-led "$v $rc $($B cat /tmp/rl-set.out)"
   chk "rootless: gpioset drives the granted led line (sim_gpio0/value 1)" [ "$v" = 1 ]
   chk "... and exits 0" [ $rc = 0 ]
@@ -266,9 +270,10 @@ rootless_checks() {
   out=$(as_rl "$RX client $D request in 5" 2>&1); r rl-v2-in "$out"
   chk "rootless: v2 request of granted line 5 as input reads 1" has "$out" "values 1"
   pull 5 pull-down
-  as_rl "$RX sh -c 'HOLD_MS=1500 client $D request out1 5'" >/tmp/rl-hold.out 2>&1 &
+  as_rl "$RX sh -c 'HOLD_MS=4000 client $D request out1 5'" >/tmp/rl-hold.out 2>&1 &
   HOLD=$!
-  $B sleep 0.8; v=$(sim 5); wait $HOLD; r rl-v2-out "$v $($B cat /tmp/rl-hold.out)"
+  i=0; while [ "$(sim 5)" != 1 ] && [ $i -lt 35 ]; do $B sleep 0.1; i=$((i+1)); done
+  v=$(sim 5); wait $HOLD; r rl-v2-out "$v $($B cat /tmp/rl-hold.out)"
   chk "rootless: v2 request of line 5 as output driven to 1 (sim_gpio5/value 1)" [ "$v" = 1 ]
   # Entries of another user and of root grant every line: neither serves rl's containers.
   for g in other root; do
@@ -285,6 +290,22 @@ rootless_checks() {
   out=$(as_rl "/bundle/rootfs/bin/client $D hostattach /run/agent-user.sock $PID forged 5" 2>&1); r rl-hostattach "$PID $out"
   chk "rootless: a host task's filter attached as the container's gets no line (EPERM)" has "$out" "request err EPERM"
   chk "... the agent attached it by rl's entry and refused the task" $B grep -q '"container":"forged".*"decision":"deny".*"reason":"the task is not in a user namespace of its own"' /tmp/agent-user.log
+  # One user's flood of attaches (its own host tasks, each a filter of its own) leaves root's
+  # containers their agent: a user has at most 32 containers attached or attaching.
+  $B mkdir -p /run/root-flood
+  $B sed 's|/run/agent.sock|/run/agent2.sock|; s|"org.swiftlet.gpio": "mediated"|&, "org.swiftlet.test/grant": "root"|' \
+    /mediated/config.json > /run/root-flood/config.json
+  as_rl "/bundle/rootfs/bin/client $D hostflood /run/agent-user.sock $PID 200 40" >/tmp/rl-flood.out 2>&1 &
+  FLOOD=$!
+  i=0; while ! $B grep -q sent /tmp/rl-flood.out && [ $i -lt 300 ]; do $B sleep 0.1; i=$((i+1)); done
+  $B sleep 2
+  r rl-flood-agent "$($B cat /tmp/rl-flood.out) agent fds $($B ls /proc/$AGENT/fd | $B wc -l) refused $($B grep -c 'containers attached or attaching' /tmp/agent-user.log) EMFILE $($B grep -c '"errno":"EMFILE"' /tmp/agent-user.log)"
+  $B timeout 30 $S run --detach --bundle /run/root-flood gpf >/tmp/rf-run.out 2>&1; rc=$?; r root-during-flood-run "$rc $($B cat /tmp/rf-run.out)"
+  out=$($B timeout 10 $S exec gpf client $D request in 5 2>&1); r root-during-flood "$out"
+  chk "rootless: while a user floods the user socket with 200 attaches, root's container gets its granted line" has "$out" "request ok"
+  chk "... the agent refused that user's attaches past 32" $B grep -q '"error":"refused uid 1000: it has 32 containers attached or attaching"' /tmp/agent-user.log
+  wait $FLOOD
+  $B timeout 10 $S kill gpf KILL; $B sleep 0.3; $B timeout 10 $S delete -f gpf
   as_rl "$RX sh -c 'sleep 2; client $D request out1 5'" >/tmp/rl-dead.out 2>&1 &
   DEAD=$!
   $B sleep 1; $B kill -9 $AGENT; wait $DEAD

@@ -24,6 +24,7 @@
 # buffer: AMX); then UML_TUNABLES is an empty GLIBC_TUNABLES= and UML_GUEST_AVX=1.
 #
 # env: UML_KERNEL (a kernel to use instead), UML_MEM (default 64M), UML_TIMEOUT (default 180 s),
+#   UML_CPU (the host CPU the guest runs on; default: the one the launch starts on),
 #      UML_KEEP_LOG (a file to copy the guest's console log to at exit),
 #      UML_XSTATE_WORKAROUND (1/0: force the launcher workaround on or off)
 
@@ -123,12 +124,16 @@ uml_boot() {
     for d in $UML_DISK_LIST; do truncate -s "${d#*:}M" "$UML_MEMDIR/${d%%:*}.img"; done
     TMPDIR=$UML_MEMDIR exec "$@"'
   [ "$(id -u)" = 0 ] && wrap=(unshare --mount --propagation private --pid --fork --kill-child)
-  local start end
+  local start end cpu
+  # The guest on one host CPU, as swiftlet's tier runs it: every guest system call is a ptrace
+  # hand-over between the UML kernel and the guest's process, a wake-up of the other CPU when
+  # they sit on two.
+  cpu=${UML_CPU:-$(awk '{print $39}' /proc/self/stat)}
   start=$(date +%s%N)
   # UML's own mappings take a little more than mem=.
   UML_MIB=$((mib + 16)) UML_MEMDIR=$UML_MEMDIR UML_DISK_LIST="${UML_DISKS[*]}" \
   timeout --kill-after=5 "${UML_TIMEOUT:-180}" "${wrap[@]}" sh -c "$launch" uml \
-    "${UML_LAUNCH[@]}" setarch -R "$UML_KERNEL" \
+    taskset -c "$cpu" "${UML_LAUNCH[@]}" setarch -R "$UML_KERNEL" \
     "mem=$mem" root=/dev/root rootfstype=hostfs "hostfs=$UML_JAIL" rw init=/init \
     "umid=swiftlet-uml-$$" "uml_dir=$UML_WORK" con=null con0=fd:0,fd:1 quiet \
     initcall_blacklist=raid6_select_algo lpj=10000000 "${args[@]}" "$@" "$UML_TUNABLES" \

@@ -144,4 +144,58 @@ struct AgentHelperTests {
                     "\(ran.stdout)")
         }
     }
+
+    /// The agent's own mknod below a tmpfs, many calls of one task: each call acts with the
+    /// caller's credentials as they are then (uid, gid, supplementary groups, umask, read anew
+    /// although the task's /proc files are kept), with CAP_MKNOD only for a device node, and
+    /// the agent is back to its own credentials afterwards.
+    @Test func agentMadeNodesFollowTheCallersCredentialsOfEachCall() throws {
+        let a = "agent-hc-\(pid)"
+        let policy = #"{"containers": [{"match": {"id": "\#(a)"}, "mknod": [{"type": "p", "path": "/dev"}, "#
+            + #"{"type": "c", "major": 1, "minor": 3, "path": "/dev"}]}]}"#
+        func agentCredentials(_ agent: Int32) -> [String] {
+            let status = (try? String(contentsOfFile: "/proc/\(agent)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").map(String.init).filter {
+                ["Umask:", "Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:"].contains(where: $0.hasPrefix)
+            }
+        }
+        try withWorld("helpercreds", policy: policy) { w in
+            try w.startAgent()
+            let agent = w.agent!.process.processIdentifier
+            let before = agentCredentials(agent)
+            try #require(before.count == 7, "\(before)")
+            // The first node below /dev goes through the helper (the mount is not known to be a
+            // tmpfs yet); the rest are the agent's. Container ids: host ids less 100000.
+            let script = "mknod /dev/warm p; mkdir -m 770 /dev/g1 /dev/g2 /dev/g3; mkdir -m 755 /dev/r; "
+                + "chgrp 1000 /dev/g1; chgrp 2000 /dev/g2; chgrp 3000 /dev/g3; "
+                + "/notify-helper steps fifo:/dev/r/p0 id:1000:1000:2000 fifo:/dev/r/p1 fifo:/dev/g2/p fifo:/dev/g3/p "
+                + "chr:/dev/g2/null:1:3 umask:077 fifo:/dev/g2/q; "
+                + "/notify-helper steps id:1000:1000:1000 fifo:/dev/g1/p fifo:/dev/g2/s; ls -ln /dev/r /dev/g1 /dev/g2"
+            let bundle = try w.bundle(a, script: script) { config in
+                var process = config["process"] as! [String: Any]
+                let caps = ["CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]
+                process["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+                config["process"] = process
+            }
+            let ran = w.runContainer(a, bundle: bundle)
+            let lines = ran.stdout.split(separator: "\n").map(String.init)
+            // As root of the container: its own directory. As uid 1000 in group 2000: not
+            // there, but in g2 (group 2000), not in g3; the device with CAP_MKNOD from the
+            // agent; umask 077 applied. As uid 1000 in group 1000 only: g1, not g2.
+            for (path, errno) in [("/dev/r/p0", 0), ("/dev/r/p1", 13), ("/dev/g2/p", 0), ("/dev/g3/p", 13),
+                                  ("/dev/g2/null", 0), ("/dev/g2/q", 0), ("/dev/g1/p", 0), ("/dev/g2/s", 13)] {
+                #expect(lines.contains("\(path) errno=\(errno)"), "\(path): \(ran.stdout) \(ran.stderr)")
+            }
+            func entry(_ name: String) -> [Substring]? {
+                lines.first { $0.hasSuffix(" " + name) }?.split(separator: " ", omittingEmptySubsequences: true)
+            }
+            #expect(entry("p0").map { $0[0] == "prw-r--r--" && $0[2] == "0" && $0[3] == "0" } == true, "\(ran.stdout)")
+            #expect(entry("q").map { $0[0] == "prw-------" && $0[2] == "1000" && $0[3] == "1000" } == true, "\(ran.stdout)")
+            #expect(entry("null").map { $0[0].hasPrefix("crw") && $0[2] == "1000" } == true, "\(ran.stdout)")
+            // Every call decided and answered.
+            let results = w.decisions(a).compactMap { $0["result"] as? String }
+            #expect(results.count == 9 && results.filter { $0 == "ok" }.count == 6, "\(w.log)")
+            #expect(agentCredentials(agent) == before, "\(agentCredentials(agent)) != \(before)")
+        }
+    }
 }

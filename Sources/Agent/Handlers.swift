@@ -125,7 +125,8 @@ extension AgentLoop {
         var files = entry.namesUids ? extra.union(.uidMap) : extra
         if call.container.peerUID != nil { files.insert(.userNamespaceIdentity) }
         switch Task.open(pid: call.pid, notifyFD: call.container.notifyFD, id: call.id, withUserNamespace: userNamespace,
-                         ownUserNamespace: ownUserNamespace, extra: files) {
+                         ownUserNamespace: ownUserNamespace, extra: files, files: call.container.taskFiles,
+                         verified: call.container.peerUID != nil ? call.container.verifiedNamespaces : nil) {
         case .task(let t):
             // A rootless runtime's container: the task must live in namespaces its user made.
             if let uid = call.container.peerUID,

@@ -110,6 +110,11 @@ final class VerifiedNamespaces {
         pairs.contains { $0.user == user && $0.mount == mount }
     }
 
+    /// The held fd of the pair's mount namespace (the pair's, not to be closed), nil if unknown.
+    func mountFD(user: (UInt64, UInt64), mount: (UInt64, UInt64)) -> Int32? {
+        pairs.first { $0.user == user && $0.mount == mount }?.mountFD
+    }
+
     /// Keeps the pair; takes over both fds.
     func add(userFD: Int32, mountFD: Int32) {
         guard let user = fileIdentity(userFD), let mount = fileIdentity(mountFD), !contains(user: user, mount: mount) else {
@@ -205,7 +210,7 @@ extension AgentLoop {
     /// before it checked the notification, and the mount namespace it opened.
     func userTaskRefusal(_ task: Task, uid: UInt32, container: AttachedContainer, id: UInt64) -> Decision? {
         let notifyFD = container.notifyFD
-        guard let mount = fileIdentity(task.mountNamespace) else {
+        guard let mount = task.mountNamespaceIdentity ?? fileIdentity(task.mountNamespace) else {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot identify the task's mount namespace")
         }
         if let user = task.userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }

@@ -561,6 +561,13 @@ int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *o
     return request(h, &req, strings, root_fd, dir_fd, -1, out, len, timeout_ms);
 }
 
+/* ---- the notifying task ---- */
+
+long cl_agent_read_task_memory(int32_t pid, uint64_t address, void *buf, size_t len) {
+    struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)address, len };
+    return (long)process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0);
+}
+
 /* ---- mknod made by the agent itself, where nothing can block it ---- */
 
 #ifndef STATX_MNT_ID_UNIQUE

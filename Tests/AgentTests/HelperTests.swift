@@ -3,6 +3,7 @@
 // gone when the container detaches or the agent dies.
 import Foundation
 import Testing
+import TestSupport
 
 private let pid = getpid()
 
@@ -196,6 +197,53 @@ struct AgentHelperTests {
             let results = w.decisions(a).compactMap { $0["result"] as? String }
             #expect(results.count == 9 && results.filter { $0 == "ok" }.count == 6, "\(w.log)")
             #expect(agentCredentials(agent) == before, "\(agentCredentials(agent)) != \(before)")
+        }
+    }
+
+    /// The agent keeps a task's /proc directory and status file for its next calls: a task
+    /// given the pid of one that exited must be judged by its own credentials (here: a
+    /// directory it may not write to), neither the old task's nor refused as gone. The pid is
+    /// reused through the host's ns_last_pid; rounds where another task took it first do not count.
+    @Test func aTaskGivenAnExitedTasksPidIsJudgedAsItself() throws {
+        let a = "agent-hr-\(pid)"
+        try withWorld("helperreuse", policy: fifoPolicy(a, path: "/dev")) { w in
+            try w.startAgent()
+            let rounds = 6
+            let script = "mkdir -m 755 /dev/r; for i in \((1...rounds).map(String.init).joined(separator: " ")); do "
+                + "/notify-helper steps fifo:/dev/r/a$i; read x < /go; /notify-helper steps id:1000:1000:1000 fifo:/dev/r/b$i; done"
+            let bundle = try w.bundle(a, script: script) { config in
+                var process = config["process"] as! [String: Any]
+                let caps = ["CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_SETUID", "CAP_SETGID"]
+                process["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+                config["process"] = process
+            }
+            try #require(mkfifo(bundle + "/rootfs/go", 0o666) == 0)
+            let container = w.startContainer(a, bundle: bundle)
+            defer { run(AgentEnvironment.runtime, ["--root", w.stateRoot, "kill", a, "KILL"]); _ = container.wait(timeout: 30) }
+            func decision(_ path: String) -> [String: Any]? {
+                var found: [String: Any]? = nil
+                _ = eventually(timeout: 30) { found = w.decisions(a).first { $0["path"] as? String == path }; return found != nil }
+                return found
+            }
+            var reused = 0
+            for i in 1...rounds {
+                let first = try #require(decision("/dev/r/a\(i)"), "\(w.log)")
+                #expect(first["result"] as? String == "ok", "\(first)")
+                let old = try #require(first["pid"] as? Int)
+                // The shell waits in open(2) of the fifo: no fork between the cursor and its next one.
+                let go = open(bundle + "/rootfs/go", O_WRONLY)
+                try #require(go >= 0)
+                let cursor = open("/proc/sys/kernel/ns_last_pid", O_WRONLY)
+                if cursor >= 0 { _ = "\(old - 1)".withCString { write(cursor, $0, strlen($0)) }; close(cursor) }
+                _ = write(go, "x\n", 2)
+                close(go)
+                let second = try #require(decision("/dev/r/b\(i)"), "\(w.log)")
+                #expect(second["result"] as? String == "permission denied", "\(second)")
+                if second["pid"] as? Int == old { reused += 1 }
+            }
+            let ran = container.wait(timeout: 30)
+            #expect(ran.status == 0, "\(ran.stdout) \(ran.stderr)")
+            if reused == 0 { try skip("no round gave the exited task's pid to the next one (other tasks took it)") }
         }
     }
 }

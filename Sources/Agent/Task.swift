@@ -37,7 +37,7 @@ struct Task {
         let rawValue: Int
         static let uidMap = Extra(rawValue: 1)
         static let cgroup = Extra(rawValue: 2)
-        /// The user namespace's identity only (a stat of ns/user, no fd).
+        /// The user namespace's identity only (its ns/user link read, no fd).
         static let userNamespaceIdentity = Extra(rawValue: 4)
     }
 
@@ -84,9 +84,11 @@ struct Task {
             if fd < 0 && failure == 0 { failure = cl_errno() }
             return fd
         }
+        // A namespace's (st_dev, st_ino) by its link's text: every namespace is on nsfs, the
+        // st_dev of the agent's own.
         func identity(_ name: String) -> (UInt64, UInt64)? {
-            var st = stat()
-            if directory >= 0 && fstatat(directory, name, &st, 0) == 0 { return (UInt64(st.st_dev), UInt64(st.st_ino)) }
+            var ino: UInt64 = 0
+            if directory >= 0 && cl_agent_ns_inode(directory, name, &ino) == 0 { return (ownUserNamespace.0, ino) }
             if failure == 0 { failure = cl_errno() }
             return nil
         }

@@ -568,6 +568,21 @@ long cl_agent_read_task_memory(int32_t pid, uint64_t address, void *buf, size_t 
     return (long)process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0);
 }
 
+int cl_agent_ns_inode(int dir_fd, const char *name, uint64_t *ino) {
+    char link[64];
+    ssize_t n = readlinkat(dir_fd, name, link, sizeof link - 1);
+    if (n < 0) return -1;
+    link[n] = 0;
+    /* "mnt:[4026531841]": the kind, then the inode number in brackets. */
+    const char *open = strchr(link, '[');
+    if (!open || open[1] < '0' || open[1] > '9') { errno = EINVAL; return -1; }
+    char *end;
+    unsigned long long value = strtoull(open + 1, &end, 10);
+    if (end[0] != ']' || end[1] != 0) { errno = EINVAL; return -1; }
+    *ino = value;
+    return 0;
+}
+
 /* ---- mknod made by the agent itself, where nothing can block it ---- */
 
 #ifndef STATX_MNT_ID_UNIQUE

@@ -432,6 +432,7 @@ extension AgentLoop {
         switch c {
         case .tooLong: return Decision(answer: .error(ENAMETOOLONG), decision: "deny", reason: "argument too long")
         case .null: return Decision(answer: .error(EFAULT), decision: "deny", reason: "null argument")
+        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
         default: return Decision(answer: .error(EFAULT), decision: "deny", reason: "argument unreadable")
         }
     }

@@ -6,10 +6,13 @@ import JSON
 /// its user namespace (to act as its root) and its status (credentials); its memory is read
 /// by pid (to copy arguments once). All fds are opened first and the notification is checked
 /// afterwards (SECCOMP_IOCTL_NOTIF_ID_VALID), so a PID reused meanwhile is never acted upon;
-/// memory read after that check is checked again before the call is made (perform,
-/// mknodInAgent).
+/// memory is read by pid, so every copy is checked the same way before it is used (a task
+/// given the pid meanwhile would have been read: the copy is dropped).
 struct Task {
     let pid: UInt32
+    /// The notification it is reached for (see string(at:)).
+    let notifyFD: Int32
+    let id: UInt64
     let root: Int32
     let mountNamespace: Int32
     /// -1 when the task shares the agent's user namespace (setns to it would fail).
@@ -120,7 +123,7 @@ struct Task {
         let cgroup = extra.contains(.cgroup) ? openOrRecord("cgroup", O_RDONLY) : -1
         // Kept (or to be kept) for the task's next calls: the container's, not this call's.
         if files != nil && status >= 0 { borrowed.insert(.status) }
-        let task = Task(pid: pid, root: root, mountNamespace: mnt, userNamespace: user, status: status,
+        let task = Task(pid: pid, notifyFD: notifyFD, id: id, root: root, mountNamespace: mnt, userNamespace: user, status: status,
                         uidMap: uidMap, cgroup: cgroup, userNamespaceIdentity: userIdentity,
                         mountNamespaceIdentity: mountIdentity, borrowed: borrowed)
         let entry = directory >= 0 && status >= 0 ? TaskFiles.Entry(pid: pid, directory: directory, status: status) : nil
@@ -150,9 +153,16 @@ struct Task {
     }
 
     /// Reads a NUL-terminated string at `address` from the task's memory, page by page so
-    /// a string ending just before an unmapped page still reads. By pid: see Task.
+    /// a string ending just before an unmapped page still reads. By pid: read, then the
+    /// notification checked; .gone when it is no longer valid (the bytes may be another
+    /// task's, and nothing of them is kept or logged).
     func string(at address: UInt64, limit: Int = 4096) -> Copied {
         if address == 0 { return .null }
+        let copied = read(at: address, limit: limit)
+        return cl_agent_notif_id_valid(notifyFD, id) == 0 ? copied : .gone
+    }
+
+    private func read(at address: UInt64, limit: Int) -> Copied {
         var out: [UInt8] = []
         var at = address
         var page = [UInt8](repeating: 0, count: 4096)
@@ -339,6 +349,8 @@ enum Copied {
     case text(String, raw: [UInt8])
     case fault
     case tooLong
+    /// The notification went away while the string was read.
+    case gone
 
     /// As logged: the text (cut at 256 bytes), null, or what went wrong.
     var json: JSON {
@@ -347,6 +359,7 @@ enum Copied {
         case .text(let s, _): return .string(jsonSafe(s))
         case .fault: return .string("<unreadable>")
         case .tooLong: return .string("<too long>")
+        case .gone: return .string("<task gone>")
         }
     }
 }

@@ -16,6 +16,7 @@ work=$(mktemp -d /tmp/swiftlet-bench-stops.XXXXXX)
 cleanup() { "$swiftlet" --root "$work/state" delete --force s >/dev/null 2>&1 || true; rm -rf --one-file-system "$work"; }
 trap cleanup EXIT
 bash "$top/scripts/make-bundle.sh" "$work/bundle" "$swiftlet" >/dev/null
+gcc -static -nostdlib -O2 -fno-stack-protector -o "$work/bundle/rootfs/bin/up" "$top/bench/lib/up.c"
 python3 - "$work/bundle/config.json" "$kernel" <<'PY'
 import json, sys
 path, kernel = sys.argv[1:]
@@ -25,11 +26,14 @@ c["root"]["readonly"] = False
 c.setdefault("annotations", {}).update({"org.swiftlet.isolation": "uml", "org.swiftlet.uml.kernel": kernel})
 json.dump(c, open(path, "w"))
 PY
+# The fast start's process: bench/lib/up.c (one page, no C library), or with START=sh busybox
+# `sh -c` making the same marker.
+if [ "${START:-up}" = sh ]; then start_args="--arg sh --arg -c --arg 'echo up > /tmp/up; exec sleep 1000'"; else start_args="--arg /bin/up"; fi
 # create, a pause (the phases are told apart by it), then a fast start of the bench's process.
 perf record -q -m 8M -e raw_syscalls:sys_enter --filter 'id == 101' -a -o "$work/perf.data" -- bash -c "
   '$swiftlet' --root '$work/state' create --bundle '$work/bundle' s >/dev/null </dev/null
   sleep 0.5
-  '$swiftlet' --root '$work/state' start s --arg sh --arg -c --arg 'echo up > /tmp/up; exec sleep 1000'
+  '$swiftlet' --root '$work/state' start s $start_args
   sleep 0.5" >/dev/null 2>&1
 perf script -i "$work/perf.data" -F comm,time,trace 2>/dev/null | awk '
   $1 != "linux-tier" { next }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The UML tier in one run, beside a namespace container of the same binary and of crun (when
 # installed), with the tier's own kernel (dist/uml/linux-tier, or KERNEL=path):
-#   create -> process running, p50 of RUNS cold, and from a warm pool (`pool start`);
+#   create -> process running, p50 of RUNS cold, and from a warm pool (`pool start`), for a
+#   one-page static program that creates a marker file (bench/lib/up.c: the runtime's time)
+#   and for busybox `sh -c` doing the same (what a shell's own start adds in a guest);
 #   host memory of an idle UML container: PSS of its whole process tree (anonymous and file
 #   pages) plus the guest RAM its tmpfs holds;
 #   a getpid() round trip, a syscall-heavy and a CPU-bound workload, timed inside the
@@ -29,16 +31,19 @@ cleanup() {
 trap cleanup EXIT
 bash "$top/scripts/make-bundle.sh" "$work/bundle" "$swiftlet" >/dev/null
 gcc -static -O2 -o "$work/bundle/rootfs/bin/probe" "$top/bench/probe.c"
+gcc -static -nostdlib -O2 -fno-stack-protector -o "$work/bundle/rootfs/bin/up" "$top/bench/lib/up.c"
+gcc -O2 -o "$work/appear" "$top/bench/lib/appear.c"
 marker=$work/bundle/rootfs/tmp/up
 
-# $1: isolation ("uml" or "namespaces"), $2: shell script: writes config.json.
+# $1: isolation ("uml" or "namespaces"), $2: shell script, or "up" for bench/lib/up.c:
+# writes config.json.
 config() {
   python3 - "$work/bundle/config.json" "$1" "$2" "$kernel" <<'PY'
 import json, sys
 path, mode, script, kernel = sys.argv[1:]
 c = json.load(open(path))
 c["ociVersion"] = "1.0.2-dev"   # crun 1.8 knows no later version
-c["process"]["args"] = ["sh", "-c", script]
+c["process"]["args"] = ["/bin/up"] if script == "up" else ["sh", "-c", script]
 c["root"]["readonly"] = False
 a = c.setdefault("annotations", {})
 a["org.swiftlet.isolation"] = mode
@@ -51,15 +56,18 @@ PY
 }
 ms() { awk "BEGIN{printf \"%.1f\", ($2 - $1) / 1000000}"; }
 p50() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-wait_marker() { for _ in $(seq 30000); do [ -e "$marker" ] && return; sleep 0.001; done; echo "bench/uml.sh: no marker" >&2; exit 1; }
+# The time the marker appears, from a watcher started before the clock starts (no polling).
+watch_marker() { rm -f "$marker"; "$work/appear" "$marker" 30000 > "$work/t1" & watcher=$!; }
+marker_time() { wait "$watcher" || { echo "bench/uml.sh: no marker" >&2; exit 1; }; t1=$(cat "$work/t1"); }
 # The marker: hostfs writes through to the host file at once (no sync needed).
-up='echo up > /tmp/up; exec sleep 1000'
+up_sh='echo up > /tmp/up; exec sleep 1000'
+workload() { [ "$1" = up ] && echo up || echo "$up_sh"; }
 
-# create -> running: `create` then `start` until the process has written its marker.
-startup() { # $1 runtime: swiftlet-namespaces, swiftlet-uml, crun
-  case $1 in swiftlet-uml) config uml "$up" ;; *) config namespaces "$up" ;; esac
+# create -> running: `create` then `start` until the process has made its marker.
+startup() { # $1 runtime: swiftlet-namespaces, swiftlet-uml, crun; $2 workload: up or sh
+  case $1 in swiftlet-uml) config uml "$(workload "$2")" ;; *) config namespaces "$(workload "$2")" ;; esac
   for i in $(seq "$runs"); do
-    rm -f "$marker"
+    watch_marker
     t0=$(date +%s%N)
     if [ "$1" = crun ]; then
       (cd "$work/bundle" && "$crun" --root "$work/crun" create c$i && "$crun" --root "$work/crun" start c$i)
@@ -67,15 +75,14 @@ startup() { # $1 runtime: swiftlet-namespaces, swiftlet-uml, crun
       "$swiftlet" --root "$root" create --bundle "$work/bundle" b$i >/dev/null
       "$swiftlet" --root "$root" start b$i
     fi
-    wait_marker
-    t1=$(date +%s%N)
+    marker_time
     ms "$t0" "$t1"; echo
     if [ "$1" = crun ]; then "$crun" --root "$work/crun" delete --force c$i; else "$swiftlet" --root "$root" delete --force b$i; fi
   done | p50
 }
 
 # From a warm pool of one member: `pool start` with the process replaced, until its marker.
-pool_startup() { # $1 mode $2 pool name
+pool_startup() { # $1 mode $2 pool name $3 workload: up or sh
   config "$1" 'exec sleep 1000'
   "$swiftlet" --root "$root" pool fill --bundle "$work/bundle" --size 1 "$2" >/dev/null
   for i in $(seq "$runs"); do
@@ -84,11 +91,14 @@ pool_startup() { # $1 mode $2 pool name
       "$swiftlet" --root "$root" list | awk -v p="$2-" 'index($1, p) == 1 && $3 == "created" {f=1} END {exit !f}' && break
       sleep 0.02
     done
-    rm -f "$marker"
+    watch_marker
     t0=$(date +%s%N)
-    id=$("$swiftlet" --root "$root" pool start --arg sh --arg -c --arg "$up" "$2")
-    wait_marker
-    t1=$(date +%s%N)
+    if [ "$3" = up ]; then
+      id=$("$swiftlet" --root "$root" pool start --arg /bin/up "$2")
+    else
+      id=$("$swiftlet" --root "$root" pool start --arg sh --arg -c --arg "$up_sh" "$2")
+    fi
+    marker_time
     ms "$t0" "$t1"; echo
     "$swiftlet" --root "$root" delete --force "$id"
   done | p50
@@ -127,10 +137,12 @@ ratio() { awk "BEGIN{printf \"%.1f\", $1 / $2}"; }
 
 runtimes=(swiftlet-namespaces swiftlet-uml)
 [ -n "$crun" ] && runtimes+=(crun)
-declare -A cold getpid sys cpu
-for r in "${runtimes[@]}"; do cold[$r]=$(startup "$r"); done
-pool_ns=$(pool_startup namespaces np)
-pool_uml=$(pool_startup uml bp)
+declare -A cold cold_sh getpid sys cpu
+for r in "${runtimes[@]}"; do cold[$r]=$(startup "$r" up); cold_sh[$r]=$(startup "$r" sh); done
+pool_ns=$(pool_startup namespaces np up)
+pool_uml=$(pool_startup uml bp up)
+pool_ns_sh=$(pool_startup namespaces np sh)
+pool_uml_sh=$(pool_startup uml bp sh)
 read -r anon file tmpfs nprocs < <(idle_memory)
 native_getpid=$("$work/bundle/rootfs/bin/probe" getpid 20000)
 for r in "${runtimes[@]}"; do
@@ -149,6 +161,7 @@ echo "| what | swiftlet, namespaces | UML tier |${crun:+ crun |}"
 echo "|---|---|---|${crun:+---|}"
 echo "| create -> running, p50 of $runs, cold (ms) | ${cold[swiftlet-namespaces]} | ${cold[swiftlet-uml]} |$(cr "${cold[crun]:-}")"
 echo "| \`pool start\` -> running, p50 of $runs (ms) | $pool_ns | $pool_uml |$(cr "")"
+echo "| the same two with busybox \`sh -c\` making the marker: cold, pool (ms) | ${cold_sh[swiftlet-namespaces]}, $pool_ns_sh | ${cold_sh[swiftlet-uml]}, $pool_uml_sh |$(cr "${cold_sh[crun]:-}")"
 echo "| \`run\` of \`true\`: boot, create, exit, power off (ms) | | $boot |$(cr "")"
 echo "| idle container: PSS of the tree ($nprocs processes) + guest RAM in tmpfs (kB) | | $((anon + file + tmpfs)) = $anon anon + $file file + $tmpfs tmpfs |$(cr "")"
 echo "| getpid() round trip (ns; native $native_getpid) | ${getpid[swiftlet-namespaces]} | ${getpid[swiftlet-uml]} ($(ratio "${getpid[swiftlet-uml]}" "${getpid[swiftlet-namespaces]}")x) |$(cr "${getpid[crun]:-}")"

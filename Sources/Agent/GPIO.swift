@@ -100,14 +100,19 @@ final class GPIOKnownChip {
 }
 
 /// The notifying task as the GPIO handler needs it: a copy of the fd the ioctl is made on
-/// (-1 when it has none by that number) and its memory, read and written.
+/// (-1 when it has none by that number) and its memory, read and written. For a rootless
+/// runtime's container also its mount namespace and its user namespace's identity (-1 and
+/// nil otherwise), for userTaskRefusal.
 struct GPIOTask {
     let target: Int32
     let mem: Int32
+    var mountNamespace: Int32 = -1
+    var userNamespaceIdentity: (UInt64, UInt64)? = nil
 
     func close() {
         if target >= 0 { _ = CLinux.close(target) }
         if mem >= 0 { _ = CLinux.close(mem) }
+        if mountNamespace >= 0 { _ = CLinux.close(mountNamespace) }
     }
 
     /// Exactly `count` bytes at `address`, nil if the memory is not readable.
@@ -153,11 +158,6 @@ extension AgentLoop {
         }
         // v1 handles cannot be recognized later (their fds cannot be registered), so their
         // configuration cannot be checked against the lines they hold.
-        // A rootless runtime's container gets no line: the agent's requests on the chip are
-        // made as root, and the namespace checks of UserAttach.swift do not cover them.
-        if call.container.peerUID != nil {
-            return Decision(answer: .error(EPERM), decision: "deny", reason: "GPIO mediation serves root's containers only")
-        }
         if op == .handleSetConfig {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "v1 handle reconfiguration is not mediated; use GPIO_V2_LINE_SET_CONFIG")
         }
@@ -169,6 +169,13 @@ extension AgentLoop {
                 : Decision(answer: .error(EPERM), decision: "deny", reason: "cannot reach task: " + errnoText(e.value))
         }
         defer { task.close() }
+        // A rootless runtime's container: nothing is done on the chip (as root) for a task
+        // outside namespaces its user made (anyone may attach a notify fd on the user socket).
+        if let uid = c.peerUID,
+           let refusal = userTaskRefusal(pid: call.pid, mountNamespace: task.mountNamespace,
+                                         userNamespaceIdentity: task.userNamespaceIdentity, uid: uid, container: c, id: id) {
+            return refusal
+        }
         // As the kernel, which looks the fd up before it reads the struct.
         let target = task.target
         if target < 0 { return Decision(answer: .error(EBADF), decision: "deny", reason: "no such fd") }
@@ -285,7 +292,8 @@ extension AgentLoop {
     /// through the container's pidfd of the task, kept across calls: a pidfd whose task
     /// still holds the pid (pidfd_getfd succeeds, or fails for the fd, not with ESRCH)
     /// before the notification is found valid is the notifying task's, since that task held
-    /// the pid all along and no two tasks hold one pid at once.
+    /// the pid all along and no two tasks hold one pid at once. For a rootless runtime's
+    /// container its namespaces are taken the same way (for userTaskRefusal).
     func openGPIOTask(_ c: AttachedContainer, pid: UInt32, id: UInt64, fd: Int32) -> Result<GPIOTask, AgentErrno> {
         let mem = cl_open("/proc/" + String(pid) + "/mem", O_RDWR | O_CLOEXEC, 0)
         let memError = cl_errno()
@@ -304,7 +312,13 @@ extension AgentLoop {
                 if target < 0 && cl_errno() == ESRCH { failure = ESRCH }
             }
         }
-        let task = GPIOTask(target: target, mem: mem)
+        var task = GPIOTask(target: target, mem: mem)
+        if c.peerUID != nil {
+            task.mountNamespace = cl_open("/proc/" + String(pid) + "/ns/mnt", O_RDONLY | O_CLOEXEC, 0)
+            if task.mountNamespace < 0 && failure == 0 { failure = cl_errno() }
+            var st = stat()
+            if stat("/proc/" + String(pid) + "/ns/user", &st) == 0 { task.userNamespaceIdentity = (UInt64(st.st_dev), UInt64(st.st_ino)) }
+        }
         if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
             task.close()
             return .failure(AgentErrno(ENOENT))

@@ -130,7 +130,10 @@ extension AgentLoop {
         case .task(let t):
             // A rootless runtime's container: the task must live in namespaces its user made.
             if let uid = call.container.peerUID,
-               let refusal = userTaskRefusal(t, uid: uid, container: call.container, id: call.id) {
+               let refusal = userTaskRefusal(pid: t.pid, mountNamespace: t.mountNamespace,
+                                             userNamespaceIdentity: t.userNamespaceIdentity, uid: uid,
+                                             container: call.container, id: call.id,
+                                             mountNamespaceIdentity: t.mountNamespaceIdentity) {
                 t.close()
                 return .answer(refusal)
             }

@@ -163,8 +163,19 @@ func topUserNamespace(_ fd: Int32, below agent: (UInt64, UInt64)) -> (identity: 
 }
 
 extension AgentLoop {
+    /// Containers (attached, or connections not yet attached) one user may have at once. Each
+    /// holds agent fds (its notify fd; for GPIO up to 8 pidfds and 8 chips; up to 8 verified
+    /// namespace pairs): without a bound one user could take all of the agent's fds, and root's
+    /// containers could then no longer attach.
+    static let userContainerLimit = 32
+
     /// Serves rootless runtimes on `path` as well.
     func serveUsers(on path: String) throws(SwiftletError) {
+        // Room for every user's bounded share: the soft fd limit up to the hard one.
+        var soft: UInt64 = 0, hard: UInt64 = 0
+        if cl_getrlimit_pid(0, 7 /* RLIMIT_NOFILE */, &soft, &hard) == 0 && soft < hard {
+            _ = cl_prlimit(0, 7, hard, hard)
+        }
         let socket = try listenUserSocket(path)
         if cl_agent_epoll_add(epoll, socket.fd.raw, UInt32(EPOLLIN.rawValue), AgentLoop.userListenerToken) != 0 {
             socket.close()
@@ -193,6 +204,14 @@ extension AgentLoop {
             conn.close()
             return
         }
+        let held = connections.reduce(0) { $0 + ($1?.peerUID == uid ? 1 : 0) }
+            + containers.reduce(0) { $0 + ($1?.peerUID == uid ? 1 : 0) }
+        if held >= AgentLoop.userContainerLimit {
+            logError("refused uid " + String(uid) + ": it has " + String(AgentLoop.userContainerLimit)
+                     + " containers attached or attaching", errno: EMFILE)
+            conn.close()
+            return
+        }
         let slot = freeSlot(&connections)
         let pending = PendingConnection(conn)
         pending.peerUID = uid
@@ -208,19 +227,24 @@ extension AgentLoop {
     /// reused pid is never judged in its place). A pair of namespaces found to be the user's
     /// is remembered (VerifiedNamespaces): the task's user namespace, seen by Task.open
     /// before it checked the notification, and the mount namespace it opened.
-    func userTaskRefusal(_ task: Task, uid: UInt32, container: AttachedContainer, id: UInt64) -> Decision? {
+    /// `mountNamespace` and `userNamespaceIdentity` are the task's, opened (stat'ed) before
+    /// the notification was last found valid; `mountNamespaceIdentity`, the mount namespace's
+    /// identity when already known (Task.open read it).
+    func userTaskRefusal(pid: UInt32, mountNamespace: Int32, userNamespaceIdentity: (UInt64, UInt64)?, uid: UInt32,
+                         container: AttachedContainer, id: UInt64,
+                         mountNamespaceIdentity: (UInt64, UInt64)? = nil) -> Decision? {
         let notifyFD = container.notifyFD
-        guard let mount = task.mountNamespaceIdentity ?? fileIdentity(task.mountNamespace) else {
+        guard let mount = mountNamespaceIdentity ?? fileIdentity(mountNamespace) else {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot identify the task's mount namespace")
         }
-        if let user = task.userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }
-        let userNamespace = cl_open("/proc/" + String(task.pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
+        if let user = userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }
+        let userNamespace = cl_open("/proc/" + String(pid) + "/ns/user", O_RDONLY | O_CLOEXEC, 0)
         if userNamespace < 0 {
             if cl_agent_notif_id_valid(notifyFD, id) != 0 { return Decision(answer: .gone, decision: "none", reason: "task gone") }
             return Decision(answer: .error(EPERM), decision: "deny",
                             reason: "cannot open the task's user namespace: " + errnoText(cl_errno()))
         }
-        let refusal = foreignNamespaceRefusal(userNamespace: userNamespace, mountNamespace: task.mountNamespace, uid: uid,
+        let refusal = foreignNamespaceRefusal(userNamespace: userNamespace, mountNamespace: mountNamespace, uid: uid,
                                               agentUserNamespace: ownUserNamespace)
         if cl_agent_notif_id_valid(notifyFD, id) != 0 {
             _ = close(userNamespace)
@@ -230,7 +254,7 @@ extension AgentLoop {
             _ = close(userNamespace)
             return Decision(answer: .error(EPERM), decision: "deny", reason: refusal)
         }
-        let mountCopy = cl_fcntl_int(task.mountNamespace, F_DUPFD_CLOEXEC, 0)
+        let mountCopy = cl_fcntl_int(mountNamespace, F_DUPFD_CLOEXEC, 0)
         if mountCopy < 0 { _ = close(userNamespace) } else { container.verifiedNamespaces.add(userFD: userNamespace, mountFD: mountCopy) }
         return nil
     }

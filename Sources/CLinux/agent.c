@@ -135,6 +135,11 @@ void cl_agent_release_code(void) {
     if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
+int cl_release_code_and_poll(struct pollfd *fds, nfds_t count, int timeout) {
+    cl_agent_release_code();
+    return poll(fds, count, timeout);
+}
+
 /* ---- acting inside a container: one long-lived helper per container ---- */
 
 enum op_kind { OP_MOUNT = 1, OP_UMOUNT, OP_MKNOD, OP_PATH_OF };

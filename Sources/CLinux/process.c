@@ -105,6 +105,10 @@ int cl_sched_setaffinity_words(pid_t pid, const uint64_t *words, size_t count) {
 int cl_sched_getaffinity_words(pid_t pid, uint64_t *words, size_t count) {
     return (int)syscall(SYS_sched_getaffinity, pid, count * sizeof(uint64_t), words);
 }
+int cl_getcpu(void) {
+    unsigned cpu = 0;
+    return syscall(SYS_getcpu, &cpu, NULL, NULL) == 0 ? (int)cpu : -1;
+}
 
 int cl_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard) {
     struct rlimit limit = { .rlim_cur = soft, .rlim_max = hard };

@@ -69,8 +69,8 @@ extension Runtime {
                           systemd: r.systemdCgroup)
     }
 
-    func storedSpec(_ c: Container) -> Spec? {
-        guard let text = try? readTextFile(c.directory + "/config.json"),
+    func storedSpec(_ c: Container, configText: String? = nil) -> Spec? {
+        guard let text = configText ?? (try? readTextFile(c.directory + "/config.json")),
               let json = try? JSON.parse(text, source: "config.json") else { return nil }
         return try? Spec.parse(json: json, source: "config.json")
     }
@@ -90,8 +90,9 @@ extension Runtime {
         guard c.status == .created else {
             throw SwiftletError(.lifecycle, "cannot start a container that is " + c.status.rawValue, errno: EINVAL)
         }
-        let text = r.replacesProcess
-            ? try replacementDocument(r, configText: try readTextFile(dir + "/config.json", stage: .state)) : ""
+        // Read once: the replacement and the poststart hooks both come from it.
+        let configText = r.replacesProcess ? try readTextFile(dir + "/config.json", stage: .state) : nil
+        let text = try configText.map { (t) throws(SwiftletError) in try replacementDocument(r, configText: t) } ?? ""
         let pidfd = cl_pidfd_open(c.pid)
         if pidfd < 0 { throw .system(.lifecycle, "open the container init") }
         defer { close(pidfd) }
@@ -109,7 +110,7 @@ extension Runtime {
             throw error
         }
         logger.debugLine("start " + id + ": process started, pid " + String(c.pid))
-        if let spec = storedSpec(c) {
+        if let spec = storedSpec(c, configText: configText) {
             try runPoststart(c: c, spec: spec, pidfd: FileDescriptor(pidfd))
             logger.debugLine("start " + id + ": poststart hooks run: " + String(spec.hooks.poststart.count))
         }

@@ -15,6 +15,10 @@ public struct StartRequest: Sendable {
     public var id: String
     /// A runtime-spec process object, or the short form {"args": [...], "cpu": N}.
     public var processFile: String?
+    /// The same as processFile's text, given in memory (a UML guest's start frame), named
+    /// `processSource` in errors.
+    public var processText: String?
+    public var processSource = "start frame"
     public var args: [String] = []
     public var env: [String] = []
     public var cwd: String?
@@ -23,7 +27,7 @@ public struct StartRequest: Sendable {
     public init(id: String) { self.id = id }
 
     public var replacesProcess: Bool {
-        processFile != nil || !args.isEmpty || !env.isEmpty || cwd != nil || cpus != nil
+        processFile != nil || processText != nil || !args.isEmpty || !env.isEmpty || cwd != nil || cpus != nil
     }
 }
 
@@ -46,8 +50,14 @@ func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletE
         }
     }
     var cpus = r.cpus
-    if let file = r.processFile {
-        let doc = try JSON.parse(try readTextFile(file, stage: .config), source: file)
+    let given: (text: String, name: String)?
+    if let text = r.processText { given = (text, r.processSource) } else if let file = r.processFile {
+        given = (try readTextFile(file, stage: .config), file)
+    } else {
+        given = nil
+    }
+    if let (text, file) = given {
+        let doc = try JSON.parse(text, source: file)
         guard case .object(let given) = doc else { throw SwiftletError(.config, file + ": expected a process object") }
         for m in given {
             if replaceableMembers.contains(where: { $0.bytesEqual(m.key) }) {
@@ -73,8 +83,9 @@ func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletE
         put("env", .array(env))
     }
     let merged = JSON.object(members)
-    let process = try ProcessSpec.parse(Node(merged, path: r.processFile ?? "start"))
-    try Labels.check(process, mountLabel: nil, what: r.processFile ?? "start")
+    let name = given?.name ?? "start"
+    let process = try ProcessSpec.parse(Node(merged, path: name))
+    try Labels.check(process, mountLabel: nil, what: name)
     var doc = JSONObjectBuilder()
     doc.add("process", merged)
     doc.add("cpus", cpus)

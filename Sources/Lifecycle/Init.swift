@@ -209,8 +209,12 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
     var executable = try ProcessSetup.lookPath(process.args[0], env: env)
 
     // The bounding set is the created container's (a fast start keeps the capabilities):
-    // limited now, not on the way from `start` to the process.
-    if let caps { try ProcessSetup.limitBoundingSet(caps) }
+    // limited now, not on the way from `start` to the process. What the kernel and the user
+    // namespace say (the last capability; setgroups, fixed once the maps are written) is
+    // read now too.
+    let lastCap = lastCapability()
+    if let caps { try ProcessSetup.limitBoundingSet(caps, last: lastCap) }
+    let setgroupsDenied = ProcessSetup.setgroupsDeniedIn(pid: getpid())
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
     _ = cl_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0)
@@ -260,8 +264,9 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
         let listenerState = seccomp == nil ? "" : containerProcessStateJSON(
             pid: created.pid, metadata: linux.seccomp?.listenerMetadata, stateJSON: created.json.serialized(),
             agentToken: c.agentToken)
-        let tail = ProcessTail(process: process, caps: caps, seccomp: seccomp, listener: listener,
-                               listenerState: listenerState, preserveFDs: c.preserveFDs, keep: [started.raw], boundingSetLimited: true)
+        let tail = ProcessTail(process: process, caps: caps, seccomp: seccomp, setgroupsDenied: setgroupsDenied,
+                               listener: listener, listenerState: listenerState, preserveFDs: c.preserveFDs,
+                               keep: [started.raw], boundingSetLimited: true, lastCap: lastCap)
         try become(tail, executable: executable, env: env, inCwd: inCwd) { () throws(SwiftletError) in
             // startContainer hooks run as the container's process is about to: its user,
             // capabilities, no_new_privs and seccomp filter apply to them (as in runc), so a

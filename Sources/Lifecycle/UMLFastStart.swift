@@ -11,13 +11,23 @@ import Syscalls
 /// runtime. The guest stays booted in between: a pool of created UML containers is a pool of
 /// booted guests.
 extension UMLSession {
-    /// The replacement `start` left (empty: none), emptied, ready for the guest.
+    /// The replacement `start` left (empty: none), emptied, ready for the guest: only the
+    /// members the guest's runtime takes from it (it merges them into its own config's
+    /// process), as UML's console reads a frame one byte per host system call.
     mutating func takeGuestReplacement() throws(SwiftletError) -> [UInt8] {
         guard let memfd = replacement else { return [] }
         if lseek(memfd.raw, 0, SEEK_SET) != 0 { throw .system(.lifecycle, "rewind the process replacement") }
         let bytes = try memfd.readAll(stage: .lifecycle)
         if ftruncate(memfd.raw, 0) != 0 { throw .system(.lifecycle, "empty the process replacement") }
-        return try fitting(bytes)
+        if bytes.isEmpty { return [] }
+        let doc = try JSON.parse(String(decoding: bytes, as: UTF8.self), source: "process replacement")
+        guard case .object(let process)? = doc["process"] else {
+            throw SwiftletError(.lifecycle, "uml: the process replacement holds no process", errno: EINVAL)
+        }
+        var kept = JSONObjectBuilder()
+        kept.add("process", .object(process.filter { m in replaceableMembers.contains { $0.bytesEqual(m.key) } }))
+        kept.add("cpus", doc["cpus"]?.stringValue)
+        return try fitting(Array(kept.json.serialized().utf8))
     }
 
     private func fitting(_ bytes: [UInt8]) throws(SwiftletError) -> [UInt8] {
@@ -44,7 +54,7 @@ func guestGlibcTunables() -> String? {
 
 /// In the guest: the start request for the container, from the start frame's payload (the
 /// host's replacement document; empty: the configured process). The process object goes
-/// through the guest runtime's own checks again, as a process.json file in the guest's /run.
+/// through the guest runtime's own checks again, as a process.json would.
 func umlGuestStartRequest(id: String, payload: [UInt8]) throws(SwiftletError) -> StartRequest {
     var r = StartRequest(id: id)
     if payload.isEmpty { return r }
@@ -57,9 +67,7 @@ func umlGuestStartRequest(id: String, payload: [UInt8]) throws(SwiftletError) ->
         process.removeAll { $0.key.bytesEqual("env") }
         process.append(JSON.Member("env", .array(env)))
     }
-    let file = "/run/swiftlet-process.json"
-    try writeFileAtomically(file, JSON.object(process).serialized(), stage: .lifecycle)
-    r.processFile = file
+    r.processText = JSON.object(process).serialized()
     r.cpus = doc["cpus"]?.stringValue
     return r
 }

@@ -23,12 +23,13 @@ extension ProcessSetup {
     /// `setgroupsDenied` is what /proc/PID/setgroups of the user namespace says; nil reads
     /// the caller's own.
     /// `boundingSetLimited`: step 1 was done already (limitBoundingSet, by a container's init
-    /// before it waits for `start`).
+    /// before it waits for `start`). `lastCap`: lastCapability(), if the caller has it.
     public static func switchUserAndCapabilities(user: User, caps: ProcessCapabilities?,
                                                  setgroupsDenied: Bool? = nil,
-                                                 boundingSetLimited: Bool = false) throws(SwiftletError) -> [String] {
+                                                 boundingSetLimited: Bool = false,
+                                                 lastCap: Int32? = nil) throws(SwiftletError) -> [String] {
         var warnings: [String] = []
-        let last = lastCapability()
+        let last = lastCap ?? lastCapability()
         if let caps {
             let requested = caps.bounding.bits | caps.effective.bits | caps.permitted.bits
                 | caps.inheritable.bits | caps.ambient.bits
@@ -64,7 +65,12 @@ extension ProcessSetup {
         } catch {
             throw error.context("unable to apply caps")
         }
-        let refused = try CapabilityOps.setAmbient(caps.ambient.limited(to: last), last: last)
+        // The kernel raises only what is both permitted and inheritable: the rest is refused
+        // without asking it (a system call each; a guest round trip each in the UML tier).
+        let ambient = caps.ambient.limited(to: last)
+        let raisable = CapabilitySet(bits: ambient.bits & caps.permitted.bits & caps.inheritable.bits)
+        var refused = CapabilitySet(bits: ambient.bits & ~raisable.bits).names
+        refused += try CapabilityOps.setAmbient(raisable, last: last)
         if !refused.isEmpty {
             warnings.append("can't raise ambient capabilities (not both permitted and inheritable): " + join(refused, ", "))
         }

@@ -15,6 +15,12 @@
  *   client CHIP blink OFFSET N            the LED blink: output, N toggles, release; CPU and wall
  *   client CHIP toggles OFFSET MS         value writes per second on one held line
  *   client FILE ioctlrate MS              untrapped ioctls per second (FIONREAD on FILE): the filter's cost
+ *   client CHIP hostattach SOCK PID ID OFFSET
+ *                                         outside any container: a filter notifying GPIO ioctls on this
+ *                                         task, attached on the agent's user socket SOCK claiming pid PID
+ *                                         (a container's init) and id ID; then an input request of OFFSET
+ *   client CHIP hostflood SOCK PID N SEC  N processes attach as hostattach does and stay SEC seconds;
+ *                                         "forked N sent M" once all have sent
  *   client --seed FILE                    credits FILE's bytes to the kernel's entropy pool (the
  *                                         guest has no entropy source: getrandom would block) */
 #define _GNU_SOURCE
@@ -30,7 +36,14 @@
 #include <string.h>
 #include <dirent.h>
 #include <signal.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +152,47 @@ static int cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* A filter on this task alone whose notify fd goes to the agent as a container's would: the
+ * agent must see that the task is in no user namespace of the connecting user's. */
+static int host_attach(const char *sock, const char *pid, const char *id) {
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xff00),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xB400, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    };
+    struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -errno;
+    int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (listener < 0) return -errno;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, sock, sizeof a.sun_path - 1);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0) return -errno;
+    char state[512];
+    int n = snprintf(state, sizeof state,
+        "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":%s,\"metadata\":\"\","
+        "\"state\":{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"creating\",\"pid\":%s,"
+        "\"bundle\":\"/\",\"annotations\":{\"org.swiftlet.test/grant\":\"mine\"}}}", pid, id, pid);
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec iov = { .iov_base = state, .iov_len = (size_t)n };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    if (sendmsg(s, &m, 0) != n) return -errno;
+    close(s);
+    close(listener);
+    usleep(300 * 1000);   /* the agent attaches it (without a listener the ioctl fails ENOSYS) */
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: client CHIP COMMAND ...\n"); return 2; }
     if (!strcmp(argv[1], "--seed")) {
@@ -166,6 +220,39 @@ int main(int argc, char **argv) {
         }
         if (fd >= 0 && getenv("HOLD_MS")) usleep(num(getenv("HOLD_MS")) * 1000);
         return fd >= 0 ? 0 : 1;
+    }
+    if (!strcmp(cmd, "hostattach") && argc == 7) {
+        int rc = host_attach(argv[3], argv[4], argv[5]);
+        if (rc < 0) { report("attach", rc); return 1; }
+        unsigned o = (unsigned)num(argv[6]);
+        int fd = request(chip, "in", &o, 1);
+        report("request", fd);
+        return fd >= 0 ? 0 : 1;
+    }
+    if (!strcmp(cmd, "hostflood") && argc == 7) {
+        int n = (int)num(argv[5]), forked = 0, sent = 0, done[2];
+        if (pipe(done) < 0) return 1;
+        for (int i = 0; i < n; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "flood%d", i);
+            pid_t child = fork();
+            if (child == 0) {
+                close(done[0]);
+                char ok = host_attach(argv[3], argv[4], id) == 0;
+                if (write(done[1], &ok, 1) != 1) _exit(1);
+                close(done[1]);
+                sleep((unsigned)num(argv[6]));
+                _exit(0);
+            }
+            if (child > 0) forked++;
+        }
+        close(done[1]);
+        char ok;
+        while (read(done[0], &ok, 1) == 1) sent += ok;
+        printf("forked %d sent %d\n", forked, sent);
+        fflush(stdout);
+        while (wait(NULL) > 0) {}
+        return 0;
     }
     if (!strcmp(cmd, "setconfig") && argc == 6) {
         unsigned o = (unsigned)num(argv[3]);

@@ -105,6 +105,60 @@ mkdir -p "$jail/mediated" "$jail/direct"
 write_config "$jail/mediated/config.in" ",
     \"seccomp\": $(cat "$jail/seccomp.json")" ",
   \"annotations\": {\"org.swiftlet.gpio\": \"mediated\"}"
+# A rootless runtime's container (user rl, uid 1000, its own ids mapped): the agent serves it on
+# its user socket by entries naming that user. The chip node is the host's, bound in.
+RL_UID=1000
+echo "rl:x:$RL_UID:$RL_UID:rl:/tmp:/bin/sh" >> "$jail/etc/passwd"
+echo "rl:x:$RL_UID:" >> "$jail/etc/group"
+# The group a device owner gives the chip (as a udev rule would): rl may open the node itself.
+echo 'gpio:x:990:rl' >> "$jail/etc/group"
+python3 "$top/e2e/gpio/podman-profile.py" "$profile" /run/agent-user.sock > "$jail/seccomp-user.json"
+# The same grants for three entries: rl's, another user's and root's (by annotation); only
+# rl's may serve rl's containers.
+all_lines='[{"offsets": [0, 1, 2, 3, 4, 5, 6, 7], "directions": ["input", "output"]}]'
+cat > "$jail/policy-user.json" <<JSON
+{"containers": [
+  {"match": {"users": [$((RL_UID + 1))], "annotations": {"org.swiftlet.test/grant": "other"}},
+   "gpio": [{"chip": "gpio-sim.0-node0", "lines": $all_lines}]},
+  {"match": {"annotations": {"org.swiftlet.test/grant": "root"}},
+   "gpio": [{"chip": "gpio-sim.0-node0", "lines": $all_lines}]},
+  {"match": {"users": [$RL_UID], "annotations": {"org.swiftlet.test/grant": "mine"}},
+   "gpio": [{"chip": "gpio-sim.0-node0",
+             "lines": [{"names": ["led"], "directions": ["output"]},
+                       {"names": ["button"], "directions": ["input"], "flags": ["bias-pull-up", "bias-pull-down"]},
+                       {"offsets": [5], "directions": ["input", "output"]}]}]}
+]}
+JSON
+mkdir -p "$jail/rootless"
+cat > "$jail/rootless/config.in" <<JSON
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+    "args": ["sleep", "600"],
+    "env": ["PATH=/bin", "$UML_TUNABLES"],
+    "capabilities": {"bounding": [], "effective": [], "permitted": []},
+    "noNewPrivileges": true
+  },
+  "root": {"path": "/bundle/rootfs", "readonly": true},
+  "hostname": "gpio",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=1024k"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
+  ],
+  "linux": {
+    "uidMappings": [{"containerID": 0, "hostID": $RL_UID, "size": 1}],
+    "gidMappings": [{"containerID": 0, "hostID": $RL_UID, "size": 1}],
+    "namespaces": [{"type": "user"}, {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+    "devices": [{"path": "/dev/@CHIP@", "type": "c", "major": @MAJOR@, "minor": @MINOR@, "fileMode": 432, "uid": 0, "gid": 0}],
+    "maskedPaths": ["/sys/class/gpio", "/proc/kcore"],
+    "seccomp": $(cat "$jail/seccomp-user.json")
+  },
+  "annotations": {"org.swiftlet.gpio": "mediated", "org.swiftlet.test/grant": "@GRANT@"}
+}
+JSON
+
 # The chip passed through whole (bench only): the same profile, nothing notified.
 write_config "$jail/direct/config.in" ",
     \"seccomp\": $(sed 's|, "listenerPath": "/run/agent.sock"||' "$jail/seccomp.json")" ""
@@ -142,6 +196,10 @@ r chip "$CHIP $DEV"
 for b in mediated direct; do
   $B sed "s/@CHIP@/$CHIP/; s/@MAJOR@/${DEV%:*}/g; s/@MINOR@/${DEV#*:}/g" /$b/config.in > /$b/config.json
 done
+for g in mine other root; do
+  $B mkdir -p /run/rl-$g
+  $B sed "s/@CHIP@/$CHIP/; s/@MAJOR@/${DEV%:*}/g; s/@MINOR@/${DEV#*:}/g; s/@GRANT@/$g/" /rootless/config.in > /run/rl-$g/config.json
+done
 # Whether this kernel gives the simulator's lines interrupts (edge detection): asked directly,
 # outside any container.
 EDGES=1
@@ -166,6 +224,99 @@ X="$S exec gp"
 D=/dev/$CHIP
 sim() { $B cat $SIM/sim_gpio$1/value; }
 pull() { $B echo "$2" > $SIM/sim_gpio$1/pull; }
+
+# --- a rootless runtime's container (user rl, state in its XDG_RUNTIME_DIR) ---
+# (run after root's checks; GPIO_DIAG=rootless runs only these)
+rootless_checks() {
+  RL=1000
+  $B mkdir -p /run/user/$RL; $B chown $RL:$RL /run/user/$RL; $B chmod 700 /run/user/$RL
+  $B chgrp 990 $D; $B chmod 660 $D
+  # as_rl COMMAND: COMMAND (one string) as rl, with rl's groups (su sets them from /etc/group).
+  as_rl() { $B timeout 60 su -s /bin/sh -c "export XDG_RUNTIME_DIR=/run/user/$RL PATH=/bin; $1" rl; }
+  RS=/swiftlet
+  RX="$RS exec rgp"
+  # A small fd limit (as for any agent: room for so many containers), so that one user's
+  # flood of attaches would reach it here.
+  (ulimit -n 128 && exec /swiftlet --root /run/swiftlet agent --socket /run/agent2.sock --user-socket /run/agent-user.sock \
+    --policy /policy-user.json --log /tmp/agent-user.log 2>/tmp/agent-user.err) &
+  AGENT=$!
+  i=0; while [ ! -S /run/agent-user.sock ] && [ $i -lt 100 ]; do $B sleep 0.05; i=$((i+1)); done
+  $B echo "== rootless: agent $AGENT up: $($B ls -l /run/agent-user.sock) $($B id rl)"
+  pull 0 pull-down; pull 5 pull-down
+  # (to a file: the detached container keeps its stdio, a pipe would never end)
+  as_rl "$B timeout 30 $RS run --detach --bundle /run/rl-mine rgp" >/tmp/rl-run.out 2>&1; rc=$?; r rl-run "$rc $($B cat /tmp/rl-run.out)"
+  chk "rootless: a user's container with the GPIO filter starts" [ $rc = 0 ]
+  chk "... the agent attached it for the user, by rl's entry" $B grep -q '"event":"attach","container":"rgp".*"user":1000,"entry":"containers\[2\]"' /tmp/agent-user.log
+  # (polled: su, exec and the request take a while in a loaded guest)
+  as_rl "$RX gpioset --mode=time --sec=4 $CHIP 0=1" >/tmp/rl-set.out 2>&1 &
+  SET=$!
+  i=0; while [ "$(sim 0)" != 1 ] && [ $i -lt 35 ]; do $B sleep 0.1; i=$((i+1)); done
+  v=$(sim 0); wait $SET; rc=$?
+  r rl-led "$v $rc $($B cat /tmp/rl-set.out)"
+  chk "rootless: gpioset drives the granted led line (sim_gpio0/value 1)" [ "$v" = 1 ]
+  chk "... and exits 0" [ $rc = 0 ]
+  pull 3 pull-up; out=$(as_rl "$RX gpioget $CHIP 3" 2>&1); r rl-gpioget-up "$out"
+  chk "rootless: gpioget reads the button pulled up as 1" [ "$out" = 1 ]
+  pull 3 pull-down; out=$(as_rl "$RX gpioget $CHIP 3" 2>&1); r rl-gpioget-down "$out"
+  chk "rootless: gpioget reads the button pulled down as 0" [ "$out" = 0 ]
+  out=$(as_rl "$RX gpioset $CHIP 4=1" 2>&1); r rl-gpioset-4 "$out"
+  chk "rootless: gpioset on ungranted line 4 is refused (EPERM)" has "$out" "Operation not permitted"
+  chk "... and sim_gpio4 stays 0" [ "$(sim 4)" = 0 ]
+  out=$(as_rl "$RX client $D request in 4" 2>&1); r rl-v2-4 "$out"
+  chk "rootless: v2 request of ungranted line 4 is refused" has "$out" "request err EPERM"
+  out=$(as_rl "$RX client $D request in 5 4" 2>&1); r rl-v2-mixed "$out"
+  chk "rootless: v2 request of granted 5 and ungranted 4 together is refused" has "$out" "request err EPERM"
+  pull 5 pull-up
+  out=$(as_rl "$RX client $D request in 5" 2>&1); r rl-v2-in "$out"
+  chk "rootless: v2 request of granted line 5 as input reads 1" has "$out" "values 1"
+  pull 5 pull-down
+  as_rl "$RX sh -c 'HOLD_MS=4000 client $D request out1 5'" >/tmp/rl-hold.out 2>&1 &
+  HOLD=$!
+  i=0; while [ "$(sim 5)" != 1 ] && [ $i -lt 35 ]; do $B sleep 0.1; i=$((i+1)); done
+  v=$(sim 5); wait $HOLD; r rl-v2-out "$v $($B cat /tmp/rl-hold.out)"
+  chk "rootless: v2 request of line 5 as output driven to 1 (sim_gpio5/value 1)" [ "$v" = 1 ]
+  # Entries of another user and of root grant every line: neither serves rl's containers.
+  for g in other root; do
+    as_rl "$B timeout 30 $RS run --detach --bundle /run/rl-$g rg$g" >/tmp/rl-run.out 2>&1; rc=$?; r rl-run-$g "$rc $($B cat /tmp/rl-run.out)"
+    chk "rootless: a container matching only the $g entry starts" [ $rc = 0 ]
+    out=$(as_rl "$RS exec rg$g client $D request in 5" 2>&1); r rl-$g "$out"
+    chk "... and gets no line by that entry (EPERM, not ENOSYS: the agent answered)" has "$out" "request err EPERM"
+    chk "... the agent found no entry for it" $B grep -q "\"event\":\"attach\",\"container\":\"rg$g\".*\"user\":1000,\"entry\":null" /tmp/agent-user.log
+    as_rl "$RS kill rg$g KILL; $B sleep 0.3; $RS delete -f rg$g"
+  done
+  # The user's own task outside any container, its notify fd attached on the user socket with
+  # the container's pid and rl's annotations: the agent acts for no task outside rl's namespaces.
+  PID=$(as_rl "$RS state rgp" | $B tr -d ' \n' | $B sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+  out=$(as_rl "/bundle/rootfs/bin/client $D hostattach /run/agent-user.sock $PID forged 5" 2>&1); r rl-hostattach "$PID $out"
+  chk "rootless: a host task's filter attached as the container's gets no line (EPERM)" has "$out" "request err EPERM"
+  chk "... the agent attached it by rl's entry and refused the task" $B grep -q '"container":"forged".*"decision":"deny".*"reason":"the task is not in a user namespace of its own"' /tmp/agent-user.log
+  # One user's flood of attaches (its own host tasks, each a filter of its own) leaves root's
+  # containers their agent: a user has at most 32 containers attached or attaching.
+  $B mkdir -p /run/root-flood
+  $B sed 's|/run/agent.sock|/run/agent2.sock|; s|"org.swiftlet.gpio": "mediated"|&, "org.swiftlet.test/grant": "root"|' \
+    /mediated/config.json > /run/root-flood/config.json
+  as_rl "/bundle/rootfs/bin/client $D hostflood /run/agent-user.sock $PID 200 40" >/tmp/rl-flood.out 2>&1 &
+  FLOOD=$!
+  i=0; while ! $B grep -q sent /tmp/rl-flood.out && [ $i -lt 300 ]; do $B sleep 0.1; i=$((i+1)); done
+  $B sleep 2
+  r rl-flood-agent "$($B cat /tmp/rl-flood.out) agent fds $($B ls /proc/$AGENT/fd | $B wc -l) refused $($B grep -c 'containers attached or attaching' /tmp/agent-user.log) EMFILE $($B grep -c '"errno":"EMFILE"' /tmp/agent-user.log)"
+  $B timeout 30 $S run --detach --bundle /run/root-flood gpf >/tmp/rf-run.out 2>&1; rc=$?; r root-during-flood-run "$rc $($B cat /tmp/rf-run.out)"
+  out=$($B timeout 10 $S exec gpf client $D request in 5 2>&1); r root-during-flood "$out"
+  chk "rootless: while a user floods the user socket with 200 attaches, root's container gets its granted line" has "$out" "request ok"
+  chk "... the agent refused that user's attaches past 32" $B grep -q '"error":"refused uid 1000: it has 32 containers attached or attaching"' /tmp/agent-user.log
+  wait $FLOOD
+  $B timeout 10 $S kill gpf KILL; $B sleep 0.3; $B timeout 10 $S delete -f gpf
+  as_rl "$RX sh -c 'sleep 2; client $D request out1 5'" >/tmp/rl-dead.out 2>&1 &
+  DEAD=$!
+  $B sleep 1; $B kill -9 $AGENT; wait $DEAD
+  out=$($B cat /tmp/rl-dead.out); r rl-dead-agent "$out $(sim 5)"
+  chk "rootless: with the agent dead a granted request fails (ENOSYS)" has "$out" "request err ENOSYS"
+  chk "... and nothing is driven (sim_gpio5/value 0)" [ "$(sim 5)" = 0 ]
+  as_rl "$RS kill rgp KILL; $B sleep 0.3; $RS delete -f rgp"; chk "rootless: container deleted" [ $? = 0 ]
+  r agent-user-log-lines "$($B wc -l < /tmp/agent-user.log)"
+  $B grep -c '"decision":"deny"' /tmp/agent-user.log
+}
+if [ "$DIAG" = rootless ]; then $B kill $AGENT; rootless_checks; r done 1; $B poweroff -f; fi
 
 # --- the libgpiod 1.6 tools, unmodified (v1 uAPI) ---
 out=$($X gpiodetect 2>&1); r gpiodetect "$out"
@@ -301,6 +452,8 @@ chk "... and nothing is driven (sim_gpio5/value 0)" [ "$(sim 5)" = 0 ]
 $S kill gp KILL; $B sleep 0.3; $S delete -f gp; chk "container deleted" [ $? = 0 ]
 r agent-log-lines "$($B wc -l < /tmp/agent.log)"
 $B tail -5 /tmp/agent.log
+
+rootless_checks
 r done 1
 $B poweroff -f
 INIT

@@ -37,6 +37,9 @@ int cl_agent_signalfd_next(int fd);
  * come back on use), so that resident memory is the code actually running, not the
  * neighbours the kernel mapped in around each fault or what start-up needed once. */
 void cl_agent_release_code(void);
+/* The same, then poll(2) from here: the code that waits is the only code that comes back
+ * until an event arrives (returning to the caller first would fault its pages in again). */
+int cl_release_code_and_poll(struct pollfd *fds, nfds_t count, int timeout);
 
 /* SO_PEERCRED of a connected unix socket. */
 int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);

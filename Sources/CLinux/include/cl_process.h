@@ -38,6 +38,8 @@ int cl_ioprio_get(int which, int who);
 /* set_mempolicy(2) has no glibc wrapper (libnuma has one); nodes as 64-bit words. */
 int cl_set_mempolicy(int mode, const uint64_t *words, size_t count);
 int cl_sched_setaffinity_words(pid_t pid, const uint64_t *words, size_t count);
+/* The CPU the caller runs on, or -1. */
+int cl_getcpu(void);
 int cl_sched_getaffinity_words(pid_t pid, uint64_t *words, size_t count);
 /* prlimit(2) takes an enum resource and a struct; pid 0 is the caller. */
 int cl_prlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);

@@ -10,6 +10,7 @@
 #      SYNC_WAKE="on off" runs the round trips once per word, the second time with
 #      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP cleared on the agent's notify fd (bench/agent/syncwake.c).
 #      AGENT_PREFIX="strace -c -f -o FILE" runs the agent under that command (a profile).
+#      Without it, the agent's CPU time per call (denied and performed alike) follows.
 #   usage: bench/rootless.sh [SWIFTLET]      env: RUNS (default 50), CALLS (default 10000),
 #                                                 SYNC_WAKE (default "on": as the agent sets it)
 set -euo pipefail
@@ -102,8 +103,13 @@ for mode in ${SYNC_WAKE:-on}; do
   # The previous container's fd must be gone first (detached), or syncwake would take it.
   for _ in $(seq 100); do ls -l /proc/$agent_pid/fd | grep -q 'seccomp notify' || break; sleep 0.02; done
   "$work/syncwake" "$agent_pid" "$mode" 5000 >/dev/null &
+  cpu0=$(cut -d' ' -f1 /proc/$agent_pid/schedstat)
   as_user "$work/swiftlet" run agent-$$ 2>/dev/null
+  cpu1=$(cut -d' ' -f1 /proc/$agent_pid/schedstat)
   wait $! || echo "syncwake found no notify fd"
+  # The agent's own CPU time (schedstat) for the run's 2 x CALLS calls and its attach: less
+  # sensitive to the machine's load than the round trips.
+  [ -n "$AGENT_PREFIX" ] || echo "agent cpu_ns_per_call=$(( (cpu1 - cpu0) / (2 * calls) ))"
 done
 if [ -n "${BASELINE:-}" ]; then
   echo "== root's containers (bench/agent/run.sh): $BASELINE, then $swiftlet"

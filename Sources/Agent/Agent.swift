@@ -52,6 +52,8 @@ final class AttachedContainer {
     var memoryMounts: [UInt64] = []
     /// For a rootless runtime's container: namespaces already found to be its user's.
     let verifiedNamespaces = VerifiedNamespaces()
+    /// The /proc files of its tasks that made calls, kept for their next ones.
+    let taskFiles = TaskFiles()
 
     init(id: String, pid: Int32, annotations: [(String, String)], metadata: String?, notifyFD: Int32, entry: Int?) {
         self.id = id

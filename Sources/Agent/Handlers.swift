@@ -125,13 +125,15 @@ extension AgentLoop {
         var files = entry.namesUids ? extra.union(.uidMap) : extra
         if call.container.peerUID != nil { files.insert(.userNamespaceIdentity) }
         switch Task.open(pid: call.pid, notifyFD: call.container.notifyFD, id: call.id, withUserNamespace: userNamespace,
-                         ownUserNamespace: ownUserNamespace, extra: files) {
+                         ownUserNamespace: ownUserNamespace, extra: files, files: call.container.taskFiles,
+                         verified: call.container.peerUID != nil ? call.container.verifiedNamespaces : nil) {
         case .task(let t):
             // A rootless runtime's container: the task must live in namespaces its user made.
             if let uid = call.container.peerUID,
                let refusal = userTaskRefusal(pid: t.pid, mountNamespace: t.mountNamespace,
                                              userNamespaceIdentity: t.userNamespaceIdentity, uid: uid,
-                                             container: call.container, id: call.id) {
+                                             container: call.container, id: call.id,
+                                             mountNamespaceIdentity: t.mountNamespaceIdentity) {
                 t.close()
                 return .answer(refusal)
             }
@@ -433,6 +435,7 @@ extension AgentLoop {
         switch c {
         case .tooLong: return Decision(answer: .error(ENAMETOOLONG), decision: "deny", reason: "argument too long")
         case .null: return Decision(answer: .error(EFAULT), decision: "deny", reason: "null argument")
+        case .gone: return Decision(answer: .gone, decision: "none", reason: "task gone")
         default: return Decision(answer: .error(EFAULT), decision: "deny", reason: "argument unreadable")
         }
     }

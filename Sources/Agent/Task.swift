@@ -2,13 +2,17 @@ import Base
 import CLinux
 import JSON
 
-/// The notifying task, reached through /proc/PID: its memory (to copy arguments once),
-/// its root and mount namespace (to act in), and its user namespace (to act as its
-/// root). All fds are opened first and the notification is checked afterwards
-/// (SECCOMP_IOCTL_NOTIF_ID_VALID), so a PID reused meanwhile is never acted upon.
+/// The notifying task, reached through /proc/PID: its root and mount namespace (to act in),
+/// its user namespace (to act as its root) and its status (credentials); its memory is read
+/// by pid (to copy arguments once). All fds are opened first and the notification is checked
+/// afterwards (SECCOMP_IOCTL_NOTIF_ID_VALID), so a PID reused meanwhile is never acted upon;
+/// memory is read by pid, so every copy is checked the same way before it is used (a task
+/// given the pid meanwhile would have been read: the copy is dropped).
 struct Task {
     let pid: UInt32
-    let mem: Int32
+    /// The notification it is reached for (see string(at:)).
+    let notifyFD: Int32
+    let id: UInt64
     let root: Int32
     let mountNamespace: Int32
     /// -1 when the task shares the agent's user namespace (setns to it would fail).
@@ -20,13 +24,23 @@ struct Task {
     let cgroup: Int32
     /// (st_dev, st_ino) of the task's user namespace, nil unless asked for (see Extra).
     let userNamespaceIdentity: (UInt64, UInt64)?
+    /// (st_dev, st_ino) of its mount namespace when found by a stat (see Extra).
+    let mountNamespaceIdentity: (UInt64, UInt64)?
+    /// fds the task only borrows (the container's TaskFiles and VerifiedNamespaces keep them).
+    let borrowed: Borrowed
+
+    struct Borrowed: OptionSet {
+        let rawValue: Int
+        static let status = Borrowed(rawValue: 1)
+        static let mountNamespace = Borrowed(rawValue: 2)
+    }
 
     /// Files opened only for the checks that need them.
     struct Extra: OptionSet {
         let rawValue: Int
         static let uidMap = Extra(rawValue: 1)
         static let cgroup = Extra(rawValue: 2)
-        /// The user namespace's identity only (a stat of ns/user, no fd).
+        /// The user namespace's identity only (its ns/user link read, no fd).
         static let userNamespaceIdentity = Extra(rawValue: 4)
     }
 
@@ -37,24 +51,65 @@ struct Task {
         case failed(Int32)
     }
 
+    /// `files`: the container's kept /proc/PID directories and status files (used, and filled);
+    /// `verified`: its namespace pairs found to be its rootless user's, whose mount namespace
+    /// fd stands in for opening the task's when the task is in one (by stat of both).
     static func open(pid: UInt32, notifyFD: Int32, id: UInt64, withUserNamespace: Bool,
-                     ownUserNamespace: (UInt64, UInt64), extra: Extra = []) -> Opened {
+                     ownUserNamespace: (UInt64, UInt64), extra: Extra = [], files: TaskFiles? = nil,
+                     verified: VerifiedNamespaces? = nil) -> Opened {
+        if let kept = files?.take(pid) {
+            switch open(pid: pid, notifyFD: notifyFD, id: id, withUserNamespace: withUserNamespace,
+                        ownUserNamespace: ownUserNamespace, extra: extra, kept: kept, files: files, verified: verified) {
+            case .failed:
+                // Its task is gone: the pid is another task's now (a kept directory never
+                // reaches the new one). Once more from /proc.
+                kept.close()
+            case let other:
+                return other
+            }
+        }
+        return open(pid: pid, notifyFD: notifyFD, id: id, withUserNamespace: withUserNamespace,
+                    ownUserNamespace: ownUserNamespace, extra: extra, kept: nil, files: files, verified: verified)
+    }
+
+    private static func open(pid: UInt32, notifyFD: Int32, id: UInt64, withUserNamespace: Bool,
+                             ownUserNamespace: (UInt64, UInt64), extra: Extra, kept: TaskFiles.Entry?,
+                             files: TaskFiles?, verified: VerifiedNamespaces?) -> Opened {
         var failure: Int32 = 0
         // The task's /proc directory once, its files below it: looking the pid up once, not
         // per file, saves a third of the opens' time. (A directory of a dead task's pid gives
         // no files, even if the pid is used again.)
-        let directory = cl_open("/proc/" + String(pid), O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
+        let directory = kept?.directory ?? cl_open("/proc/" + String(pid), O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
         if directory < 0 { failure = cl_errno() }
-        defer { if directory >= 0 { _ = CLinux.close(directory) } }
         func openOrRecord(_ name: String, _ flags: Int32) -> Int32 {
             if directory < 0 { return -1 }
             let fd = cl_openat(directory, name, flags | O_CLOEXEC, 0)
             if fd < 0 && failure == 0 { failure = cl_errno() }
             return fd
         }
-        let mem = openOrRecord("mem", O_RDONLY)
+        // A namespace's (st_dev, st_ino) by its link's text: every namespace is on nsfs, the
+        // st_dev of the agent's own.
+        func identity(_ name: String) -> (UInt64, UInt64)? {
+            var ino: UInt64 = 0
+            if directory >= 0 && cl_agent_ns_inode(directory, name, &ino) == 0 { return (ownUserNamespace.0, ino) }
+            if failure == 0 { failure = cl_errno() }
+            return nil
+        }
         let root = openOrRecord("root", O_PATH | O_DIRECTORY)
-        let mnt = openOrRecord("ns/mnt", O_RDONLY)
+        var userIdentity: (UInt64, UInt64)? = nil
+        var mountIdentity: (UInt64, UInt64)? = nil
+        var mnt: Int32 = -1
+        var borrowed: Borrowed = []
+        if extra.contains(.userNamespaceIdentity) {
+            userIdentity = identity("ns/user")
+            if let verified, let user = userIdentity, let mount = identity("ns/mnt"),
+               let fd = verified.mountFD(user: user, mount: mount) {
+                mnt = fd
+                mountIdentity = mount
+                borrowed.insert(.mountNamespace)
+            }
+        }
+        if !borrowed.contains(.mountNamespace) { mnt = openOrRecord("ns/mnt", O_RDONLY) }
         var user: Int32 = -1
         if withUserNamespace {
             user = openOrRecord("ns/user", O_RDONLY)
@@ -63,48 +118,65 @@ struct Task {
                 user = -1
             }
         }
-        let status = openOrRecord("status", O_RDONLY)
+        let status = kept?.status ?? openOrRecord("status", O_RDONLY)
         let uidMap = extra.contains(.uidMap) ? openOrRecord("uid_map", O_RDONLY) : -1
         let cgroup = extra.contains(.cgroup) ? openOrRecord("cgroup", O_RDONLY) : -1
-        var userIdentity: (UInt64, UInt64)? = nil
-        if extra.contains(.userNamespaceIdentity) {
-            var st = stat()
-            if directory >= 0 && fstatat(directory, "ns/user", &st, 0) == 0 { userIdentity = (UInt64(st.st_dev), UInt64(st.st_ino)) }
+        // Kept (or to be kept) for the task's next calls: the container's, not this call's.
+        if files != nil && status >= 0 { borrowed.insert(.status) }
+        let task = Task(pid: pid, notifyFD: notifyFD, id: id, root: root, mountNamespace: mnt, userNamespace: user, status: status,
+                        uidMap: uidMap, cgroup: cgroup, userNamespaceIdentity: userIdentity,
+                        mountNamespaceIdentity: mountIdentity, borrowed: borrowed)
+        let entry = directory >= 0 && status >= 0 ? TaskFiles.Entry(pid: pid, directory: directory, status: status) : nil
+        if failure != 0 {
+            task.close()
+            // A kept directory failing: its task is gone, which the caller finds out anew.
+            if kept != nil { return .failed(failure) }
+            if directory >= 0 { _ = CLinux.close(directory) }
+            if borrowed.contains(.status) { _ = CLinux.close(status) }
+            // Checked first: a task that died meanwhile is gone, not a failure.
+            if cl_agent_notif_id_valid(notifyFD, id) != 0 { return .gone }
+            return .failed(failure)
         }
-        let task = Task(pid: pid, mem: mem, root: root, mountNamespace: mnt, userNamespace: user,
-                        status: status, uidMap: uidMap, cgroup: cgroup, userNamespaceIdentity: userIdentity)
+        // Both reach only the task that holds the pid now.
+        if let files, let entry { files.keep(entry) } else if directory >= 0 { _ = CLinux.close(directory) }
         if cl_agent_notif_id_valid(notifyFD, id) != 0 {
             task.close()
             return .gone
-        }
-        if failure != 0 {
-            task.close()
-            return .failed(failure)
         }
         return .task(task)
     }
 
     func close() {
-        for fd in [mem, root, mountNamespace, userNamespace, status, uidMap, cgroup] where fd >= 0 { _ = CLinux.close(fd) }
+        for fd in [root, userNamespace, uidMap, cgroup] where fd >= 0 { _ = CLinux.close(fd) }
+        if !borrowed.contains(.mountNamespace) && mountNamespace >= 0 { _ = CLinux.close(mountNamespace) }
+        if !borrowed.contains(.status) && status >= 0 { _ = CLinux.close(status) }
     }
 
     /// Reads a NUL-terminated string at `address` from the task's memory, page by page so
-    /// a string ending just before an unmapped page still reads.
+    /// a string ending just before an unmapped page still reads. By pid: read, then the
+    /// notification checked; .gone when it is no longer valid (the bytes may be another
+    /// task's, and nothing of them is kept or logged).
     func string(at address: UInt64, limit: Int = 4096) -> Copied {
         if address == 0 { return .null }
+        let copied = read(at: address, limit: limit)
+        return cl_agent_notif_id_valid(notifyFD, id) == 0 ? copied : .gone
+    }
+
+    private func read(at address: UInt64, limit: Int) -> Copied {
         var out: [UInt8] = []
         var at = address
         var page = [UInt8](repeating: 0, count: 4096)
         while out.count < limit {
             let room = min(4096 - Int(at & 4095), limit - out.count)
-            let n = page.withUnsafeMutableBytes { pread(mem, $0.baseAddress, room, off_t(truncatingIfNeeded: at)) }
+            let n = page.withUnsafeMutableBytes { cl_agent_read_task_memory(Int32(bitPattern: pid), at, $0.baseAddress, room) }
             if n <= 0 { return .fault }
-            if let nul = page[0..<n].firstIndex(of: 0) {
+            let count = Int(n)
+            if let nul = page[0..<count].firstIndex(of: 0) {
                 out.append(contentsOf: page[0..<nul])
                 return .text(String(decoding: out, as: UTF8.self), raw: out)
             }
-            out.append(contentsOf: page[0..<n])
-            at &+= UInt64(n)
+            out.append(contentsOf: page[0..<count])
+            at &+= UInt64(count)
         }
         return .tooLong
     }
@@ -277,6 +349,8 @@ enum Copied {
     case text(String, raw: [UInt8])
     case fault
     case tooLong
+    /// The notification went away while the string was read.
+    case gone
 
     /// As logged: the text (cut at 256 bytes), null, or what went wrong.
     var json: JSON {
@@ -285,6 +359,7 @@ enum Copied {
         case .text(let s, _): return .string(jsonSafe(s))
         case .fault: return .string("<unreadable>")
         case .tooLong: return .string("<too long>")
+        case .gone: return .string("<task gone>")
         }
     }
 }
@@ -340,3 +415,39 @@ func fileIdentity(_ fd: Int32) -> (UInt64, UInt64)? {
     return (UInt64(st.st_dev), UInt64(st.st_ino))
 }
 
+
+/// The /proc/PID directories and status files of a container's tasks that made calls, kept
+/// for their next ones (opening them is a third of a performed call's /proc work). A kept
+/// directory or status file belongs to the task that held the pid when it was opened: once
+/// that task is gone they fail (ENOENT, ESRCH) and never reach a task given the pid after it;
+/// Task.open then drops them. What they show (credentials, root, namespaces) is read anew for
+/// every call. At most `limit`, the least recently used goes first.
+final class TaskFiles {
+    struct Entry {
+        let pid: UInt32
+        let directory: Int32
+        let status: Int32
+
+        func close() {
+            _ = CLinux.close(directory)
+            _ = CLinux.close(status)
+        }
+    }
+    private(set) var entries: [Entry] = []
+    static let limit = 8
+
+    /// The task's entry, taken out (Task.open gives it back with keep once it worked).
+    func take(_ pid: UInt32) -> Entry? {
+        guard let k = entries.firstIndex(where: { $0.pid == pid }) else { return nil }
+        return entries.remove(at: k)
+    }
+
+    /// Keeps an entry as the most recently used; takes over its fds.
+    func keep(_ entry: Entry) {
+        if let k = entries.firstIndex(where: { $0.pid == entry.pid }) { entries.remove(at: k).close() }
+        if entries.count >= TaskFiles.limit { entries.removeFirst().close() }
+        entries.append(entry)
+    }
+
+    deinit { for e in entries { e.close() } }
+}

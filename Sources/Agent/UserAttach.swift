@@ -110,6 +110,11 @@ final class VerifiedNamespaces {
         pairs.contains { $0.user == user && $0.mount == mount }
     }
 
+    /// The held fd of the pair's mount namespace (the pair's, not to be closed), nil if unknown.
+    func mountFD(user: (UInt64, UInt64), mount: (UInt64, UInt64)) -> Int32? {
+        pairs.first { $0.user == user && $0.mount == mount }?.mountFD
+    }
+
     /// Keeps the pair; takes over both fds.
     func add(userFD: Int32, mountFD: Int32) {
         guard let user = fileIdentity(userFD), let mount = fileIdentity(mountFD), !contains(user: user, mount: mount) else {
@@ -223,11 +228,13 @@ extension AgentLoop {
     /// is remembered (VerifiedNamespaces): the task's user namespace, seen by Task.open
     /// before it checked the notification, and the mount namespace it opened.
     /// `mountNamespace` and `userNamespaceIdentity` are the task's, opened (stat'ed) before
-    /// the notification was last found valid.
+    /// the notification was last found valid; `mountNamespaceIdentity`, the mount namespace's
+    /// identity when already known (Task.open read it).
     func userTaskRefusal(pid: UInt32, mountNamespace: Int32, userNamespaceIdentity: (UInt64, UInt64)?, uid: UInt32,
-                         container: AttachedContainer, id: UInt64) -> Decision? {
+                         container: AttachedContainer, id: UInt64,
+                         mountNamespaceIdentity: (UInt64, UInt64)? = nil) -> Decision? {
         let notifyFD = container.notifyFD
-        guard let mount = fileIdentity(mountNamespace) else {
+        guard let mount = mountNamespaceIdentity ?? fileIdentity(mountNamespace) else {
             return Decision(answer: .error(EPERM), decision: "deny", reason: "cannot identify the task's mount namespace")
         }
         if let user = userNamespaceIdentity, container.verifiedNamespaces.contains(user: user, mount: mount) { return nil }

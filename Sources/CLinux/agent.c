@@ -566,6 +566,28 @@ int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *o
     return request(h, &req, strings, root_fd, dir_fd, -1, out, len, timeout_ms);
 }
 
+/* ---- the notifying task ---- */
+
+long cl_agent_read_task_memory(int32_t pid, uint64_t address, void *buf, size_t len) {
+    struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)address, len };
+    return (long)process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0);
+}
+
+int cl_agent_ns_inode(int dir_fd, const char *name, uint64_t *ino) {
+    char link[64];
+    ssize_t n = readlinkat(dir_fd, name, link, sizeof link - 1);
+    if (n < 0) return -1;
+    link[n] = 0;
+    /* "mnt:[4026531841]": the kind, then the inode number in brackets. */
+    const char *open = strchr(link, '[');
+    if (!open || open[1] < '0' || open[1] > '9') { errno = EINVAL; return -1; }
+    char *end;
+    unsigned long long value = strtoull(open + 1, &end, 10);
+    if (end[0] != ']' || end[1] != 0) { errno = EINVAL; return -1; }
+    *ino = value;
+    return 0;
+}
+
 /* ---- mknod made by the agent itself, where nothing can block it ---- */
 
 #ifndef STATX_MNT_ID_UNIQUE
@@ -601,6 +623,11 @@ static struct {
     int loaded, ngroups;
     gid_t groups[NGROUPS_MAX];
     struct __user_cap_data_struct caps[2];
+    /* Root in all three uids, fsuid and fsgid 0, every permitted capability effective and the
+     * kernel's setuid fix-ups on: an effective uid other than 0 then leaves no capability
+     * effective, and 0 again brings back exactly the agent's, in one change each way
+     * (capabilities(7), "Effect of user ID changes on capabilities"). */
+    int euid_switch;
 } own;
 
 static int load_own_credentials(void) {
@@ -610,21 +637,98 @@ static int load_own_credentials(void) {
     struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     if (syscall(SYS_capget, &header, own.caps) < 0) return -1;
     own.ngroups = n;
+    uid_t r, e, s;
+    int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+    own.euid_switch = getresuid(&r, &e, &s) == 0 && r == 0 && e == 0 && s == 0 &&
+        (uid_t)setfsuid((uid_t)-1) == 0 && (gid_t)setfsgid((gid_t)-1) == 0 &&
+        bits >= 0 && !(bits & (1 << 2)) /* SECURE_NO_SETUID_FIXUP */ &&
+        own.caps[0].effective == own.caps[0].permitted && own.caps[1].effective == own.caps[1].permitted;
     own.loaded = 1;
     return 0;
 }
 
-/* Back to the agent's credentials; an agent that cannot get back stops rather than go on
- * with a caller's identity. */
-static void restore_own_credentials(uid_t fsuid, gid_t fsgid, mode_t mask, int groups_changed) {
+/* Whether the kernel's group checks (in_group_p: the fsgid, then the supplementary groups)
+ * come out the same for a caller with fsgid `gid` and `groups` as for the agent with fsgid
+ * `gid` and its own groups: then setgroups is left out (each credential change costs a few
+ * microseconds: new creds, freed after RCU). */
+static int same_group_checks(gid_t gid, const gid_t *groups, size_t ngroups) {
+    for (size_t k = 0; k < ngroups; k++) {
+        if (groups[k] == gid) continue;
+        int found = 0;
+        for (int j = 0; !found && j < own.ngroups; j++) found = own.groups[j] == groups[k];
+        if (!found) return 0;
+    }
+    for (int j = 0; j < own.ngroups; j++) {
+        if (own.groups[j] == gid) continue;
+        int found = 0;
+        for (size_t k = 0; !found && k < ngroups; k++) found = groups[k] == own.groups[j];
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+static int effective_caps_are(uint32_t low, uint32_t high) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct caps[2];
+    if (syscall(SYS_capget, &header, caps) < 0) return 0;
+    return caps[0].effective == low && caps[1].effective == high;
+}
+
+/* As the caller: fsgid, groups (unless equivalent), fsuid, and no effective capability but
+ * CAP_MKNOD for a device node. 0, or -1 with the agent's credentials restored. */
+struct switched { uid_t fsuid; gid_t fsgid; mode_t mask; int groups_changed, by_euid; };
+
+static void restore_own_credentials(const struct switched *sw);
+
+static int switch_to_caller(struct switched *sw, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups, int device) {
+    sw->groups_changed = !same_group_checks(gid, groups, ngroups);
+    /* With the caller's fsuid 0 the effective uid would not change: capset drops the rest. */
+    sw->by_euid = own.euid_switch && uid != 0;
+    sw->mask = umask(0);
+    if (sw->groups_changed && setgroups(ngroups, groups) < 0) { umask(sw->mask); return -1; }
+    sw->fsgid = (gid_t)setfsgid(gid);
+    if (sw->by_euid) {
+        sw->fsuid = 0;
+        if (setresuid((uid_t)-1, uid, (uid_t)-1) < 0) { sw->by_euid = 0; sw->fsuid = (uid_t)setfsuid((uid_t)-1); goto fail; }
+    } else {
+        sw->fsuid = (uid_t)setfsuid(uid);
+    }
+    if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) goto fail;
+    uint32_t wanted = device ? 1U << CAP_MKNOD : 0;
+    if (sw->by_euid && !device) {
+        if (!effective_caps_are(0, 0)) goto fail;
+        return 0;
+    }
     struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     struct __user_cap_data_struct caps[2] = { own.caps[0], own.caps[1] };
-    if (syscall(SYS_capset, &header, caps) < 0) abort();
-    setfsuid(fsuid);
-    setfsgid(fsgid);
-    if ((uid_t)setfsuid((uid_t)-1) != fsuid || (gid_t)setfsgid((gid_t)-1) != fsgid) abort();
-    if (groups_changed && setgroups((size_t)own.ngroups, own.groups) < 0) abort();
-    umask(mask);
+    caps[0].effective = wanted;
+    caps[1].effective = 0;
+    if (syscall(SYS_capset, &header, caps) < 0) goto fail;
+    return 0;
+fail:
+    restore_own_credentials(sw);
+    return -1;
+}
+
+/* Back to the agent's credentials; an agent that cannot get back stops rather than go on
+ * with a caller's identity. */
+static void restore_own_credentials(const struct switched *sw) {
+    if (sw->by_euid) {
+        /* Effective uid 0 again: fsuid 0 and the effective set back to the permitted one. */
+        if (setresuid((uid_t)-1, 0, (uid_t)-1) < 0) abort();
+        if (!effective_caps_are(own.caps[0].effective, own.caps[1].effective)) abort();
+    } else {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct caps[2] = { own.caps[0], own.caps[1] };
+        if (syscall(SYS_capset, &header, caps) < 0) abort();
+        setfsuid(sw->fsuid);
+    }
+    setfsgid(sw->fsgid);
+    if ((uid_t)setfsuid((uid_t)-1) != sw->fsuid || (gid_t)setfsgid((gid_t)-1) != sw->fsgid) abort();
+    if (sw->groups_changed && setgroups((size_t)own.ngroups, own.groups) < 0) abort();
+    uid_t r, e, s;
+    if (sw->by_euid && (getresuid(&r, &e, &s) < 0 || r != 0 || e != 0 || s != 0)) abort();
+    umask(sw->mask);
 }
 
 int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned int mode, uint64_t dev,
@@ -642,24 +746,12 @@ int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned in
     parent[n] = 0;
     const char *name = slash + 1;
 
-    /* As the caller, as the helper would act (see run_op, OP_MKNOD). Each credential change
-     * costs a few microseconds (new creds, freed after RCU): groups equal to the agent's own
-     * (both none, typically) are left as they are. */
+    /* As the caller, as the helper would act (see run_op, OP_MKNOD). */
     static gid_t list[NGROUPS_MAX];
     for (size_t k = 0; k < ngroups; k++) list[k] = (gid_t)groups[k];
-    int same_groups = ngroups == (size_t)own.ngroups;
-    for (size_t k = 0; same_groups && k < ngroups; k++) same_groups = list[k] == own.groups[k];
-    mode_t mask = umask(0);
-    if (!same_groups && setgroups(ngroups, list) < 0) { umask(mask); return -1; }
-    gid_t own_fsgid = (gid_t)setfsgid(gid);
-    uid_t own_fsuid = (uid_t)setfsuid(uid);
+    struct switched sw;
+    if (switch_to_caller(&sw, uid, gid, list, ngroups, S_ISCHR(mode) || S_ISBLK(mode)) < 0) return -1;
     int result = -1;
-    if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) goto out;
-    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-    struct __user_cap_data_struct caps[2] = { own.caps[0], own.caps[1] };
-    caps[0].effective = 1U << CAP_MKNOD;
-    caps[1].effective = 0;
-    if (syscall(SYS_capset, &header, caps) < 0) goto out;
     /* Only what the dentry cache holds (RESOLVE_CACHED): a lookup that would ask the file
      * system (a FUSE server in the container could make it wait forever) fails instead. */
     const char *relative = parent;
@@ -682,12 +774,12 @@ int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned in
     if (memory) result = mknodat(dir, name, mode, (dev_t)dev) < 0 ? errno : 0;
     close(dir);
     if (!memory && mount) {
-        restore_own_credentials(own_fsuid, own_fsgid, mask, !same_groups);
+        restore_own_credentials(&sw);
         if (memory_fs_mount(mntns_fd, mount)) *learned = mount;
         return -1;
     }
 out:
-    restore_own_credentials(own_fsuid, own_fsgid, mask, !same_groups);
+    restore_own_credentials(&sw);
     if (result > 4095) result = EIO;
     return result;
 }

@@ -11,6 +11,9 @@
  *                                      mknod of a fifo the agent creates; prints p50/p99 in ns
  *   notify-helper flood N             N identical mknod(/flood, c 1:5) calls as fast as the agent
  *                                      answers them (0: until killed); prints "flood calls=N"
+ *   notify-helper steps STEP...      one after another, in one process: id:UID:GID:G1,G2 (setgroups,
+ *                                      setresgid, setresuid), umask:OCTAL, fifo:PATH, chr:PATH:MAJOR:MINOR;
+ *                                      prints "PATH errno=N" for each node
  *   notify-helper impostor SOCKET ID [TOKEN]
  *                                     loads its own filter notifying mount, sends its notify fd
  *                                      to the agent at SOCKET claiming container ID (with TOKEN
@@ -20,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +113,38 @@ static int impostor(const char *socket_path, const char *id, const char *token) 
     return 0;
 }
 
+static int steps(int n, char **step) {
+    for (int i = 0; i < n; i++) {
+        char *s = step[i];
+        if (!strncmp(s, "id:", 3)) {
+            uid_t uid = (uid_t)strtoul(s + 3, &s, 10);
+            gid_t gid = (gid_t)strtoul(s + 1, &s, 10);
+            gid_t groups[32];
+            size_t count = 0;
+            for (s++; *s && count < 32; s += *s == ',') groups[count++] = (gid_t)strtoul(s, &s, 10);
+            if (setgroups(count, groups) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) {
+                printf("%s errno=%d\n", step[i], errno);
+                return 1;
+            }
+        } else if (!strncmp(s, "umask:", 6)) {
+            umask((mode_t)strtoul(s + 6, NULL, 8));
+        } else if (!strncmp(s, "fifo:", 5)) {
+            int rc = mknod(s + 5, S_IFIFO | 0666, 0);
+            printf("%s errno=%d\n", s + 5, rc == 0 ? 0 : errno);
+        } else if (!strncmp(s, "chr:", 4)) {
+            char *path = s + 4, *colon = strchr(path, ':');
+            if (!colon) return 2;
+            *colon = 0;
+            unsigned major = (unsigned)strtoul(colon + 1, &s, 10), minor = (unsigned)strtoul(s + 1, NULL, 10);
+            int rc = mknod(path, S_IFCHR | 0666, makedev(major, minor));
+            printf("%s errno=%d\n", path, rc == 0 ? 0 : errno);
+        } else {
+            return 2;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 3 && !strcmp(argv[1], "mount")) {
@@ -166,8 +202,9 @@ int main(int argc, char **argv) {
         printf("flood calls=%ld\n", k);
         return 0;
     }
+    if (argc >= 3 && !strcmp(argv[1], "steps")) return steps(argc - 2, argv + 2);
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "impostor")) return impostor(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
     fprintf(stderr, "usage: notify-helper mount PATH | mountfs SRC PATH TYPE FLAGS | race N | bench N PATH"
-                    " | flood N | impostor SOCKET ID [TOKEN]\n");
+                    " | flood N | steps STEP... | impostor SOCKET ID [TOKEN]\n");
     return 2;
 }

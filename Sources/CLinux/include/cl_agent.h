@@ -97,6 +97,14 @@ int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, uns
 int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned int mode, uint64_t dev,
                         uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups,
                         const uint64_t *known, size_t known_count, uint64_t *learned);
+/* Up to len bytes of task pid's memory at address (process_vm_readv): the byte count, or -1.
+ * By pid: whoever reads must check the notification afterwards (a pid reused meanwhile
+ * means the notifying task died, and its notification is no longer valid). */
+long cl_agent_read_task_memory(int32_t pid, uint64_t address, void *buf, size_t len);
+/* The inode number of namespace link `name` below dir_fd (a /proc/PID directory), read from
+ * the link ("mnt:[N]"): cheaper than a stat through it, and on nsfs, whose st_dev all
+ * namespaces share. 0 or -1. */
+int cl_agent_ns_inode(int dir_fd, const char *name, uint64_t *ino);
 /* The path of dir_fd as seen from root_fd (the container's view of a cwd or dirfd),
  * into out (NUL-terminated). */
 int cl_agent_path_of(struct cl_agent_helper *h, int root_fd, int dir_fd, char *out, size_t len, int timeout_ms);

@@ -316,8 +316,11 @@ extension AgentLoop {
         if c.peerUID != nil {
             task.mountNamespace = cl_open("/proc/" + String(pid) + "/ns/mnt", O_RDONLY | O_CLOEXEC, 0)
             if task.mountNamespace < 0 && failure == 0 { failure = cl_errno() }
-            var st = stat()
-            if stat("/proc/" + String(pid) + "/ns/user", &st) == 0 { task.userNamespaceIdentity = (UInt64(st.st_dev), UInt64(st.st_ino)) }
+            // Identified as Task.open does: by the link's text (every namespace is on nsfs).
+            var ino: UInt64 = 0
+            if cl_agent_ns_inode(AT_FDCWD, "/proc/" + String(pid) + "/ns/user", &ino) == 0 {
+                task.userNamespaceIdentity = (ownUserNamespace.0, ino)
+            }
         }
         if cl_agent_notif_id_valid(c.notifyFD, id) != 0 {
             task.close()

@@ -135,7 +135,7 @@ void cl_agent_release_code(void) {
     if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
-int cl_release_code_and_poll(struct pollfd *fds, nfds_t count, int timeout) {
+int cl_agent_release_code_and_poll(struct pollfd *fds, nfds_t count, int timeout) {
     cl_agent_release_code();
     return poll(fds, count, timeout);
 }

@@ -99,10 +99,16 @@ public func parseCapabilitySet(_ names: [String], field: String) throws(Swiftlet
     return result
 }
 
-/// The highest capability number the running kernel supports, from
+/// The highest capability number the running kernel supports, read once per process (the
+/// kernel's number does not change, and a forked child inherits it): a container's init asks
+/// before it waits for `start`, so the way from `start` to the process reads nothing.
+public func lastCapability() -> Int32 { kernelLastCapability }
+
+private let kernelLastCapability = readLastCapability()
+
 /// /proc/sys/kernel/cap_last_cap; if that cannot be read, probes the bounding set
 /// (PR_CAPBSET_READ fails with EINVAL past the last one).
-public func lastCapability() -> Int32 {
+private func readLastCapability() -> Int32 {
     if let text = try? readTextFile("/proc/sys/kernel/cap_last_cap", stage: .capabilities),
        let n = parseInt(text.trimmed()), n >= 0, n < 64 {
         return Int32(n)
@@ -159,20 +165,25 @@ public enum CapabilityOps {
     /// Clears the ambient set, then raises each capability of `ambient`. The kernel only
     /// allows capabilities that are both permitted and inheritable; those it refuses are
     /// returned (runc and crun only warn about them) rather than failing the start.
-    public static func setAmbient(_ ambient: CapabilitySet, last: Int32) throws(SwiftletError) -> [String] {
+    public static func setAmbient(_ ambient: CapabilitySet, permitted: CapabilitySet, inheritable: CapabilitySet,
+                                  last: Int32) throws(SwiftletError) -> [String] {
         if cl_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_CLEAR_ALL), 0, 0, 0) != 0 && cl_errno() != EINVAL {
             throw .system(.capabilities, "clear the ambient capabilities")
         }
         var refused: [String] = []
         guard last >= 0 else { return refused }
         for n in Int32(0)...last where ambient.contains(n) {
-            if cl_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(n), 0, 0) != 0 {
+            // The kernel raises only what is both permitted and inheritable: the rest is refused
+            // without asking it (a system call each; a guest round trip each in the UML tier).
+            let allowed = permitted.contains(n) && inheritable.contains(n)
+            if allowed && cl_prctl(PR_CAP_AMBIENT, UInt(PR_CAP_AMBIENT_RAISE), UInt(n), 0, 0) == 0 { continue }
+            if allowed {
                 let e = cl_errno()
                 guard e == EPERM || e == EINVAL else {
                     throw .system(.capabilities, "raise ambient " + (capabilityName(n) ?? String(n)))
                 }
-                refused.append(capabilityName(n) ?? String(n))
             }
+            refused.append(capabilityName(n) ?? String(n))
         }
         return refused
     }

@@ -26,8 +26,6 @@ struct ProcessTail {
     var keep: [Int32]
     /// The init limited the bounding set before it waited for `start`.
     var boundingSetLimited = false
-    /// lastCapability(), when the caller read it already.
-    var lastCap: Int32? = nil
 }
 
 /// Enters the working directory and verifies it (CVE-2024-21626: no fd or cwd of the host
@@ -54,7 +52,7 @@ func become(_ t: ProcessTail, executable: String, env: [String], inCwd: Bool,
     // Ambient capabilities the kernel refuses (not both permitted and inheritable) are
     // dropped silently, as runc does: the container's stderr belongs to the container.
     _ = try ProcessSetup.switchUserAndCapabilities(user: process.user, caps: t.caps, setgroupsDenied: t.setgroupsDenied,
-                                                    boundingSetLimited: t.boundingSetLimited, lastCap: t.lastCap)
+                                                    boundingSetLimited: t.boundingSetLimited)
     if !inCwd {
         try ProcessSetup.changeDirectory(process.cwd)
         try ProcessSetup.verifyWorkingDirectory()

@@ -15,10 +15,9 @@ public struct StartRequest: Sendable {
     public var id: String
     /// A runtime-spec process object, or the short form {"args": [...], "cpu": N}.
     public var processFile: String?
-    /// The same as processFile's text, given in memory (a UML guest's start frame), named
-    /// `processSource` in errors.
+    /// The same as processFile's text, given in memory: a UML guest's start frame (so named
+    /// in errors).
     public var processText: String?
-    public var processSource = "start frame"
     public var args: [String] = []
     public var env: [String] = []
     public var cwd: String?
@@ -37,7 +36,10 @@ let replaceableMembers = ["args", "env", "cwd", "user", "scheduler", "ioPriority
                           "apparmorProfile", "selinuxLabel"]
 
 /// Builds process.json's text: config.json's process with the replacement's members over
-/// it, checked by the same parser as config.json, plus the CPU list.
+/// it, checked whole by the same parser as config.json; written are only the members the
+/// init takes from it (Replacement.merged), plus the CPU list: less to write, to parse in
+/// the init, and to carry to a UML guest, whose console reads a frame one byte per host
+/// system call.
 func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletError) -> String {
     let config = Node(try JSON.parse(configText, source: "config.json"), path: "config.json")
     guard let processNode = config["process"], case .object(let configured) = processNode.value else {
@@ -51,7 +53,7 @@ func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletE
     }
     var cpus = r.cpus
     let given: (text: String, name: String)?
-    if let text = r.processText { given = (text, r.processSource) } else if let file = r.processFile {
+    if let text = r.processText { given = (text, "start frame") } else if let file = r.processFile {
         given = (try readTextFile(file, stage: .config), file)
     } else {
         given = nil
@@ -87,7 +89,7 @@ func replacementDocument(_ r: StartRequest, configText: String) throws(SwiftletE
     let process = try ProcessSpec.parse(Node(merged, path: name))
     try Labels.check(process, mountLabel: nil, what: name)
     var doc = JSONObjectBuilder()
-    doc.add("process", merged)
+    doc.add("process", .object(members.filter { m in replaceableMembers.contains { $0.bytesEqual(m.key) } }))
     doc.add("cpus", cpus)
     return doc.json.serialized()
 }

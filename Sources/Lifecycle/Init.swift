@@ -210,10 +210,10 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
 
     // The bounding set is the created container's (a fast start keeps the capabilities):
     // limited now, not on the way from `start` to the process. What the kernel and the user
-    // namespace say (the last capability; setgroups, fixed once the maps are written) is
-    // read now too.
-    let lastCap = lastCapability()
-    if let caps { try ProcessSetup.limitBoundingSet(caps, last: lastCap) }
+    // namespace say (the last capability, read once per process; setgroups, fixed once the
+    // maps are written) is read now too.
+    _ = lastCapability()
+    if let caps { try ProcessSetup.limitBoundingSet(caps) }
     let setgroupsDenied = ProcessSetup.setgroupsDeniedIn(pid: getpid())
 
     // Ready: from here on the runtime may exit, so the init must outlive it.
@@ -266,7 +266,7 @@ private func initialize(_ c: InitContext, reportedReady: inout Bool) throws(Swif
             agentToken: c.agentToken)
         let tail = ProcessTail(process: process, caps: caps, seccomp: seccomp, setgroupsDenied: setgroupsDenied,
                                listener: listener, listenerState: listenerState, preserveFDs: c.preserveFDs,
-                               keep: [started.raw], boundingSetLimited: true, lastCap: lastCap)
+                               keep: [started.raw], boundingSetLimited: true)
         try become(tail, executable: executable, env: env, inCwd: inCwd) { () throws(SwiftletError) in
             // startContainer hooks run as the container's process is about to: its user,
             // capabilities, no_new_privs and seccomp filter apply to them (as in runc), so a

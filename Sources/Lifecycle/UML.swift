@@ -77,18 +77,6 @@ public enum UMLHost {
     static let glibcTunables = "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512VL,-AVX512DQ,-AVX512CD,-EVEX"
 }
 
-/// Every guest system call and page fault hands the CPU from the guest's process to the UML
-/// kernel and back (ptrace): on one CPU that is a task switch, across two a wake-up of the
-/// other each time (about 4 times slower on a virtual machine). The guest has one CPU, so
-/// the UML tree stays on the CPU its kernel starts on (the children it forks inherit it).
-func pinToCurrentCPU() {
-    let cpu = Int(cl_getcpu())
-    guard cpu >= 0, cpu < CPUSet.maxCPU else { return }
-    var words = [UInt64](repeating: 0, count: cpu / 64 + 1)
-    words[cpu / 64] = 1 << UInt64(cpu % 64)
-    _ = words.withUnsafeBufferPointer { cl_sched_setaffinity_words(0, $0.baseAddress, $0.count) }
-}
-
 /// What the host does for the guest's FPU state (see UMLHost.fpu).
 struct UMLFPU {
     /// PTRACE_GETREGSET(NT_X86_XSTATE) fails with EIO for the kernel: it saves the SSE state only.
@@ -462,7 +450,11 @@ private func supervise(_ c: UMLSupervisorContext, ready: inout Bool) throws(Swif
         ProcessSetup.resetSignals()
         sigprocmask(SIG_SETMASK, &empty, nil)
         _ = personality(UInt(ADDR_NO_RANDOMIZE))
-        pinToCurrentCPU()
+        // Every guest system call and page fault hands the CPU from the guest's process to
+        // the UML kernel and back (ptrace): on one CPU a task switch, across two a wake-up of
+        // the other each time (about 4 times slower on a virtual machine). The guest has one
+        // CPU: the UML tree stays on the one its kernel starts on.
+        ProcessSetup.pinToCurrentCPU()
         do throws(SwiftletError) {
             try CapabilityOps.set(effective: keep, permitted: keep, inheritable: .empty)
             if let filter { _ = try filter.load() }
@@ -608,7 +600,7 @@ struct UMLSession {
             var events = poll(&fds, nfds_t(fds.count), releaseWhenIdle ? UMLSession.idleMilliseconds : timeout)
             if events == 0 && releaseWhenIdle {
                 releaseCodeWhenIdle = false
-                events = cl_release_code_and_poll(&fds, nfds_t(fds.count), timeout)
+                events = cl_agent_release_code_and_poll(&fds, nfds_t(fds.count), timeout)
             }
             if events < 0 && cl_errno() != EINTR { throw .system(.lifecycle, "poll") }
             let now = cl_monotonic_ns()

@@ -11,23 +11,14 @@ import Syscalls
 /// runtime. The guest stays booted in between: a pool of created UML containers is a pool of
 /// booted guests.
 extension UMLSession {
-    /// The replacement `start` left (empty: none), emptied, ready for the guest: only the
-    /// members the guest's runtime takes from it (it merges them into its own config's
-    /// process), as UML's console reads a frame one byte per host system call.
+    /// The replacement `start` left (empty: none), emptied, ready for the guest (only the
+    /// members a fast start replaces: see replacementDocument).
     mutating func takeGuestReplacement() throws(SwiftletError) -> [UInt8] {
         guard let memfd = replacement else { return [] }
         if lseek(memfd.raw, 0, SEEK_SET) != 0 { throw .system(.lifecycle, "rewind the process replacement") }
         let bytes = try memfd.readAll(stage: .lifecycle)
         if ftruncate(memfd.raw, 0) != 0 { throw .system(.lifecycle, "empty the process replacement") }
-        if bytes.isEmpty { return [] }
-        let doc = try JSON.parse(String(decoding: bytes, as: UTF8.self), source: "process replacement")
-        guard case .object(let process)? = doc["process"] else {
-            throw SwiftletError(.lifecycle, "uml: the process replacement holds no process", errno: EINVAL)
-        }
-        var kept = JSONObjectBuilder()
-        kept.add("process", .object(process.filter { m in replaceableMembers.contains { $0.bytesEqual(m.key) } }))
-        kept.add("cpus", doc["cpus"]?.stringValue)
-        return try fitting(Array(kept.json.serialized().utf8))
+        return try fitting(bytes)
     }
 
     private func fitting(_ bytes: [UInt8]) throws(SwiftletError) -> [UInt8] {

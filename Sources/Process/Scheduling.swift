@@ -195,8 +195,22 @@ extension ProcessSetup {
     public static func setCPUAffinity(_ list: String, pid: Int32 = 0) throws(SwiftletError) {
         let set = try parseCPUList(list)
         if set.isEmpty { return }
-        let rc = set.words.withUnsafeBufferPointer { cl_sched_setaffinity_words(pid, $0.baseAddress, $0.count) }
-        if rc != 0 { throw .system(.process, "sched_setaffinity " + list) }
+        if !applyCPUAffinity(set, pid: pid) { throw .system(.process, "sched_setaffinity " + list) }
+    }
+
+    private static func applyCPUAffinity(_ set: CPUSet, pid: Int32) -> Bool {
+        set.words.withUnsafeBufferPointer { cl_sched_setaffinity_words(pid, $0.baseAddress, $0.count) } == 0
+    }
+
+    /// Keeps the caller, and the children it forks later, on the CPU it runs on now; false
+    /// if that could not be done (the caller runs on as before).
+    @discardableResult
+    public static func pinToCurrentCPU() -> Bool {
+        let cpu = Int(cl_getcpu())
+        guard cpu >= 0, cpu < CPUSet.maxCPU else { return false }
+        var set = CPUSet()
+        set.insert(cpu)
+        return applyCPUAffinity(set, pid: 0)
     }
 
     /// Widens the affinity of `pid` (0: the caller) to every CPU the kernel allows it, so

@@ -23,13 +23,12 @@ extension ProcessSetup {
     /// `setgroupsDenied` is what /proc/PID/setgroups of the user namespace says; nil reads
     /// the caller's own.
     /// `boundingSetLimited`: step 1 was done already (limitBoundingSet, by a container's init
-    /// before it waits for `start`). `lastCap`: lastCapability(), if the caller has it.
+    /// before it waits for `start`).
     public static func switchUserAndCapabilities(user: User, caps: ProcessCapabilities?,
                                                  setgroupsDenied: Bool? = nil,
-                                                 boundingSetLimited: Bool = false,
-                                                 lastCap: Int32? = nil) throws(SwiftletError) -> [String] {
+                                                 boundingSetLimited: Bool = false) throws(SwiftletError) -> [String] {
         var warnings: [String] = []
-        let last = lastCap ?? lastCapability()
+        let last = lastCapability()
         if let caps {
             let requested = caps.bounding.bits | caps.effective.bits | caps.permitted.bits
                 | caps.inheritable.bits | caps.ambient.bits
@@ -65,12 +64,8 @@ extension ProcessSetup {
         } catch {
             throw error.context("unable to apply caps")
         }
-        // The kernel raises only what is both permitted and inheritable: the rest is refused
-        // without asking it (a system call each; a guest round trip each in the UML tier).
-        let ambient = caps.ambient.limited(to: last)
-        let raisable = CapabilitySet(bits: ambient.bits & caps.permitted.bits & caps.inheritable.bits)
-        var refused = CapabilitySet(bits: ambient.bits & ~raisable.bits).names
-        refused += try CapabilityOps.setAmbient(raisable, last: last)
+        let refused = try CapabilityOps.setAmbient(caps.ambient.limited(to: last), permitted: caps.permitted,
+                                                   inheritable: caps.inheritable, last: last)
         if !refused.isEmpty {
             warnings.append("can't raise ambient capabilities (not both permitted and inheritable): " + join(refused, ", "))
         }

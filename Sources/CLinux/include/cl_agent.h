@@ -39,7 +39,7 @@ int cl_agent_signalfd_next(int fd);
 void cl_agent_release_code(void);
 /* The same, then poll(2) from here: the code that waits is the only code that comes back
  * until an event arrives (returning to the caller first would fault its pages in again). */
-int cl_release_code_and_poll(struct pollfd *fds, nfds_t count, int timeout);
+int cl_agent_release_code_and_poll(struct pollfd *fds, nfds_t count, int timeout);
 
 /* SO_PEERCRED of a connected unix socket. */
 int cl_agent_peer_credentials(int sock, int32_t *pid, uint32_t *uid);

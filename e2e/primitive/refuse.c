@@ -6,6 +6,8 @@
  *                                      with EPERM (as without namespace support or privilege)
  *   refuse pidfd -- CMD ARGS...        pidfd_open, pidfd_send_signal and clone3 fail with ENOSYS,
  *                                      clone with CLONE_PIDFD with EINVAL (kernels before 5.2)
+ *   refuse crossmem -- CMD ARGS...     process_vm_readv and process_vm_writev fail with ENOSYS
+ *                                      (kernels without CONFIG_CROSS_MEMORY_ATTACH)
  *   refuse xstate -- CMD ARGS...       ptrace(PTRACE_GETREGSET, NT_X86_XSTATE) fails with EIO:
  *                                      User Mode Linux 6.1 then saves FP registers with
  *                                      PTRACE_GETFPREGS, which hosts with a large XSAVE area
@@ -57,6 +59,11 @@ static int refuse_pidfd(scmp_filter_ctx ctx) {
     return rc;
 }
 
+static int refuse_crossmem(scmp_filter_ctx ctx) {
+    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(process_vm_readv), 0)
+        | seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(process_vm_writev), 0);
+}
+
 static int refuse_xstate(scmp_filter_ctx ctx) {
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EIO), SCMP_SYS(ptrace), 2,
                             SCMP_A0(SCMP_CMP_EQ, PTRACE_GETREGSET), SCMP_A2(SCMP_CMP_EQ, NT_X86_XSTATE));
@@ -64,7 +71,7 @@ static int refuse_xstate(scmp_filter_ctx ctx) {
 
 int main(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "--") != 0) {
-        fprintf(stderr, "usage: refuse namespaces|pidfd|xstate -- CMD [ARGS...]\n");
+        fprintf(stderr, "usage: refuse namespaces|pidfd|crossmem|xstate -- CMD [ARGS...]\n");
         return 2;
     }
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -74,6 +81,7 @@ int main(int argc, char **argv) {
     int rc;
     if (strcmp(argv[1], "namespaces") == 0) rc = refuse_namespaces(ctx);
     else if (strcmp(argv[1], "pidfd") == 0) rc = refuse_pidfd(ctx);
+    else if (strcmp(argv[1], "crossmem") == 0) rc = refuse_crossmem(ctx);
     else if (strcmp(argv[1], "xstate") == 0) rc = refuse_xstate(ctx);
     else { fprintf(stderr, "refuse: unknown mode %s\n", argv[1]); return 2; }
     if (rc != 0 || (rc = seccomp_load(ctx)) != 0) {

@@ -97,7 +97,8 @@ int cl_agent_mknod(struct cl_agent_helper *h, int root_fd, const char *path, uns
 int cl_agent_mknod_here(int root_fd, int mntns_fd, const char *path, unsigned int mode, uint64_t dev,
                         uint32_t uid, uint32_t gid, const uint32_t *groups, size_t ngroups,
                         const uint64_t *known, size_t known_count, uint64_t *learned);
-/* Up to len bytes of task pid's memory at address (process_vm_readv): the byte count, or -1.
+/* Up to len bytes of task pid's memory at address (process_vm_readv; /proc/PID/mem on kernels
+ * without it): the byte count, or -1.
  * By pid: whoever reads must check the notification afterwards (a pid reused meanwhile
  * means the notifying task died, and its notification is no longer valid). */
 long cl_agent_read_task_memory(int32_t pid, uint64_t address, void *buf, size_t len);
